@@ -1,0 +1,23 @@
+//! The 3DIEBench dataset format, shared by the renderer and the trainer.
+//!
+//! Everything a file on disk means lives here: where files go ([`layout`]), what a latent holds
+//! ([`latent`]), the rotation conventions ([`rotation`]), colours ([`colour`]), how factors are
+//! drawn ([`factors`]), the split manifests ([`manifest`]), the object-level split ([`split`]),
+//! the rich per-image manifest ([`records`]) and atomic writes ([`atomic`]).
+
+pub mod atomic;
+pub mod colour;
+pub mod factors;
+pub mod latent;
+pub mod layout;
+pub mod manifest;
+pub mod npy;
+pub mod records;
+pub mod rotation;
+pub mod split;
+
+pub use latent::Latent;
+pub use layout::ObjectKey;
+
+/// Version of the generator that wrote a dataset; recorded in its manifest.
+pub const GENERATOR_VERSION: &str = concat!("iebench-rs ", env!("CARGO_PKG_VERSION"));

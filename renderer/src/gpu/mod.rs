@@ -1,0 +1,2 @@
+// READ /work/main/TEAM.md FIRST: team rules (no git commits, shared target dir, deadline 04:35 UTC).
+//! The wgpu scene renderer.

@@ -1,0 +1,1 @@
+//! Dataset jobs (planning, sharding, resume, writes).

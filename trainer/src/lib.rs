@@ -1,0 +1,16 @@
+//! SIE (Split Invariant-Equivariant) self-supervised training in candle.
+//!
+//! Layout: [`config`] (flags), [`data`] (pairs of views, prefetching loader), [`params`]
+//! (named, seeded parameters), [`nn`], [`backbone`], [`predictor`], [`evaluator`] and [`model`]
+//! (the networks), [`loss`], [`checkpoint`] (safetensors, resume, torchvision export),
+//! [`train`] (the loop and its logs). [`ops`] holds the differentiable kernels.
+
+pub mod backbone;
+pub mod config;
+pub mod evaluator;
+pub mod loss;
+pub mod model;
+pub mod nn;
+pub mod ops;
+pub mod params;
+pub mod predictor;

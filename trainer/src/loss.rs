@@ -1,0 +1,177 @@
+//! Loss terms (SPEC section 4) and the logged statistics.
+//!
+//! All functions take (N, D) tensors and return scalars (rank 0).
+
+use candle_core::{Result, Tensor, D};
+
+/// Mean squared error over all elements (PyTorch `F.mse_loss`).
+pub fn mse(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    (a - b)?.sqr()?.mean_all()
+}
+
+fn centred(v: &Tensor) -> Result<Tensor> {
+    v.broadcast_sub(&v.mean_keepdim(0)?)
+}
+
+/// `mean_j relu(1 - sqrt(Var_j(v) + 1e-4))`, the variance being unbiased (N - 1), per column.
+pub fn std_term(v: &Tensor) -> Result<Tensor> {
+    let n = v.dim(0)?;
+    let c = centred(v)?;
+    let var = (c.sqr()?.sum(0)? / (n - 1) as f64)?;
+    let std = (var + 1e-4)?.sqrt()?;
+    std.affine(-1.0, 1.0)?.relu()?.mean_all()
+}
+
+/// Sum of the squared off-diagonal entries of `c^T c / (N - 1)` (c: centred `v`), divided by
+/// the dimension D.
+pub fn cov_term(v: &Tensor) -> Result<Tensor> {
+    let (n, d) = v.dims2()?;
+    let c = centred(v)?;
+    let cov = (c.t()?.matmul(&c)? / (n - 1) as f64)?;
+    let diag = (c.sqr()?.sum(0)? / (n - 1) as f64)?;
+    let off = (cov.sqr()?.sum_all()? - diag.sqr()?.sum_all()?)?;
+    off / d as f64
+}
+
+/// SimCLR's NT-Xent (InfoNCE) on the pairs (x_i, y_i) with temperature `temp`: for each of the
+/// 2N normalised features, cross-entropy of its positive against the other 2N - 1.
+pub fn info_nce(x: &Tensor, y: &Tensor, temp: f64) -> Result<Tensor> {
+    let n = x.dim(0)?;
+    let f = Tensor::cat(&[x, y], 0)?;
+    let f = f.broadcast_div(&(f.sqr()?.sum_keepdim(1)?.sqrt()? + 1e-12)?)?;
+    let sim = (f.matmul(&f.t()?)? / temp)?;
+    // Exclude self-similarity: a large negative on the diagonal.
+    let eye = Tensor::eye(2 * n, f.dtype(), f.device())?;
+    let sim = (sim - (eye * 1e9)?)?;
+    let lse = log_sum_exp_rows(&sim)?;
+    let (fx, fy) = (f.narrow(0, 0, n)?, f.narrow(0, n, n)?);
+    let pos = ((fx * fy)?.sum(1)? / temp)?; // same value for row i and row N + i
+    (lse.sum_all()? - (pos.sum_all()? * 2.0)?)? / (2 * n) as f64
+}
+
+/// Row-wise log-sum-exp, stabilised by the (detached) row max.
+pub fn log_sum_exp_rows(x: &Tensor) -> Result<Tensor> {
+    let m = x.max_keepdim(1)?.detach();
+    let s = x.broadcast_sub(&m)?.exp()?.sum_keepdim(1)?.log()?;
+    (s + m)?.squeeze(1)
+}
+
+/// Cross-entropy of logits (N, C) against class indices (N,) u32.
+pub fn cross_entropy(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
+    candle_nn::loss::cross_entropy(logits, labels)
+}
+
+/// R^2 as the reference computes it: 1 - sum((t - p)^2) / sum((t - mean(t))^2), mean over all
+/// elements of the target.
+pub fn r2_score(pred: &Tensor, target: &Tensor) -> Result<f32> {
+    let ss_res = (target - pred)?.sqr()?.sum_all()?.to_scalar::<f32>()?;
+    let mean = target.mean_all()?;
+    let ss_tot = target.broadcast_sub(&mean)?.sqr()?.sum_all()?.to_scalar::<f32>()?;
+    Ok(1.0 - ss_res / ss_tot)
+}
+
+/// Fraction of rows whose argmax equals the label.
+pub fn top1(logits: &Tensor, labels: &Tensor) -> Result<f32> {
+    let pred = logits.argmax(1)?.to_vec1::<u32>()?;
+    let labels = labels.to_vec1::<u32>()?;
+    let hits = pred.iter().zip(&labels).filter(|(p, l)| p == l).count();
+    Ok(hits as f32 / labels.len().max(1) as f32)
+}
+
+/// Mean off-diagonal correlation between the columns of `v` (standardised with std + 1e-5),
+/// as the reference's `cor_metrics`.
+pub fn mean_correlation(v: &Tensor) -> Result<f32> {
+    let (n, d) = v.dims2()?;
+    let c = centred(v)?;
+    let std = (c.sqr()?.sum_keepdim(0)? / (n - 1) as f64)?.sqrt()?;
+    let p = c.broadcast_div(&(std + 1e-5)?)?;
+    let corr = (p.t()?.matmul(&p)? / (n - 1) as f64)?;
+    let total = corr.sum_all()?.to_scalar::<f32>()?;
+    let diag = (p.sqr()?.sum(0)? / (n - 1) as f64)?.sum_all()?.to_scalar::<f32>()?;
+    Ok((total - diag) / (d * d - d).max(1) as f32)
+}
+
+/// Mean over columns of the (unbiased) std of the L2-normalised rows of `v`, as the
+/// reference's `std_losses` (1/sqrt(D) for a well spread embedding, 0 when collapsed).
+pub fn mean_std_normalised(v: &Tensor) -> Result<f32> {
+    let n = v.dim(0)?;
+    let norm = v.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
+    let u = v.broadcast_div(&norm)?;
+    let c = centred(&u)?;
+    let std = (c.sqr()?.sum(0)? / (n - 1) as f64)?.sqrt()?;
+    std.mean_all()?.to_scalar::<f32>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    fn t(rows: &[&[f32]]) -> Tensor {
+        let n = rows.len();
+        let d = rows[0].len();
+        Tensor::from_vec(rows.concat(), (n, d), &Device::Cpu).unwrap()
+    }
+
+    fn s(x: Tensor) -> f32 {
+        x.to_scalar::<f32>().unwrap()
+    }
+
+    #[test]
+    fn mse_by_hand() {
+        // ((1-0)^2 + (2-0)^2 + (3-1)^2 + (4-4)^2) / 4 = 9/4
+        let v = s(mse(&t(&[&[1., 2.], &[3., 4.]]), &t(&[&[0., 0.], &[1., 4.]])).unwrap());
+        assert!((v - 2.25).abs() < 1e-6);
+    }
+
+    #[test]
+    fn std_term_by_hand() {
+        // Column 0: 0, 0.2, 0.4 -> unbiased var 0.04, std sqrt(0.0401) = 0.200250 -> 0.799750.
+        // Column 1: 0, 2, 4 -> var 4, std 2.000025 -> relu(-1.0) = 0.
+        // Mean = 0.399875.
+        let v = s(std_term(&t(&[&[0.0, 0.0], &[0.2, 2.0], &[0.4, 4.0]])).unwrap());
+        assert!((v - 0.399875).abs() < 1e-5, "{v}");
+    }
+
+    #[test]
+    fn cov_term_by_hand() {
+        // Rows (1,2), (3,6), (5,4): centred (-2,-2), (0,2), (2,0).
+        // c^T c = [[8, 4], [4, 8]], / (N-1 = 2) = [[4, 2], [2, 4]]:
+        // off-diagonal squares 2^2 + 2^2 = 8, / D = 2 -> 4.
+        let v = s(cov_term(&t(&[&[1., 2.], &[3., 6.], &[5., 4.]])).unwrap());
+        assert!((v - 4.0).abs() < 1e-5, "{v}");
+    }
+
+    #[test]
+    fn info_nce_by_hand() {
+        // x = [(1,0), (0,1)], y = x, temp 1. Features f = [e1, e2, e1, e2].
+        // Row 0: similarities to rows 1, 2, 3 = 0, 1, 0; positive = 1.
+        // loss = log(e^0 + e^1 + e^0) - 1 = log(2 + e) - 1 = 0.551444 for every row.
+        let x = t(&[&[1., 0.], &[0., 1.]]);
+        let v = s(info_nce(&x, &x, 1.0).unwrap());
+        assert!((v - 0.551444).abs() < 1e-5, "{v}");
+        // With temp 0.5 the logits double: log(2 + e^2) - 2 = 0.239572.
+        let v = s(info_nce(&x, &x, 0.5).unwrap());
+        assert!((v - 0.239572).abs() < 1e-5, "{v}");
+    }
+
+    #[test]
+    fn r2_uses_the_global_target_mean() {
+        // t = [[1, 2], [3, 4]], mean 2.5, ss_tot = 2.25+0.25+0.25+2.25 = 5.
+        // p = [[1, 2], [3, 3]]: ss_res = 1 -> R^2 = 0.8.
+        let v = r2_score(&t(&[&[1., 2.], &[3., 3.]]), &t(&[&[1., 2.], &[3., 4.]])).unwrap();
+        assert!((v - 0.8).abs() < 1e-6);
+    }
+
+    #[test]
+    fn top1_and_statistics() {
+        let logits = t(&[&[0.1, 0.9], &[0.8, 0.2], &[0.3, 0.7]]);
+        let labels = Tensor::new(&[1u32, 1, 1], &Device::Cpu).unwrap();
+        assert!((top1(&logits, &labels).unwrap() - 2.0 / 3.0).abs() < 1e-6);
+        // Perfectly correlated columns -> mean off-diagonal correlation ~ 1.
+        let c = mean_correlation(&t(&[&[1., 2.], &[2., 4.], &[3., 6.]])).unwrap();
+        assert!((c - 1.0).abs() < 1e-3, "{c}");
+        // Identical rows -> std 0 (collapse).
+        assert!(mean_std_normalised(&t(&[&[1., 2.], &[1., 2.]])).unwrap().abs() < 1e-6);
+    }
+}

@@ -1,0 +1,300 @@
+//! The self-supervised model of each `--experience`: backbone, projectors, predictor, online
+//! evaluator, and its loss.
+//!
+//! Parameter names (PyTorch `state_dict` of the reference's models): `backbone.*`,
+//! `projector.*` (VICReg, SimCLR), `projector_inv.*` and `projector_equi.*` (SIE family,
+//! EquiMod), `predictor.*`, `evaluator.*`.
+//!
+//! For evaluation code: [`SslModel::representation`] (frozen backbone, eval-mode BatchNorm),
+//! [`SslModel::embeddings`] and [`SslModel::predict`] work on batches of normalised images;
+//! [`crate::checkpoint::load_model`] rebuilds a model from a checkpoint.
+
+use candle_core::{Result, Tensor};
+
+use crate::backbone::ResNet;
+use crate::config::{Experience, ModelConfig};
+use crate::evaluator::{EvalStats, OnlineEvaluator};
+use crate::loss;
+use crate::nn::{Mode, Projector};
+use crate::params::{ParamStore, Scope};
+use crate::predictor::Predictor;
+
+/// Loss weights and temperatures (not part of the model's shape).
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+pub struct LossConfig {
+    pub sim_coeff: f64,
+    pub std_coeff: f64,
+    pub cov_coeff: f64,
+    pub equi_factor: f64,
+    pub simclr_temp: f64,
+}
+
+impl Default for LossConfig {
+    fn default() -> Self {
+        Self { sim_coeff: 10.0, std_coeff: 10.0, cov_coeff: 1.0, equi_factor: 0.45, simclr_temp: 0.1 }
+    }
+}
+
+/// The projectors of each family.
+enum Heads {
+    /// VICReg, SimCLR: one projector on the whole representation (`projector`).
+    Single(Projector),
+    /// SIE family: `projector_inv` on dims [0, inv), `projector_equi` on [inv, repr).
+    Split { inv: Projector, equi: Projector },
+    /// SIEOnlyEqui: `projector_equi` on the whole representation.
+    OnlyEqui(Projector),
+    /// EquiMod: `projector_inv` and `projector_equi`, both on the whole representation.
+    Both { inv: Projector, equi: Projector },
+}
+
+pub struct SslModel {
+    pub config: ModelConfig,
+    pub params: ParamStore,
+    pub backbone: ResNet,
+    heads: Heads,
+    pub predictor: Option<Predictor>,
+    pub evaluator: OnlineEvaluator,
+}
+
+/// A training batch on the model's device.
+pub struct Batch {
+    /// View 1 and view 2, (N, 3, R, R), normalised.
+    pub x1: Tensor,
+    pub x2: Tensor,
+    /// Transformation latent (N, 4) or (N, 6) for SIERotColor; its first 4 are the quaternion.
+    pub latent: Tensor,
+    /// Class labels (N,) u32.
+    pub labels: Tensor,
+}
+
+/// The scalars of one training step (NaN where a method has no such term).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct StepStats {
+    pub loss: f32,
+    pub repr_loss_inv: Option<f32>,
+    pub repr_loss_equi: Option<f32>,
+    pub std_loss: Option<f32>,
+    pub pred_std_loss: Option<f32>,
+    pub cov_loss: Option<f32>,
+    pub eval_loss: f32,
+    /// Mean off-diagonal correlation and mean std of the normalised representation / embedding.
+    pub coremb_view1: f32,
+    pub coremb_view2: f32,
+    pub stdemb_view1: f32,
+    pub stdemb_view2: f32,
+    pub corhead_view1: f32,
+    pub corhead_view2: f32,
+    pub stdhead_view1: f32,
+    pub stdhead_view2: f32,
+    pub coremb_pred: Option<f32>,
+    pub stdemb_pred: Option<f32>,
+    pub online: EvalStats,
+}
+
+/// The differentiable outputs of a training forward pass.
+pub struct StepOutput {
+    /// Self-supervised loss + online evaluator loss: what the optimiser minimises.
+    pub total: Tensor,
+    pub stats: StepStats,
+}
+
+fn scalar(t: &Tensor) -> Result<f32> {
+    t.to_scalar::<f32>()
+}
+
+impl SslModel {
+    /// A freshly initialised model (deterministic for a given `seed`).
+    pub fn new(config: &ModelConfig, device: &candle_core::Device, seed: u64) -> Result<Self> {
+        let params = ParamStore::new(device, seed);
+        let root = params.root();
+        let backbone = ResNet::new(&root.pp("backbone"), config.arch)?;
+        let r = backbone.repr_dim();
+        let latent = config.experience.latent_dim();
+        let (heads, pred_dim) = Self::heads(&root, config, r)?;
+        let predictor = match pred_dim {
+            Some(d) => Some(Predictor::new(&root.pp("predictor"), config, d, latent)?),
+            None => None,
+        };
+        let evaluator = OnlineEvaluator::new(&root.pp("evaluator"), r, config.inv_repr(), config.num_classes)?;
+        Ok(Self { config: config.clone(), params, backbone, heads, predictor, evaluator })
+    }
+
+    /// The projectors, and the size of the predictor's embedding if there is one.
+    fn heads(root: &Scope, c: &ModelConfig, r: usize) -> Result<(Heads, Option<usize>)> {
+        Ok(match c.experience {
+            Experience::VICReg | Experience::SimCLR => (Heads::Single(Projector::new(&root.pp("projector"), r, &c.mlp)?), None),
+            Experience::SIE | Experience::SIENoVar | Experience::SIERotColor => {
+                let (i, e) = (c.inv_repr(), c.equi);
+                let inv = Projector::new(&root.pp("projector_inv"), i, &c.scaled_mlp(i))?;
+                let equi = Projector::new(&root.pp("projector_equi"), e, &c.scaled_mlp(e))?;
+                let d = equi.out_dim();
+                (Heads::Split { inv, equi }, Some(d))
+            }
+            Experience::SIEOnlyEqui => {
+                let equi = Projector::new(&root.pp("projector_equi"), r, &c.mlp)?;
+                let d = equi.out_dim();
+                (Heads::OnlyEqui(equi), Some(d))
+            }
+            Experience::VICRegEquiMod => {
+                let equi = Projector::new(&root.pp("projector_equi"), r, &c.mlp)?;
+                let inv = Projector::new(&root.pp("projector_inv"), r, &c.mlp)?;
+                let d = equi.out_dim();
+                (Heads::Both { inv, equi }, Some(d))
+            }
+        })
+    }
+
+    /// Backbone representation (N, repr) of normalised images (N, 3, R, R).
+    pub fn representation(&self, images: &Tensor, mode: Mode) -> Result<Tensor> {
+        self.backbone.forward(images, mode)
+    }
+
+    /// (invariant embedding, equivariant embedding) of representations; `None` for a part the
+    /// method does not have. VICReg/SimCLR's single projector counts as invariant.
+    pub fn embeddings(&self, repr: &Tensor, mode: Mode) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let inv_dims = self.config.inv_repr();
+        Ok(match &self.heads {
+            Heads::Single(p) => (Some(p.forward(repr, mode)?), None),
+            Heads::Split { inv, equi } => (
+                Some(inv.forward(&repr.narrow(1, 0, inv_dims)?, mode)?),
+                Some(equi.forward(&repr.narrow(1, inv_dims, self.config.equi)?, mode)?),
+            ),
+            Heads::OnlyEqui(equi) => (None, Some(equi.forward(repr, mode)?)),
+            Heads::Both { inv, equi } => (Some(inv.forward(repr, mode)?), Some(equi.forward(repr, mode)?)),
+        })
+    }
+
+    /// The predictor applied to an equivariant embedding (N, d) and a latent (N, 4 or 6).
+    pub fn predict(&self, equi_embedding: &Tensor, latent: &Tensor) -> Result<Tensor> {
+        match &self.predictor {
+            Some(p) => p.forward(equi_embedding, latent),
+            None => candle_core::bail!("{:?} has no predictor", self.config.experience),
+        }
+    }
+
+    /// One training forward pass: BatchNorm in training mode (running statistics updated).
+    pub fn forward_train(&self, batch: &Batch, lc: &LossConfig) -> Result<StepOutput> {
+        let mode = Mode::Train;
+        let r1 = self.representation(&batch.x1, mode)?;
+        let r2 = self.representation(&batch.x2, mode)?;
+        let quat = batch.latent.narrow(1, 0, 4)?;
+        let (eval_loss, online) = self.evaluator.forward(&r1, &r2, &batch.labels, &quat)?;
+        let (i1, e1) = self.embeddings(&r1, mode)?;
+        let (i2, e2) = self.embeddings(&r2, mode)?;
+        let cat = |a: &Option<Tensor>, b: &Option<Tensor>| -> Result<Tensor> {
+            match (a, b) {
+                (Some(a), Some(b)) => Tensor::cat(&[a, b], 1),
+                (Some(a), None) | (None, Some(a)) => Ok(a.clone()),
+                (None, None) => unreachable!("every method has a projector"),
+            }
+        };
+        let (x, y) = (cat(&i1, &e1)?, cat(&i2, &e2)?);
+        let mut st = StepStats {
+            coremb_view1: loss::mean_correlation(&r1)?,
+            coremb_view2: loss::mean_correlation(&r2)?,
+            stdemb_view1: loss::mean_std_normalised(&r1)?,
+            stdemb_view2: loss::mean_std_normalised(&r2)?,
+            corhead_view1: loss::mean_correlation(&x)?,
+            corhead_view2: loss::mean_correlation(&y)?,
+            stdhead_view1: loss::mean_std_normalised(&x)?,
+            stdhead_view2: loss::mean_std_normalised(&y)?,
+            online,
+            ..Default::default()
+        };
+        let pred = match (&e1, &self.predictor) {
+            (Some(e1), Some(p)) => {
+                let pred = p.forward(e1, &batch.latent)?;
+                st.coremb_pred = Some(loss::mean_correlation(&pred)?);
+                st.stdemb_pred = Some(loss::mean_std_normalised(&pred)?);
+                Some(pred)
+            }
+            _ => None,
+        };
+        let ssl = self.ssl_loss(lc, &i1, &i2, &e2, &x, &y, pred.as_ref(), &mut st)?;
+        st.loss = scalar(&ssl)?;
+        st.eval_loss = scalar(&eval_loss)?;
+        Ok(StepOutput { total: (ssl + eval_loss)?, stats: st })
+    }
+
+    /// The method's loss (SPEC section 4 for the SIE family).
+    #[allow(clippy::too_many_arguments)]
+    fn ssl_loss(
+        &self,
+        lc: &LossConfig,
+        i1: &Option<Tensor>,
+        i2: &Option<Tensor>,
+        e2: &Option<Tensor>,
+        x: &Tensor,
+        y: &Tensor,
+        pred: Option<&Tensor>,
+        st: &mut StepStats,
+    ) -> Result<Tensor> {
+        let std_pair = |a: &Tensor, b: &Tensor| -> Result<Tensor> {
+            (loss::std_term(a)? / 2.0)? + (loss::std_term(b)? / 2.0)?
+        };
+        let cov_pair = |a: &Tensor, b: &Tensor| -> Result<Tensor> { loss::cov_term(a)? + loss::cov_term(b)? };
+        let exp = self.config.experience;
+        match exp {
+            Experience::VICReg => {
+                let inv = loss::mse(x, y)?;
+                let std = std_pair(x, y)?;
+                let cov = cov_pair(x, y)?;
+                st.repr_loss_inv = Some(scalar(&inv)?);
+                st.std_loss = Some(scalar(&std)?);
+                st.cov_loss = Some(scalar(&cov)?);
+                ((inv * lc.sim_coeff)? + (std * lc.std_coeff)?)? + (cov * lc.cov_coeff)?
+            }
+            Experience::SimCLR => {
+                let l = loss::info_nce(x, y, lc.simclr_temp)?;
+                st.repr_loss_inv = Some(scalar(&l)?);
+                Ok(l)
+            }
+            Experience::SIE | Experience::SIENoVar | Experience::SIERotColor | Experience::SIEOnlyEqui => {
+                let pred = pred.expect("SIE has a predictor");
+                let equi = loss::mse(pred, e2.as_ref().expect("SIE has an equivariant part"))?;
+                let std = std_pair(x, y)?;
+                let cov = cov_pair(x, y)?;
+                st.repr_loss_equi = Some(scalar(&equi)?);
+                st.std_loss = Some(scalar(&std)?);
+                st.cov_loss = Some(scalar(&cov)?);
+                let mut total = if exp == Experience::SIEOnlyEqui {
+                    // The reference weighs the only (equivariant) similarity term by sim_coeff alone.
+                    (equi * lc.sim_coeff)?
+                } else {
+                    let inv = loss::mse(i1.as_ref().expect("split"), i2.as_ref().expect("split"))?;
+                    st.repr_loss_inv = Some(scalar(&inv)?);
+                    ((inv * lc.sim_coeff)? + (equi * (lc.equi_factor * lc.sim_coeff))?)?
+                };
+                total = ((total + (std * lc.std_coeff)?)? + (cov * lc.cov_coeff)?)?;
+                if exp != Experience::SIENoVar {
+                    let pred_std = (loss::std_term(pred)? / 2.0)?;
+                    st.pred_std_loss = Some(scalar(&pred_std)?);
+                    total = (total + (pred_std * lc.std_coeff)?)?;
+                }
+                Ok(total)
+            }
+            Experience::VICRegEquiMod => {
+                // VICReg on the invariant embeddings, plus VICReg between the prediction and the
+                // view-2 equivariant embedding (variance/covariance on the equivariant embeddings),
+                // weighted by equi_factor.
+                let (i1, i2) = (i1.as_ref().expect("inv"), i2.as_ref().expect("inv"));
+                let pred = pred.expect("EquiMod has a predictor");
+                let d = i1.dim(1)?;
+                let (x_e, y_e) = (x.narrow(1, d, x.dim(1)? - d)?, y.narrow(1, d, y.dim(1)? - d)?);
+                let inv = loss::mse(i1, i2)?;
+                let std_inv = std_pair(i1, i2)?;
+                let cov_inv = cov_pair(i1, i2)?;
+                let equi = loss::mse(pred, e2.as_ref().expect("equi"))?;
+                let std_equi = std_pair(&x_e, &y_e)?;
+                let cov_equi = cov_pair(&x_e, &y_e)?;
+                st.repr_loss_inv = Some(scalar(&inv)?);
+                st.repr_loss_equi = Some(scalar(&equi)?);
+                st.std_loss = Some(scalar(&std_inv)? + scalar(&std_equi)?);
+                st.cov_loss = Some(scalar(&cov_inv)? + scalar(&cov_equi)?);
+                let l_inv = (((inv * lc.sim_coeff)? + (std_inv * lc.std_coeff)?)? + (cov_inv * lc.cov_coeff)?)?;
+                let l_equi = (((equi * lc.sim_coeff)? + (std_equi * lc.std_coeff)?)? + (cov_equi * lc.cov_coeff)?)?;
+                l_inv + (l_equi * lc.equi_factor)?
+            }
+        }
+    }
+}

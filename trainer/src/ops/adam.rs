@@ -1,0 +1,208 @@
+//! Adam with L2 weight decay (PyTorch `torch.optim.Adam(weight_decay=...)` semantics: the decay
+//! is added to the gradient before the moments).
+//!
+//! For f32 parameters on the CPU the moments live in plain vectors and each step updates the
+//! parameter storage in place (one fused, rayon-parallel loop per tensor, no tensor graph); any
+//! other parameter (CUDA, other dtypes) takes the tensor-op path, which is also the reference the
+//! fast path is tested against.
+
+use std::cell::RefCell;
+
+use candle_core::{backprop::GradStore, bail, CpuStorage, InplaceOp2, Layout, Result, Tensor, Var};
+use rayon::prelude::*;
+
+use super::cpu;
+
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+pub struct AdamConfig {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        Self { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 1e-6 }
+    }
+}
+
+/// First and second moments of one parameter.
+enum Moments {
+    /// CPU f32 parameter: updated in place by [`FusedAdam`].
+    Host { m: Vec<f32>, v: Vec<f32> },
+    /// Any other parameter: tensors on the parameter's device.
+    Tensors { m: Tensor, v: Tensor },
+}
+
+/// One optimised parameter and its moments.
+struct Slot {
+    name: String,
+    var: Var,
+    moments: Moments,
+}
+
+pub struct Adam {
+    pub config: AdamConfig,
+    slots: Vec<Slot>,
+    step: u64,
+}
+
+impl Adam {
+    /// `params`: (name, variable) of the parameters to optimise; leave BatchNorm running stats out.
+    pub fn new(params: Vec<(String, Var)>, config: AdamConfig) -> Result<Self> {
+        Self::build(params, config, true)
+    }
+
+    /// Like [`Adam::new`] but every parameter takes the device-generic tensor-op path (what non-CPU
+    /// parameters always take): the reference for tests and benchmarks.
+    pub fn new_tensor_ops(params: Vec<(String, Var)>, config: AdamConfig) -> Result<Self> {
+        Self::build(params, config, false)
+    }
+
+    fn build(params: Vec<(String, Var)>, config: AdamConfig, fused: bool) -> Result<Self> {
+        let slots = params
+            .into_iter()
+            .map(|(name, var)| {
+                let moments = if fused && cpu::is_cpu_f32(&[var.as_tensor()]) {
+                    Moments::Host { m: vec![0.0; var.elem_count()], v: vec![0.0; var.elem_count()] }
+                } else {
+                    Moments::Tensors { m: var.zeros_like()?, v: var.zeros_like()? }
+                };
+                Ok(Slot { name, var, moments })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self { config, slots, step: 0 })
+    }
+
+    pub fn step_count(&self) -> u64 {
+        self.step
+    }
+
+    pub fn step(&mut self, grads: &GradStore) -> Result<()> {
+        self.step += 1;
+        let c = self.config;
+        let bc1 = 1.0 - c.beta1.powi(self.step as i32);
+        let bc2 = 1.0 - c.beta2.powi(self.step as i32);
+        for s in &mut self.slots {
+            let Some(g) = grads.get(s.var.as_tensor()) else { continue };
+            match &mut s.moments {
+                Moments::Host { m, v } => {
+                    let op = FusedAdam { config: c, bc1, bc2, m: RefCell::new(m), v: RefCell::new(v) };
+                    s.var.as_tensor().inplace_op2(&g.contiguous()?, &op)?;
+                }
+                Moments::Tensors { m, v } => {
+                    let p = s.var.as_tensor();
+                    let g = if c.weight_decay != 0.0 { (g + (p * c.weight_decay)?)? } else { g.clone() };
+                    *m = ((&*m * c.beta1)? + (&g * (1.0 - c.beta1))?)?;
+                    *v = ((&*v * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
+                    let denom = ((&*v / bc2)?.sqrt()? + c.eps)?;
+                    let update = ((&*m / bc1)? / denom)?;
+                    s.var.set(&(p - (update * c.lr)?)?)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Optimiser state for checkpoints: `<name>.exp_avg`, `<name>.exp_avg_sq`, and the step.
+    pub fn state(&self) -> Vec<(String, Tensor)> {
+        let mut out = Vec::new();
+        for s in &self.slots {
+            let (m, v) = match &s.moments {
+                Moments::Host { m, v } => {
+                    let t = |d: &Vec<f32>| {
+                        cpu::tensor(d.clone(), s.var.shape()).expect("moments have the parameter's size")
+                    };
+                    (t(m), t(v))
+                }
+                Moments::Tensors { m, v } => (m.clone(), v.clone()),
+            };
+            out.push((format!("{}.exp_avg", s.name), m));
+            out.push((format!("{}.exp_avg_sq", s.name), v));
+        }
+        out
+    }
+
+    /// Restores state written by [`Adam::state`].
+    pub fn load_state(&mut self, tensors: &std::collections::HashMap<String, Tensor>, step: u64) -> Result<()> {
+        for s in &mut self.slots {
+            let m_key = format!("{}.exp_avg", s.name);
+            let v_key = format!("{}.exp_avg_sq", s.name);
+            match &mut s.moments {
+                Moments::Host { m, v } => {
+                    for (key, dst) in [(&m_key, m), (&v_key, v)] {
+                        if let Some(t) = tensors.get(key) {
+                            let data = t.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+                            if data.len() != dst.len() {
+                                bail!("adam state {key}: {} values for a parameter of {}", data.len(), dst.len())
+                            }
+                            *dst = data;
+                        }
+                    }
+                }
+                Moments::Tensors { m, v } => {
+                    if let Some(t) = tensors.get(&m_key) {
+                        *m = t.to_device(s.var.device())?;
+                    }
+                    if let Some(t) = tensors.get(&v_key) {
+                        *v = t.to_device(s.var.device())?;
+                    }
+                }
+            }
+        }
+        self.step = step;
+        Ok(())
+    }
+}
+
+/// One Adam step for one CPU f32 parameter, applied in place to its storage.
+struct FusedAdam<'a> {
+    config: AdamConfig,
+    /// Bias corrections 1 - beta^t.
+    bc1: f64,
+    bc2: f64,
+    m: RefCell<&'a mut Vec<f32>>,
+    v: RefCell<&'a mut Vec<f32>>,
+}
+
+/// Elements per rayon task: big enough to amortise the scheduling, small enough to split the
+/// large tensors across threads.
+const CHUNK: usize = 1 << 14;
+
+impl InplaceOp2 for FusedAdam<'_> {
+    fn name(&self) -> &'static str {
+        "fused-adam"
+    }
+
+    fn cpu_fwd(&self, ps: &mut CpuStorage, pl: &Layout, gs: &CpuStorage, gl: &Layout) -> Result<()> {
+        let grad = cpu::slice(gs, gl, self.name())?;
+        let CpuStorage::F32(data) = ps else { bail!("fused-adam: parameter is not f32") };
+        let Some((start, end)) = pl.contiguous_offsets() else { bail!("fused-adam: parameter is not contiguous") };
+        let param = &mut data[start..end];
+        let (mut m, mut v) = (self.m.borrow_mut(), self.v.borrow_mut());
+        if grad.len() != param.len() || m.len() != param.len() || v.len() != param.len() {
+            bail!("fused-adam: parameter, gradient and moments differ in size")
+        }
+        let c = self.config;
+        let (b1, b2, wd, eps) = (c.beta1 as f32, c.beta2 as f32, c.weight_decay as f32, c.eps as f32);
+        // PyTorch: p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)
+        let step_size = (c.lr / self.bc1) as f32;
+        let inv_sqrt_bc2 = (1.0 / self.bc2.sqrt()) as f32;
+        param
+            .par_chunks_mut(CHUNK)
+            .zip(grad.par_chunks(CHUNK))
+            .zip(m.par_chunks_mut(CHUNK))
+            .zip(v.par_chunks_mut(CHUNK))
+            .for_each(|(((p, g), m), v)| {
+                for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                    let g = g + wd * *p;
+                    *m = b1 * *m + (1.0 - b1) * g;
+                    *v = b2 * *v + (1.0 - b2) * g * g;
+                    *p -= step_size * *m / (v.sqrt() * inv_sqrt_bc2 + eps);
+                }
+            });
+        Ok(())
+    }
+}

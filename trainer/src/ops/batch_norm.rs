@@ -1,0 +1,177 @@
+//! Batch norm in training mode as one fused op: per-channel statistics in f64, normalise, scale
+//! and shift in one pass; the backward is the closed form
+//! dx = gamma/sigma * (dy - mean(dy) - xhat * mean(dy * xhat)), dgamma = sum(dy * xhat),
+//! dbeta = sum(dy), also in one pass over x and dy after the per-channel sums.
+
+use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+use super::cpu;
+
+/// (N, C, S) view of an (N, C, ...) tensor.
+#[derive(Clone, Copy)]
+struct Geometry {
+    n: usize,
+    c: usize,
+    s: usize,
+}
+
+impl Geometry {
+    fn of(dims: &[usize]) -> Result<Self> {
+        let (n, c, s) = cpu::nc_rest(dims, "batch_norm")?;
+        Ok(Self { n, c, s })
+    }
+
+    /// Elements per channel.
+    fn m(&self) -> usize {
+        self.n * self.s
+    }
+
+    /// The `s` elements of channel `c` in image `n`.
+    fn segment<'a>(&self, data: &'a [f32], n: usize, c: usize) -> &'a [f32] {
+        &data[(n * self.c + c) * self.s..][..self.s]
+    }
+}
+
+/// Per-channel mean and biased variance (two passes, f64 sums).
+fn channel_stats(g: Geometry, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    (0..g.c)
+        .into_par_iter()
+        .map(|c| {
+            let segments = || (0..g.n).map(|n| g.segment(x, n, c));
+            let sum: f64 = segments().map(|seg| seg.iter().map(|&v| v as f64).sum::<f64>()).sum();
+            let mean = sum / g.m() as f64;
+            let sq: f64 = segments().map(|seg| seg.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>()).sum();
+            (mean as f32, (sq / g.m() as f64) as f32)
+        })
+        .unzip()
+}
+
+/// y = (x - mean) * scale + shift, per channel, for an (N, C, S) tensor.
+fn normalise(g: Geometry, x: &[f32], mean: &[f32], scale: &[f32], shift: &[f32]) -> Vec<f32> {
+    let mut y = vec![0f32; x.len()];
+    y.par_chunks_mut(g.c * g.s).zip(x.par_chunks(g.c * g.s)).for_each(|(y, x)| {
+        for c in 0..g.c {
+            let (m, a, b) = (mean[c], scale[c], shift[c]);
+            for (y, x) in y[c * g.s..][..g.s].iter_mut().zip(&x[c * g.s..][..g.s]) {
+                *y = (x - m) * a + b;
+            }
+        }
+    });
+    y
+}
+
+/// The op: statistics are computed before it runs and kept for the backward.
+struct BatchNorm {
+    mean: Vec<f32>,
+    inv_std: Vec<f32>,
+}
+
+impl CustomOp3 for BatchNorm {
+    fn name(&self) -> &'static str {
+        "batch-norm-train"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        gs: &CpuStorage,
+        gl: &Layout,
+        bs: &CpuStorage,
+        bl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let g = Geometry::of(xl.dims())?;
+        let x = cpu::slice(xs, xl, self.name())?;
+        let (gamma, beta) = (cpu::slice(gs, gl, self.name())?, cpu::slice(bs, bl, self.name())?);
+        check_channels(g, gamma.len(), beta.len())?;
+        let scale: Vec<f32> = (0..g.c).map(|c| self.inv_std[c] * gamma[c]).collect();
+        Ok((CpuStorage::F32(normalise(g, x, &self.mean, &scale, beta)), xl.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        gamma: &Tensor,
+        _beta: &Tensor,
+        _y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let g = Geometry::of(x.dims())?;
+        let gamma = cpu::with_data(gamma, |d| d.to_vec())?;
+        let (grad_x, sum_dy, sum_dy_xhat) = cpu::with_data(x, |x| {
+            cpu::with_data(dy, |dy| {
+                let (sum_dy, sum_dy_xhat) = self.grad_sums(g, x, dy);
+                let grad_x = self.grad_input(g, x, dy, &gamma, &sum_dy, &sum_dy_xhat);
+                (grad_x, sum_dy, sum_dy_xhat)
+            })
+        })??;
+        let to_channels = |v: Vec<f64>| cpu::tensor(v.into_iter().map(|s| s as f32).collect(), g.c);
+        Ok((Some(cpu::tensor(grad_x, x.shape())?), Some(to_channels(sum_dy_xhat)?), Some(to_channels(sum_dy)?)))
+    }
+}
+
+impl BatchNorm {
+    /// Per channel: sum(dy) and sum(dy * xhat).
+    fn grad_sums(&self, g: Geometry, x: &[f32], dy: &[f32]) -> (Vec<f64>, Vec<f64>) {
+        (0..g.c)
+            .into_par_iter()
+            .map(|c| {
+                let (mean, inv_std) = (self.mean[c] as f64, self.inv_std[c] as f64);
+                let (mut s_dy, mut s_dy_xc) = (0f64, 0f64);
+                for n in 0..g.n {
+                    for (&x, &d) in g.segment(x, n, c).iter().zip(g.segment(dy, n, c)) {
+                        s_dy += d as f64;
+                        s_dy_xc += d as f64 * (x as f64 - mean);
+                    }
+                }
+                (s_dy, s_dy_xc * inv_std)
+            })
+            .unzip()
+    }
+
+    /// dx = gamma * inv_std * (dy - sum_dy/M - xhat * sum_dy_xhat/M), per channel an affine map
+    /// dx = a*dy + b*(x - mean) + c.
+    fn grad_input(&self, g: Geometry, x: &[f32], dy: &[f32], gamma: &[f32], sum_dy: &[f64], sum_dy_xhat: &[f64]) -> Vec<f32> {
+        let m = g.m() as f64;
+        let coef: Vec<(f32, f32, f32, f32)> = (0..g.c)
+            .map(|c| {
+                let inv_std = self.inv_std[c] as f64;
+                let a = gamma[c] as f64 * inv_std;
+                let b = -a * inv_std * sum_dy_xhat[c] / m;
+                (a as f32, b as f32, self.mean[c], (-a * sum_dy[c] / m) as f32)
+            })
+            .collect();
+        let mut grad = vec![0f32; x.len()];
+        let image = g.c * g.s;
+        grad.par_chunks_mut(image).zip(x.par_chunks(image)).zip(dy.par_chunks(image)).for_each(|((gx, x), dy)| {
+            for (c, &(a, b, mean, c0)) in coef.iter().enumerate() {
+                let range = c * g.s..(c + 1) * g.s;
+                for ((gx, &x), &d) in gx[range.clone()].iter_mut().zip(&x[range.clone()]).zip(&dy[range]) {
+                    *gx = a * d + b * (x - mean) + c0;
+                }
+            }
+        });
+        grad
+    }
+}
+
+fn check_channels(g: Geometry, gamma: usize, beta: usize) -> Result<()> {
+    if gamma != g.c || beta != g.c {
+        candle_core::bail!("batch_norm: {} channels but gamma has {gamma} and beta {beta}", g.c)
+    }
+    Ok(())
+}
+
+/// CPU f32 batch norm (training mode); see the module docs.
+pub(crate) fn batch_norm_train(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<(Tensor, Tensor, Tensor)> {
+    let x = x.contiguous()?;
+    let g = Geometry::of(x.dims())?;
+    let (mean, var) = cpu::with_data(&x, |d| channel_stats(g, d))?;
+    let inv_std = var.iter().map(|&v| (1.0 / (v as f64 + eps).sqrt()) as f32).collect();
+    let bessel = g.m() as f64 / (g.m().max(2) - 1) as f64;
+    let unbiased = var.iter().map(|&v| (v as f64 * bessel) as f32).collect();
+    let mean_t = cpu::tensor(mean.clone(), g.c)?;
+    let y = x.apply_op3(&gamma.contiguous()?, &beta.contiguous()?, BatchNorm { mean, inv_std })?;
+    Ok((y, mean_t, cpu::tensor(unbiased, g.c)?))
+}

@@ -1,0 +1,41 @@
+//! Access to the f32 data behind CPU tensors and storages, for the hand-written kernels.
+
+use candle_core::{backend::BackendStorage, bail, CpuStorage, DType, Device, Layout, Result, Shape, Storage, Tensor};
+
+/// True when every tensor is an f32 tensor on the CPU: the fast kernels' domain.
+pub(crate) fn is_cpu_f32(tensors: &[&Tensor]) -> bool {
+    tensors.iter().all(|t| t.device().is_cpu() && t.dtype() == DType::F32)
+}
+
+/// The contiguous f32 elements a layout selects from a CPU storage.
+pub(crate) fn slice<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> Result<&'a [f32]> {
+    let CpuStorage::F32(data) = storage else {
+        bail!("{op}: expected f32 data, got {:?}", storage.dtype())
+    };
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&data[start..end]),
+        None => bail!("{op}: expected a contiguous input, got strides {:?}", layout.stride()),
+    }
+}
+
+/// Runs `f` on the f32 elements of a CPU tensor, in row-major order (copying it first only when it
+/// is not contiguous).
+pub(crate) fn with_data<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
+    let t = t.contiguous()?;
+    let (storage, layout) = t.storage_and_layout();
+    let Storage::Cpu(storage) = &*storage else { bail!("expected a CPU tensor, got {:?}", t.device()) };
+    Ok(f(slice(storage, layout, "with_data")?))
+}
+
+/// A CPU tensor from computed data.
+pub(crate) fn tensor(data: Vec<f32>, shape: impl Into<Shape>) -> Result<Tensor> {
+    Tensor::from_vec(data, shape.into(), &Device::Cpu)
+}
+
+/// The size of dimension 0, of dimension 1, and of the rest together, of an (N, C, ...) shape.
+pub(crate) fn nc_rest(dims: &[usize], op: &str) -> Result<(usize, usize, usize)> {
+    if dims.len() < 2 {
+        bail!("{op}: expected an (N, C, ...) input, got shape {dims:?}")
+    }
+    Ok((dims[0], dims[1], dims[2..].iter().product()))
+}

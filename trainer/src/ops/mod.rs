@@ -1,0 +1,48 @@
+// READ /work/main/TEAM.md FIRST: team rules (no git commits, shared target dir, deadline 04:35 UTC).
+//! Differentiable ops the model is built from. The public signatures here are stable.
+//!
+//! Tensors are NCHW, f32. On the CPU each op is a custom candle op with a hand-written forward and
+//! backward (im2col + gemm convolution, max-pool routing to the argmax, fused batch norm); on any
+//! other device (CUDA) and for other dtypes the ops fall back to [`reference`], built from stock
+//! candle ops, which also defines the semantics the fast kernels are tested against.
+
+pub mod adam;
+mod batch_norm;
+mod conv;
+mod cpu;
+mod gemm;
+mod pool;
+pub mod reference;
+#[cfg(test)]
+mod tests;
+
+use candle_core::{Result, Tensor};
+
+/// 2-d convolution without bias: `x` (N, C, H, W), `w` (O, C, K, K).
+pub fn conv2d(x: &Tensor, w: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
+    if cpu::is_cpu_f32(&[x, w]) {
+        conv::conv2d(x, w, stride, padding)
+    } else {
+        reference::conv2d(x, w, stride, padding)
+    }
+}
+
+/// Max-pool with `padding` (pads with -inf, like PyTorch). Its backward supports kernel != stride.
+pub fn max_pool2d(x: &Tensor, kernel: usize, stride: usize, padding: usize) -> Result<Tensor> {
+    if cpu::is_cpu_f32(&[x]) {
+        pool::max_pool2d(x, kernel, stride, padding)
+    } else {
+        reference::max_pool2d(x, kernel, stride, padding)
+    }
+}
+
+/// Batch norm in training mode over (N, C, ...) with per-channel `gamma`, `beta`.
+/// Returns (output, batch mean (C), unbiased batch variance (C)) for the running statistics;
+/// the two statistics carry no gradient.
+pub fn batch_norm_train(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<(Tensor, Tensor, Tensor)> {
+    if cpu::is_cpu_f32(&[x, gamma, beta]) {
+        batch_norm::batch_norm_train(x, gamma, beta, eps)
+    } else {
+        reference::batch_norm_train(x, gamma, beta, eps)
+    }
+}

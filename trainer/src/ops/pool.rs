@@ -1,0 +1,103 @@
+//! Max-pool with -inf padding; the backward routes each output gradient to its window's argmax
+//! (the first maximum in scan order, as PyTorch's CPU kernel), so overlapping windows
+//! (kernel != stride) accumulate correctly.
+
+use candle_core::{bail, CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+use super::cpu;
+
+#[derive(Clone, Copy)]
+struct MaxPool2d {
+    kernel: usize,
+    stride: usize,
+    pad: usize,
+}
+
+/// Input and output sizes of one pooling.
+struct Geometry {
+    h: usize,
+    w: usize,
+    oh: usize,
+    ow: usize,
+}
+
+impl MaxPool2d {
+    fn geometry(&self, dims: &[usize]) -> Result<Geometry> {
+        let &[_, _, h, w] = dims else { bail!("max_pool2d: expected (N, C, H, W), got {dims:?}") };
+        if self.kernel == 0 || self.stride == 0 || 2 * self.pad > self.kernel {
+            bail!("max_pool2d: bad kernel {} stride {} padding {}", self.kernel, self.stride, self.pad)
+        }
+        if h + 2 * self.pad < self.kernel || w + 2 * self.pad < self.kernel {
+            bail!("max_pool2d: kernel {} larger than the padded input {dims:?}", self.kernel)
+        }
+        let oh = (h + 2 * self.pad - self.kernel) / self.stride + 1;
+        let ow = (w + 2 * self.pad - self.kernel) / self.stride + 1;
+        Ok(Geometry { h, w, oh, ow })
+    }
+
+    /// Index in `plane` of the first maximum of output (oy, ox)'s window (never empty: the padding
+    /// is at most half the kernel).
+    fn argmax(&self, g: &Geometry, plane: &[f32], oy: usize, ox: usize) -> usize {
+        let (y0, x0) = ((oy * self.stride) as isize - self.pad as isize, (ox * self.stride) as isize - self.pad as isize);
+        let rows = y0.max(0) as usize..((y0 + self.kernel as isize) as usize).min(g.h);
+        let cols = x0.max(0) as usize..((x0 + self.kernel as isize) as usize).min(g.w);
+        let mut best = rows.start * g.w + cols.start;
+        for iy in rows {
+            for ix in cols.clone() {
+                if plane[iy * g.w + ix] > plane[best] {
+                    best = iy * g.w + ix;
+                }
+            }
+        }
+        best
+    }
+}
+
+impl CustomOp1 for MaxPool2d {
+    fn name(&self) -> &'static str {
+        "max-pool2d"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let g = self.geometry(l.dims())?;
+        let x = cpu::slice(s, l, self.name())?;
+        let (plane_len, out_len) = (g.h * g.w, g.oh * g.ow);
+        let mut y = vec![0f32; x.len() / plane_len * out_len];
+        y.par_chunks_mut(out_len).zip(x.par_chunks(plane_len)).for_each(|(out, plane)| {
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    out[oy * g.ow + ox] = plane[self.argmax(&g, plane, oy, ox)];
+                }
+            }
+        });
+        let d = l.dims();
+        Ok((CpuStorage::F32(y), Shape::from((d[0], d[1], g.oh, g.ow))))
+    }
+
+    fn bwd(&self, x: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
+        let g = self.geometry(x.dims())?;
+        let (plane_len, out_len) = (g.h * g.w, g.oh * g.ow);
+        let grad = cpu::with_data(x, |x| {
+            cpu::with_data(dy, |dy| {
+                let mut grad = vec![0f32; x.len()];
+                grad.par_chunks_mut(plane_len).zip(x.par_chunks(plane_len)).zip(dy.par_chunks(out_len)).for_each(
+                    |((grad, plane), dy)| {
+                        for oy in 0..g.oh {
+                            for ox in 0..g.ow {
+                                grad[self.argmax(&g, plane, oy, ox)] += dy[oy * g.ow + ox];
+                            }
+                        }
+                    },
+                );
+                grad
+            })
+        })??;
+        Ok(Some(cpu::tensor(grad, x.shape())?))
+    }
+}
+
+/// CPU f32 max-pool; see the module docs.
+pub(crate) fn max_pool2d(x: &Tensor, kernel: usize, stride: usize, padding: usize) -> Result<Tensor> {
+    x.contiguous()?.apply_op1(MaxPool2d { kernel, stride, pad: padding })
+}

@@ -1,0 +1,146 @@
+//! The equivariance predictors: SIE's hypernetwork predictor and EquiMod's MLP predictor.
+//!
+//! Hypernetwork (reference `ParametrizedNet`): a hypernetwork maps the latent `z` to the weights
+//! of a small network `d-[intermediate-]d`, laid out layer by layer as the reference does
+//! (`weights[off..off+out*in].view(out, in)`, then the layer's bias with `--bias-pred`), and that
+//! per-sample network is applied to the view-1 equivariant embedding.
+//!
+//! The hypernetwork's last layer is linear in its input `g` (the latent for `linear`, the last
+//! hidden layer for `deep`, plus a constant 1 with `--bias-hypernet`), so the per-sample matrix
+//! is `W(g) = sum_k g_k A_k`. The forward pass uses `W(g) x = sum_k g_k (A_k x)`: the same numbers
+//! as building the (N, d, d) matrices and a batched matmul, without materialising them.
+
+use candle_core::{Result, Tensor, D};
+
+use crate::config::{Hypernetwork, ModelConfig, PredictorType};
+use crate::nn::{Linear, Mlp};
+use crate::params::Scope;
+
+pub enum Predictor {
+    Hyper(HyperPredictor),
+    Mlp(MlpPredictor),
+}
+
+impl Predictor {
+    /// The predictor for an embedding of size `d` and a latent of size `latent`.
+    pub fn new(s: &Scope, cfg: &ModelConfig, d: usize, latent: usize) -> Result<Self> {
+        Ok(match cfg.predictor_type {
+            PredictorType::Hypernetwork => Self::Hyper(HyperPredictor::new(s, cfg, d, latent)?),
+            PredictorType::Mlp => Self::Mlp(MlpPredictor::new(s, d, latent, cfg.tf_num_layers)?),
+        })
+    }
+
+    /// `x` (N, d) view-1 equivariant embedding, `z` (N, latent) -> predicted view-2 embedding (N, d).
+    pub fn forward(&self, x: &Tensor, z: &Tensor) -> Result<Tensor> {
+        match self {
+            Self::Hyper(p) => p.forward(x, z),
+            Self::Mlp(p) => p.forward(x, z),
+        }
+    }
+}
+
+pub struct HyperPredictor {
+    /// Hidden layers of a deep hypernetwork (`net.0`, `net.2`), ReLU after each.
+    hidden: Vec<Linear>,
+    /// The layer producing the weights (`net.0` or `net.4`).
+    last: Linear,
+    /// Sizes of the predicted network, [d, intermediate..., d].
+    sizes: Vec<usize>,
+    bias_pred: bool,
+    relu: bool,
+}
+
+impl HyperPredictor {
+    pub fn new(s: &Scope, cfg: &ModelConfig, d: usize, latent: usize) -> Result<Self> {
+        let mut sizes = vec![d];
+        sizes.extend_from_slice(&cfg.predictor);
+        sizes.push(d);
+        let total: usize =
+            sizes.windows(2).map(|w| w[0] * w[1] + if cfg.bias_pred { w[1] } else { 0 }).sum();
+        let net = s.pp("hypernet").pp("net");
+        let (hidden, last) = match cfg.hypernetwork {
+            Hypernetwork::Linear => (Vec::new(), Linear::new(&net.pp(0), latent, total, cfg.bias_hypernet)?),
+            Hypernetwork::Deep => (
+                vec![
+                    Linear::new(&net.pp(0), latent, latent, cfg.bias_hypernet)?,
+                    Linear::new(&net.pp(2), latent, latent, cfg.bias_hypernet)?,
+                ],
+                Linear::new(&net.pp(4), latent, total, cfg.bias_hypernet)?,
+            ),
+        };
+        Ok(Self { hidden, last, sizes, bias_pred: cfg.bias_pred, relu: cfg.predictor_relu })
+    }
+
+    /// The input of the weight-producing layer, with a column of ones when it has a bias, and
+    /// that layer's weight with its bias as the last column: weights = g @ w^T.
+    fn factors(&self, z: &Tensor) -> Result<(Tensor, Tensor)> {
+        let mut g = z.clone();
+        for l in &self.hidden {
+            g = l.forward(&g)?.relu()?;
+        }
+        let w = self.last.weight.as_tensor().clone();
+        match &self.last.bias {
+            Some(b) => {
+                let ones = Tensor::ones((g.dim(0)?, 1), g.dtype(), g.device())?;
+                Ok((Tensor::cat(&[&g, &ones], 1)?, Tensor::cat(&[&w, &b.as_tensor().unsqueeze(1)?], 1)?))
+            }
+            None => Ok((g, w)),
+        }
+    }
+
+    pub fn forward(&self, x: &Tensor, z: &Tensor) -> Result<Tensor> {
+        let (g, w) = self.factors(z)?;
+        let (n, k) = g.dims2()?;
+        let gk = g.unsqueeze(2)?; // (N, K, 1)
+        let mut out = x.clone();
+        let mut off = 0;
+        for (i, pair) in self.sizes.windows(2).enumerate() {
+            let (a, b) = (pair[0], pair[1]);
+            // Rows o*a + i of w hold A_k[o, i] in column k: (b, a, K) -> (K*b, a).
+            let wl = w.narrow(0, off, a * b)?.reshape((b, a, k))?.permute((2, 0, 1))?.contiguous()?.reshape((k * b, a))?;
+            off += a * b;
+            let y = out.matmul(&wl.t()?)?.reshape((n, k, b))?;
+            out = y.broadcast_mul(&gk)?.sum(1)?;
+            if self.bias_pred {
+                let bl = w.narrow(0, off, b)?; // (b, K)
+                off += b;
+                out = (out + g.matmul(&bl.t()?)?)?;
+            }
+            if self.relu && i + 2 < self.sizes.len() {
+                out = out.relu()?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The per-sample weight matrices of layer 0, (N, out, in): the reference's materialised
+    /// form, for tests and inspection.
+    pub fn layer0_matrices(&self, z: &Tensor) -> Result<Tensor> {
+        let (g, w) = self.factors(z)?;
+        let (a, b) = (self.sizes[0], self.sizes[1]);
+        let params = g.matmul(&w.narrow(0, 0, a * b)?.t()?)?; // (N, b*a)
+        params.reshape((g.dim(0)?, b, a))
+    }
+
+    /// Sizes of the predicted network.
+    pub fn sizes(&self) -> &[usize] {
+        &self.sizes
+    }
+}
+
+/// EquiMod's predictor: an MLP on [latent, embedding] (`pred.0`, `pred.2`, ...).
+pub struct MlpPredictor {
+    mlp: Mlp,
+}
+
+impl MlpPredictor {
+    pub fn new(s: &Scope, d: usize, latent: usize, layers: usize) -> Result<Self> {
+        let mut dims = vec![d + latent];
+        dims.extend(std::iter::repeat_n(d, layers));
+        Ok(Self { mlp: Mlp::new(&s.pp("pred"), &dims, true)? })
+    }
+
+    pub fn forward(&self, x: &Tensor, z: &Tensor) -> Result<Tensor> {
+        self.mlp.forward(&Tensor::cat(&[z, x], D::Minus1)?)
+    }
+}
