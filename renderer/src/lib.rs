@@ -5,6 +5,9 @@
 //! - [`gpu`]: the wgpu scene renderer (camera, floor, sun, spot light with shadow map, AA).
 //! - [`job`]: dataset jobs: planning, sharding, resume, writing files and manifests.
 
+pub mod bench;
+pub mod cli;
 pub mod gpu;
 pub mod job;
 pub mod mesh;
+pub mod preview;

@@ -37,7 +37,7 @@ pub fn classes() -> &'static [ClassSpec] {
     const fn c(name: &'static str, synset: &'static str) -> ClassSpec {
         ClassSpec { name, synset }
     }
-    &[
+    const CLASSES: &[ClassSpec] = &[
         c("airplane", "91000100"),
         c("bench", "91000200"),
         c("bottle", "91000300"),
@@ -50,12 +50,14 @@ pub fn classes() -> &'static [ClassSpec] {
         c("rifle", "91001000"),
         c("sofa", "91001100"),
         c("table", "91001200"),
-    ]
+    ];
+    CLASSES
 }
 
 /// Builds instance `instance` of `class` (not yet normalised). Pure in its arguments.
 pub fn build_object(class: &ClassSpec, instance: usize, seed: u64) -> anyhow::Result<Model> {
-    let build = classes::builder(class.name).with_context(|| format!("no builder for class {}", class.name))?;
+    let build =
+        classes::builder(class.name).with_context(|| format!("no builder for class {}", class.name))?;
     let mut rng = Rng::new(seed, class.name, instance);
     let mut model = build(&mut rng);
     model.prune();

@@ -36,7 +36,8 @@ pub struct ObjectFiles {
 /// Moves the bounding-box centre to the origin and scales to a unit bounding-box diagonal.
 pub fn normalise(model: &mut Model) {
     let all = model.meshes.iter().flat_map(|m| m.positions.iter().copied());
-    let (lo, hi) = all.fold((Vec3::splat(f32::MAX), Vec3::splat(f32::MIN)), |(lo, hi), p| (lo.min(p), hi.max(p)));
+    let (lo, hi) =
+        all.fold((Vec3::splat(f32::MAX), Vec3::splat(f32::MIN)), |(lo, hi), p| (lo.min(p), hi.max(p)));
     let centre = (lo + hi) * 0.5;
     let scale = 1.0 / (hi - lo).length();
     for m in &mut model.meshes {

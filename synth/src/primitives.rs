@@ -291,17 +291,16 @@ pub fn arc_points(radius: f32, a0: f32, a1: f32, steps: usize) -> Vec<Vec3> {
 /// Z, from `-depth/2` to `depth/2`. Caps are fans from the origin; sides are smooth-shaded.
 pub fn extrude(outline: &[Vec2], depth: f32) -> Mesh {
     let n = outline.len();
-    let (lo, hi) = outline.iter().fold((Vec2::splat(f32::MAX), Vec2::splat(f32::MIN)), |(lo, hi), p| {
-        (lo.min(*p), hi.max(*p))
-    });
+    let (lo, hi) = outline
+        .iter()
+        .fold((Vec2::splat(f32::MAX), Vec2::splat(f32::MIN)), |(lo, hi), p| (lo.min(*p), hi.max(*p)));
     let planar = |p: Vec2| (p - lo) / (hi - lo).max(Vec2::splat(1e-9));
     let mut m = Mesh::default();
     let z = depth * 0.5;
     for (zc, nz) in [(z, 1.0), (-z, -1.0)] {
         let nor = Vec3::new(0.0, 0.0, nz);
         let c = m.vertex(Vec3::new(0.0, 0.0, zc), nor, planar(Vec2::ZERO));
-        let ring: Vec<u32> =
-            outline.iter().map(|p| m.vertex(p.extend(zc), nor, planar(*p))).collect();
+        let ring: Vec<u32> = outline.iter().map(|p| m.vertex(p.extend(zc), nor, planar(*p))).collect();
         for i in 0..n {
             m.triangles.push([c, ring[i], ring[(i + 1) % n]]);
         }
@@ -379,7 +378,8 @@ mod tests {
 
     #[test]
     fn uvs_stay_in_unit_square_and_normals_are_unit() {
-        let meshes = [cylinder(1.0, 1.0, 16), sphere(1.0, 16), sweep(&arc_points(1.0, 0.0, 3.0, 10), 0.1, 8, false)];
+        let meshes =
+            [cylinder(1.0, 1.0, 16), sphere(1.0, 16), sweep(&arc_points(1.0, 0.0, 3.0, 10), 0.1, 8, false)];
         for m in meshes {
             assert!(m.uvs.iter().all(|uv| (0.0..=1.0).contains(&uv.x) && (0.0..=1.0).contains(&uv.y)));
             assert!(m.normals.iter().all(|n| (n.length() - 1.0).abs() < 1e-3));

@@ -56,11 +56,12 @@ mod tests {
 
     #[test]
     fn streams_are_keyed_and_ranges_hold() {
-        let a: Vec<f32> = (0..8).map({
-            let mut r = Rng::new(1, "chair", 0);
-            move |_| r.unit()
-        })
-        .collect();
+        let a: Vec<f32> = (0..8)
+            .map({
+                let mut r = Rng::new(1, "chair", 0);
+                move |_| r.unit()
+            })
+            .collect();
         let mut b = Rng::new(1, "chair", 1);
         assert_ne!(a[0], b.unit());
         let mut r = Rng::new(3, "x", 2);

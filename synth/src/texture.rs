@@ -9,14 +9,36 @@ pub const SIZE: u32 = 64;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Pattern {
     /// `count` stripes across U (or V when `along_v`).
-    Stripes { a: [f32; 3], b: [f32; 3], count: u32, along_v: bool },
-    Checks { a: [f32; 3], b: [f32; 3], count: u32 },
+    Stripes {
+        a: [f32; 3],
+        b: [f32; 3],
+        count: u32,
+        along_v: bool,
+    },
+    Checks {
+        a: [f32; 3],
+        b: [f32; 3],
+        count: u32,
+    },
     /// Wood grain running along V.
-    Wood { light: [f32; 3], dark: [f32; 3], rings: f32, seed: u32 },
+    Wood {
+        light: [f32; 3],
+        dark: [f32; 3],
+        rings: f32,
+        seed: u32,
+    },
     /// Three-colour blotches.
-    Camo { colours: [[f32; 3]; 3], seed: u32 },
+    Camo {
+        colours: [[f32; 3]; 3],
+        seed: u32,
+    },
     /// A label: background, a band across V, and blocks of pseudo-text on one side.
-    Label { background: [f32; 3], band: [f32; 3], ink: [f32; 3], seed: u32 },
+    Label {
+        background: [f32; 3],
+        band: [f32; 3],
+        ink: [f32; 3],
+        seed: u32,
+    },
 }
 
 fn mix(a: [f32; 3], b: [f32; 3], t: f32) -> [f32; 3] {
@@ -29,7 +51,9 @@ fn to_rgb(c: [f32; 3]) -> Rgb<u8> {
 
 /// Integer hash to [0, 1) (cheap, platform independent).
 fn hash(x: i32, y: i32, seed: u32) -> f32 {
-    let mut h = (x as u32).wrapping_mul(0x8da6_b343) ^ (y as u32).wrapping_mul(0xd816_3841) ^ seed.wrapping_mul(0xcb1a_b31f);
+    let mut h = (x as u32).wrapping_mul(0x8da6_b343)
+        ^ (y as u32).wrapping_mul(0xd816_3841)
+        ^ seed.wrapping_mul(0xcb1a_b31f);
     h ^= h >> 13;
     h = h.wrapping_mul(0x5bd1_e995);
     h ^= h >> 15;
@@ -54,7 +78,7 @@ impl Pattern {
         match *self {
             Pattern::Stripes { a, b, count, along_v } => {
                 let t = if along_v { v } else { u };
-                if ((t * count as f32) as u32) % 2 == 0 {
+                if ((t * count as f32) as u32).is_multiple_of(2) {
                     a
                 } else {
                     b
@@ -62,7 +86,7 @@ impl Pattern {
             }
             Pattern::Checks { a, b, count } => {
                 let (i, j) = ((u * count as f32) as u32, (v * count as f32) as u32);
-                if (i + j) % 2 == 0 {
+                if (i + j).is_multiple_of(2) {
                     a
                 } else {
                     b

@@ -6,7 +6,10 @@
 //! [`train`] (the loop and its logs). [`ops`] holds the differentiable kernels.
 
 pub mod backbone;
+pub mod checkpoint;
 pub mod config;
+pub mod data;
+pub mod eval;
 pub mod evaluator;
 pub mod loss;
 pub mod model;
@@ -14,3 +17,4 @@ pub mod nn;
 pub mod ops;
 pub mod params;
 pub mod predictor;
+pub mod train;

@@ -1,1 +1,18 @@
-fn main() {}
+//! `train`: learns SIE (or VICReg, SimCLR, EquiMod...) representations from a dataset in the
+//! official 3DIEBench layout. See `train --help`.
+
+use clap::Parser;
+
+fn main() -> anyhow::Result<()> {
+    let args = trainer::config::TrainArgs::parse();
+    let summary = trainer::train::run(&args)?;
+    eprintln!(
+        "done: epochs {}..{}, {} steps, {:.1} images/s; outputs in {}",
+        summary.start_epoch,
+        summary.epochs_done,
+        summary.steps,
+        summary.images_per_s,
+        summary.exp_dir.display()
+    );
+    Ok(())
+}

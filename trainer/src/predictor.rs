@@ -144,3 +144,116 @@ impl MlpPredictor {
         self.mlp.forward(&Tensor::cat(&[z, x], D::Minus1)?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Arch, Experience};
+    use crate::params::ParamStore;
+    use candle_core::{Device, Tensor};
+
+    fn cfg(hyper: Hypernetwork, predictor: Vec<usize>, bias_pred: bool, bias_hypernet: bool) -> ModelConfig {
+        ModelConfig {
+            experience: Experience::SIE,
+            arch: Arch::ResnetTiny,
+            repr_dim: 128,
+            equi: 64,
+            mlp: vec![32],
+            hypernetwork: hyper,
+            predictor,
+            predictor_relu: true,
+            predictor_type: PredictorType::Hypernetwork,
+            tf_num_layers: 1,
+            bias_pred,
+            bias_hypernet,
+            num_classes: 3,
+        }
+    }
+
+    fn inputs(n: usize, d: usize) -> (Tensor, Tensor) {
+        let dev = Device::Cpu;
+        let x: Vec<f32> = (0..n * d).map(|i| ((i * 7919) % 97) as f32 / 97.0 - 0.5).collect();
+        let z: Vec<f32> = (0..n * 4).map(|i| ((i * 31) % 11) as f32 / 11.0 - 0.4).collect();
+        (Tensor::from_vec(x, (n, d), &dev).unwrap(), Tensor::from_vec(z, (n, 4), &dev).unwrap())
+    }
+
+    #[test]
+    fn shapes_and_parameter_count() {
+        let store = ParamStore::new(&Device::Cpu, 0);
+        let p = HyperPredictor::new(&store.root().pp("predictor"), &cfg(Hypernetwork::Linear, vec![], false, false), 8, 4)
+            .unwrap();
+        let names: Vec<_> = store.params().into_iter().map(|(k, v)| (k, v.dims().to_vec())).collect();
+        // Bias-free Linear latent(4) -> d*d weights.
+        assert_eq!(names, vec![("predictor.hypernet.net.0.weight".to_string(), vec![64, 4])]);
+        let (x, z) = inputs(5, 8);
+        assert_eq!(p.forward(&x, &z).unwrap().dims(), &[5, 8]);
+        assert_eq!(p.layer0_matrices(&z).unwrap().dims(), &[5, 8, 8]);
+    }
+
+    #[test]
+    fn is_not_the_identity_at_init() {
+        let store = ParamStore::new(&Device::Cpu, 0);
+        let p = HyperPredictor::new(&store.root(), &cfg(Hypernetwork::Linear, vec![], false, false), 16, 4).unwrap();
+        let (x, z) = inputs(6, 16);
+        let diff = (p.forward(&x, &z).unwrap() - &x).unwrap().abs().unwrap().mean_all().unwrap();
+        assert!(diff.to_scalar::<f32>().unwrap() > 0.05);
+        let eye = Tensor::eye(16, candle_core::DType::F32, &Device::Cpu).unwrap();
+        let w = p.layer0_matrices(&z).unwrap().get(0).unwrap();
+        let d = (w - eye).unwrap().abs().unwrap().mean_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(d > 0.05, "{d}");
+    }
+
+    /// The factored forward equals the reference's materialised per-sample matrices
+    /// (`bmm(x, W^T) + b`, ReLU between layers), for every hypernetwork option.
+    #[test]
+    fn factored_forward_matches_materialised_matrices() {
+        for (hyper, inter, bp, bh) in [
+            (Hypernetwork::Linear, vec![], false, false),
+            (Hypernetwork::Linear, vec![], true, true),
+            (Hypernetwork::Deep, vec![5], true, false),
+            (Hypernetwork::Deep, vec![5, 3], false, true),
+        ] {
+            let store = ParamStore::new(&Device::Cpu, 1);
+            let c = cfg(hyper, inter, bp, bh);
+            let p = HyperPredictor::new(&store.root(), &c, 6, 4).unwrap();
+            let (x, z) = inputs(3, 6);
+            let fast = p.forward(&x, &z).unwrap();
+            // Materialise the hypernetwork output (N, P) and apply it sample by sample.
+            let mut g = z.clone();
+            for l in &p.hidden {
+                g = l.forward(&g).unwrap().relu().unwrap();
+            }
+            let weights = p.last.forward(&g).unwrap();
+            let mut out = x.unsqueeze(1).unwrap(); // (N, 1, d)
+            let mut off = 0;
+            for (i, w) in p.sizes.windows(2).enumerate() {
+                let (a, b) = (w[0], w[1]);
+                let m = weights.narrow(1, off, a * b).unwrap().reshape((3, b, a)).unwrap();
+                off += a * b;
+                out = out.matmul(&m.transpose(1, 2).unwrap()).unwrap();
+                if bp {
+                    out = out.broadcast_add(&weights.narrow(1, off, b).unwrap().unsqueeze(1).unwrap()).unwrap();
+                    off += b;
+                }
+                if i + 2 < p.sizes.len() {
+                    out = out.relu().unwrap();
+                }
+            }
+            let slow = out.squeeze(1).unwrap();
+            let err = (fast - slow).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+            assert!(err < 1e-5, "{hyper:?} {:?}: {err}", c.predictor);
+        }
+    }
+
+    #[test]
+    fn mlp_predictor_takes_latent_then_embedding() {
+        let store = ParamStore::new(&Device::Cpu, 0);
+        let p = MlpPredictor::new(&store.root().pp("predictor"), 8, 4, 2).unwrap();
+        let names: Vec<_> = store.params().into_iter().map(|(k, v)| (k, v.dims().to_vec())).collect();
+        assert_eq!(names[0], ("predictor.pred.0.bias".to_string(), vec![8]));
+        assert_eq!(names[1], ("predictor.pred.0.weight".to_string(), vec![8, 12]));
+        assert_eq!(names[3], ("predictor.pred.2.weight".to_string(), vec![8, 8]));
+        let (x, z) = inputs(5, 8);
+        assert_eq!(p.forward(&x, &z).unwrap().dims(), &[5, 8]);
+    }
+}

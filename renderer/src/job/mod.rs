@@ -1,1 +1,255 @@
-//! Dataset jobs (planning, sharding, resume, writes).
+//! Dataset jobs: which objects and views to render, rendering them with overlap between mesh
+//! loading, the GPU and JPEG encoding, resuming, sharding, failures, and the final manifests.
+
+pub mod manifests;
+pub mod objects;
+pub mod output;
+pub mod progress;
+pub mod shard;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use dataset::records::Failure;
+use dataset::{factors, Latent, ObjectKey};
+use rayon::prelude::*;
+
+use crate::gpu::{RenderOptions, Renderer};
+use crate::mesh::{self, Mesh};
+use objects::ShapeNetTree;
+pub use shard::Shard;
+
+/// Everything a dataset job needs to know.
+#[derive(Clone, Debug)]
+pub struct JobConfig {
+    pub shapenet: PathBuf,
+    pub out: PathBuf,
+    pub views: usize,
+    pub seed: u64,
+    pub image_size: u32,
+    pub objects: Option<PathBuf>,
+    pub shard: Shard,
+    pub from_latents: Option<PathBuf>,
+    pub mask: bool,
+    pub keep_going: bool,
+    pub val_fraction: f64,
+    pub render: RenderOptions,
+}
+
+impl JobConfig {
+    /// The configuration recorded in `manifest.json`: what determines the dataset's bytes (not
+    /// the shard, nor where the inputs were on this machine).
+    fn recorded(&self) -> serde_json::Value {
+        serde_json::json!({
+            "views": self.views,
+            "seed": self.seed,
+            "image_size": self.image_size,
+            "objects": self.objects.as_ref().map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())),
+            "from_latents": self.from_latents.is_some(),
+            "mask": self.mask,
+            "val_fraction": self.val_fraction,
+            "jpeg_quality": output::JPEG_QUALITY,
+        })
+    }
+}
+
+/// What a job did.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub objects: usize,
+    pub rendered: usize,
+    pub skipped: usize,
+    pub failures: Vec<Failure>,
+    pub seconds: f64,
+    pub train_objects: usize,
+    pub val_objects: usize,
+}
+
+impl Summary {
+    pub fn line(&self) -> String {
+        format!(
+            "{} objects: rendered {} images, skipped {} complete, {} failed objects; {:.1} s ({:.1} images/s); manifests: {} train / {} val objects",
+            self.objects,
+            self.rendered,
+            self.skipped,
+            self.failures.len(),
+            self.seconds,
+            self.rendered as f64 / self.seconds.max(1e-9),
+            self.train_objects,
+            self.val_objects
+        )
+    }
+}
+
+/// One object's work: the views to render and their factors.
+struct ObjectWork {
+    key: ObjectKey,
+    pending: Vec<(usize, Latent)>,
+}
+
+/// A loaded mesh, or why it could not be loaded, on its way to the GPU.
+struct Loaded {
+    work: ObjectWork,
+    mesh: anyhow::Result<Mesh>,
+}
+
+/// Rendered frames on their way to the encoder.
+struct Rendered {
+    key: ObjectKey,
+    views: Vec<(usize, Latent, crate::gpu::Frame)>,
+}
+
+/// The views each object must have: 0..views, or those whose latent exists under `--from-latents`.
+fn planned_views(cfg: &JobConfig, key: &ObjectKey) -> anyhow::Result<Vec<usize>> {
+    match &cfg.from_latents {
+        Some(dir) => dataset::layout::latent_views(&key.dir(dir))
+            .with_context(|| format!("{}: cannot list latents", key.dir(dir).display())),
+        None => Ok((0..cfg.views).collect()),
+    }
+}
+
+fn latent_of(cfg: &JobConfig, key: &ObjectKey, view: usize) -> anyhow::Result<Latent> {
+    match &cfg.from_latents {
+        Some(dir) => Latent::read(&key.latent_path(dir, view)),
+        None => Ok(factors::sample_latent(cfg.seed, key, view)),
+    }
+}
+
+/// The objects of the whole run (before sharding), sorted and de-duplicated.
+fn plan_objects(cfg: &JobConfig, tree: &ShapeNetTree) -> anyhow::Result<Vec<ObjectKey>> {
+    let mut keys = match (&cfg.from_latents, &cfg.objects) {
+        (_, Some(list)) => objects::read_object_list(list)?,
+        (Some(dir), None) => objects::objects_with_latents(dir)?,
+        (None, None) => tree.discover()?,
+    };
+    keys.sort();
+    keys.dedup();
+    for key in &keys {
+        if tree.label(&key.synset).is_none() {
+            let source = cfg.objects.as_deref().or(cfg.from_latents.as_deref()).unwrap_or(&cfg.shapenet);
+            bail!("{}: object {key}: synset {} is not in {}", source.display(), key.synset, tree.root.display());
+        }
+    }
+    Ok(keys)
+}
+
+/// Runs a dataset job. Returns an error (after writing the manifests) when objects failed.
+pub fn run(cfg: &JobConfig) -> anyhow::Result<Summary> {
+    let start = Instant::now();
+    let tree = ShapeNetTree::open(&cfg.shapenet)?;
+    let all = plan_objects(cfg, &tree)?;
+    let planned: Vec<(ObjectKey, Vec<usize>)> =
+        all.iter().map(|k| Ok((k.clone(), planned_views(cfg, k)?))).collect::<anyhow::Result<_>>()?;
+    let mine = cfg.shard.select(&planned);
+
+    let mut summary = Summary { objects: mine.len(), ..Default::default() };
+    let mut work = Vec::new();
+    for (key, views) in &mine {
+        let mut pending = Vec::new();
+        for &v in views {
+            if output::view_complete(&cfg.out, key, v, cfg.mask) {
+                summary.skipped += 1;
+            } else {
+                pending.push((v, latent_of(cfg, key, v)?));
+            }
+        }
+        if !pending.is_empty() {
+            work.push(ObjectWork { key: key.clone(), pending });
+        }
+    }
+    let total: usize = work.iter().map(|w| w.pending.len()).sum();
+    let bar = progress::bar(total as u64);
+
+    if !work.is_empty() {
+        let mut renderer = Renderer::new(cfg.render.clone())?;
+        render_all(cfg, &tree.root, work, &mut renderer, &bar, &mut summary)?;
+    }
+    bar.finish_and_clear();
+
+    let counts = manifests::write_manifests(&manifests::ManifestInput {
+        out: &cfg.out,
+        tree: &tree,
+        planned: &planned,
+        mask: cfg.mask,
+        seed: cfg.seed,
+        views: cfg.views,
+        image_size: cfg.image_size,
+        val_fraction: cfg.val_fraction,
+        config: cfg.recorded(),
+        failures: &summary.failures,
+    })?;
+    summary.train_objects = counts.train;
+    summary.val_objects = counts.val;
+    summary.seconds = start.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// The pipeline: a loader thread reads meshes ahead, this thread renders, a writer thread encodes
+/// and writes JPEGs on the rayon pool. Bounded channels keep memory flat.
+fn render_all(
+    cfg: &JobConfig,
+    shapenet: &Path,
+    work: Vec<ObjectWork>,
+    renderer: &mut Renderer,
+    bar: &indicatif::ProgressBar,
+    summary: &mut Summary,
+) -> anyhow::Result<()> {
+    let (load_tx, load_rx) = mpsc::sync_channel::<Loaded>(2);
+    let (write_tx, write_rx) = mpsc::sync_channel::<Rendered>(2);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for w in work {
+                let mesh = mesh::load_obj(&objects::mesh_path(shapenet, &w.key));
+                if load_tx.send(Loaded { work: w, mesh }).is_err() {
+                    return;
+                }
+            }
+        });
+        let writer = scope.spawn(move || -> anyhow::Result<()> {
+            for r in write_rx {
+                r.views.par_iter().try_for_each(|(v, latent, frame)| {
+                    output::write_view(&cfg.out, &r.key, *v, latent, cfg.image_size, &frame.rgb, frame.mask.as_deref())
+                })?;
+                bar.inc(r.views.len() as u64);
+            }
+            Ok(())
+        });
+
+        let result = (|| -> anyhow::Result<()> {
+            for loaded in load_rx {
+                let key = loaded.work.key.clone();
+                let mesh = match loaded.mesh {
+                    Ok(m) => m,
+                    Err(e) => {
+                        let error = format!("{e:#}");
+                        if !cfg.keep_going {
+                            bail!("{error}");
+                        }
+                        bar.println(format!("error: {key}: {error}"));
+                        summary.failures.push(Failure { object: key.to_string(), error });
+                        bar.inc(loaded.work.pending.len() as u64);
+                        continue;
+                    }
+                };
+                for w in &mesh.warnings {
+                    bar.println(format!("warning: {w}"));
+                }
+                let gpu_mesh = renderer.upload(&mesh)?;
+                let latents: Vec<Latent> = loaded.work.pending.iter().map(|(_, l)| *l).collect();
+                let frames = renderer.render_views(&gpu_mesh, &latents)?;
+                let views =
+                    loaded.work.pending.into_iter().zip(frames).map(|((v, l), f)| (v, l, f)).collect::<Vec<_>>();
+                summary.rendered += views.len();
+                if write_tx.send(Rendered { key, views }).is_err() {
+                    break; // the writer failed: its error is reported below
+                }
+            }
+            Ok(())
+        })();
+        drop(write_tx);
+        let written = writer.join().expect("writer thread panicked");
+        result.and(written)
+    })
+}

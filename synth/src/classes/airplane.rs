@@ -14,7 +14,8 @@ fn wing(root_le: Vec3, root_chord: f32, tip_le: Vec3, tip_chord: f32, thick: f32
         let tip = i & 1 == 1;
         let top = i & 2 == 2;
         let leading = i & 4 == 4;
-        let (le, chord, t) = if tip { (tip_le, tip_chord, thick * 0.5) } else { (root_le, root_chord, thick) };
+        let (le, chord, t) =
+            if tip { (tip_le, tip_chord, thick * 0.5) } else { (root_le, root_chord, thick) };
         le + Vec3::new(0.0, if top { t * 0.5 } else { -t * 0.5 }, if leading { 0.0 } else { -chord })
     }))
 }
@@ -28,8 +29,7 @@ pub fn build(rng: &mut Rng) -> Model {
     let livery = if rng.chance(0.5) { hsv(0.6, 0.03, rng.range(0.8, 0.95)) } else { paint(rng) };
     let body = model.material(Material::glossy("fuselage", livery));
     let accent = model.material(Material::glossy("tail", paint(rng)));
-    let wing_mat =
-        if rng.chance(0.5) { body } else { model.material(Material::matte("wings", metal(rng))) };
+    let wing_mat = if rng.chance(0.5) { body } else { model.material(Material::matte("wings", metal(rng))) };
     let glass = model.material(Material::glossy("windows", [0.05, 0.08, 0.12]));
     let engine_mat = model.material(Material::glossy("engines", metal(rng)));
 
@@ -47,12 +47,17 @@ pub fn build(rng: &mut Rng) -> Model {
         p(0.0, len),
     ];
     // Lathe along Y, then Y -> +Z; the tail end sits at z = -len/2.
-    let fuselage = lathe(&profile, 24).rotate(Quat::from_rotation_x(deg(90.0))).translate(Vec3::new(0.0, 0.0, -len * 0.5));
+    let fuselage = lathe(&profile, 24).rotate(Quat::from_rotation_x(deg(90.0))).translate(Vec3::new(
+        0.0,
+        0.0,
+        -len * 0.5,
+    ));
     model.add(body, fuselage);
 
     // Cockpit windows: a dark band near the nose, on top.
     let cz = len * 0.5 - len * 0.1;
-    let windshield = sphere(1.0, 16).scale(Vec3::new(r * 0.7, r * 0.35, r * 0.9)).translate(Vec3::new(0.0, r * 0.62, cz));
+    let windshield =
+        sphere(1.0, 16).scale(Vec3::new(r * 0.7, r * 0.35, r * 0.9)).translate(Vec3::new(0.0, r * 0.62, cz));
     model.add(glass, windshield);
 
     // Main wings.
@@ -79,7 +84,8 @@ pub fn build(rng: &mut Rng) -> Model {
     };
     for &f in spots {
         for side in [-1.0, 1.0] {
-            let at = root_le.lerp(tip_le, f) * Vec3::new(side, 1.0, 1.0) + Vec3::new(0.0, -er * 1.3, 0.1 * root_chord);
+            let at = root_le.lerp(tip_le, f) * Vec3::new(side, 1.0, 1.0)
+                + Vec3::new(0.0, -er * 1.3, 0.1 * root_chord);
             model.add(engine_mat, rod(at - Vec3::Z * er * 2.5, at + Vec3::Z * er * 1.2, er * 0.8, er, 16));
         }
     }
@@ -94,10 +100,13 @@ pub fn build(rng: &mut Rng) -> Model {
             )
         }));
         let blades = rng.int(2, 4);
-        let phase = rng.range(0.0, 6.28);
+        let phase = rng.range(0.0, std::f32::consts::TAU);
         for k in 0..blades {
             let a = phase + k as f32 * std::f32::consts::TAU / blades as f32;
-            model.add(engine_mat, blade.clone().rotate(Quat::from_rotation_z(a)).translate(nose + Vec3::Z * r * 0.1));
+            model.add(
+                engine_mat,
+                blade.clone().rotate(Quat::from_rotation_z(a)).translate(nose + Vec3::Z * r * 0.1),
+            );
         }
     }
 
@@ -119,9 +128,16 @@ pub fn build(rng: &mut Rng) -> Model {
     let t_tail = rng.chance(0.3);
     let stab_y = if t_tail { r * 0.3 + fin_h } else { 0.0 };
     let stab_chord = fin_chord * rng.range(0.7, 1.0);
-    let stab_le = Vec3::new(0.0, stab_y, tail_z + len * 0.03 + stab_chord + if t_tail { fin_sweep } else { 0.0 });
+    let stab_le =
+        Vec3::new(0.0, stab_y, tail_z + len * 0.03 + stab_chord + if t_tail { fin_sweep } else { 0.0 });
     let stab_span = span * rng.range(0.28, 0.4);
-    let stab = wing(stab_le, stab_chord, stab_le + Vec3::new(stab_span, 0.0, -stab_chord * 0.5), stab_chord * 0.5, r * 0.2);
+    let stab = wing(
+        stab_le,
+        stab_chord,
+        stab_le + Vec3::new(stab_span, 0.0, -stab_chord * 0.5),
+        stab_chord * 0.5,
+        r * 0.2,
+    );
     let stab_mat = if t_tail { accent } else { wing_mat };
     model.add(stab_mat, mirrored(&stab));
     model.add(stab_mat, stab);

@@ -11,8 +11,11 @@ use crate::rng::Rng;
 pub fn build(rng: &mut Rng) -> Model {
     let mut model = Model::default();
     let slats = model.material(Material::textured("slats", wood(rng)));
-    let frame =
-        if rng.chance(0.5) { model.material(Material::glossy("frame", metal(rng))) } else { model.material(Material::glossy("frame", paint(rng))) };
+    let frame = if rng.chance(0.5) {
+        model.material(Material::glossy("frame", metal(rng)))
+    } else {
+        model.material(Material::glossy("frame", paint(rng)))
+    };
 
     let len = rng.range(1.2, 2.2);
     let d = rng.range(0.35, 0.55);
@@ -39,7 +42,13 @@ pub fn build(rng: &mut Rng) -> Model {
         let back = Vec3::new(x, 0.0, -d / 2.0 + fw - splay);
         model.add(frame, rod(front, Vec3::new(x, h - st, d / 2.0 - fw), fw * 0.6, fw * 0.6, 8));
         model.add(frame, rod(back, Vec3::new(x, h - st, -d / 2.0 + fw), fw * 0.6, fw * 0.6, 8));
-        model.add(frame, cuboid_between(Vec3::new(x - fw * 0.4, h - st - 0.05, -d / 2.0), Vec3::new(x + fw * 0.4, h - st, d / 2.0)));
+        model.add(
+            frame,
+            cuboid_between(
+                Vec3::new(x - fw * 0.4, h - st - 0.05, -d / 2.0),
+                Vec3::new(x + fw * 0.4, h - st, d / 2.0),
+            ),
+        );
         // Back support continuing the rear leg upwards, leaning back.
         let top = Vec3::new(x, h + back_h, -d / 2.0 - lean * back_h);
         model.add(frame, rod(Vec3::new(x, h - st, -d / 2.0 + fw), top, fw * 0.5, fw * 0.5, 8));
@@ -51,7 +60,7 @@ pub fn build(rng: &mut Rng) -> Model {
     for k in 0..bn {
         let f = 0.3 + 0.65 * k as f32 / bn.max(2) as f32;
         let c = Vec3::new(0.0, h + back_h * f, -d / 2.0 - lean * back_h * f - fw * 0.8);
-        let slat = cuboid(Vec3::new(len, back_h * 0.7 / bn as f32, st)).rotate(tilt);
+        let slat = cuboid(Vec3::new(len, back_h * 0.45 / bn as f32, st)).rotate(tilt);
         model.add(slats, slat.translate(c));
     }
 
@@ -62,8 +71,17 @@ pub fn build(rng: &mut Rng) -> Model {
         let sx = if k == 0 { first } else { -first };
         let x = sx * (len / 2.0 - inset);
         let y = h + rng.range(0.18, 0.25);
-        model.add(frame, rod(Vec3::new(x, h, d / 2.0 - fw), Vec3::new(x, y, d / 2.0 - fw), fw * 0.5, fw * 0.5, 8));
-        model.add(frame, cuboid_between(Vec3::new(x - 0.03, y, -d / 2.0 - lean * (y - h)), Vec3::new(x + 0.03, y + 0.03, d / 2.0)));
+        model.add(
+            frame,
+            rod(Vec3::new(x, h, d / 2.0 - fw), Vec3::new(x, y, d / 2.0 - fw), fw * 0.5, fw * 0.5, 8),
+        );
+        model.add(
+            frame,
+            cuboid_between(
+                Vec3::new(x - 0.03, y, -d / 2.0 - lean * (y - h)),
+                Vec3::new(x + 0.03, y + 0.03, d / 2.0),
+            ),
+        );
     }
     model
 }

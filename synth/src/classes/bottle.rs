@@ -60,8 +60,10 @@ pub fn build(rng: &mut Rng) -> Model {
             let b = Vec3::new(r * 0.95, body_h * 0.5, 0.0);
             let mid = (a + b) * 0.5;
             let rad = (a - b).length() * 0.5;
-            let path: Vec<Vec3> =
-                arc_points(rad, 1.5, -1.5, 12).into_iter().map(|q| mid + Vec3::new(q.x * 0.9, q.y, 0.0)).collect();
+            let path: Vec<Vec3> = arc_points(rad, 1.5, -1.5, 12)
+                .into_iter()
+                .map(|q| mid + Vec3::new(q.x * 0.9, q.y, 0.0))
+                .collect();
             model.add(cap, sweep(&path, r * 0.1, 10, false));
         }
         1 => {
@@ -69,8 +71,23 @@ pub fn build(rng: &mut Rng) -> Model {
             let y = top + cap_h;
             model.add(cap, cylinder(neck_r * 0.4, r * 0.5, 12).translate(Vec3::Y * (y + r * 0.25)));
             let head = y + r * 0.5;
-            model.add(cap, cuboid_between(Vec3::new(-neck_r * 0.6, head, -neck_r * 0.6), Vec3::new(neck_r * 0.6, head + r * 0.25, neck_r * 0.6)));
-            model.add(cap, rod(Vec3::new(0.0, head + r * 0.15, 0.0), Vec3::new(0.0, head + r * 0.1, r * 1.2), r * 0.08, r * 0.07, 10));
+            model.add(
+                cap,
+                cuboid_between(
+                    Vec3::new(-neck_r * 0.6, head, -neck_r * 0.6),
+                    Vec3::new(neck_r * 0.6, head + r * 0.25, neck_r * 0.6),
+                ),
+            );
+            model.add(
+                cap,
+                rod(
+                    Vec3::new(0.0, head + r * 0.15, 0.0),
+                    Vec3::new(0.0, head + r * 0.1, r * 1.2),
+                    r * 0.08,
+                    r * 0.07,
+                    10,
+                ),
+            );
         }
         _ => {}
     }

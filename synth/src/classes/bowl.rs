@@ -13,11 +13,15 @@ pub fn build(rng: &mut Rng) -> Model {
     let mut model = Model::default();
     let outside = if rng.chance(0.5) {
         let (a, b) = two_tone(rng);
-        model.material(Material::textured("outside", Pattern::Stripes { a, b, count: 2 * rng.int(2, 4) as u32, along_v: true }))
+        model.material(Material::textured(
+            "outside",
+            Pattern::Stripes { a, b, count: 2 * rng.int(2, 4) as u32, along_v: true },
+        ))
     } else {
         model.material(Material::glossy("outside", paint(rng)))
     };
-    let inside = model.material(Material::glossy("inside", hsv(rng.unit(), rng.range(0.0, 0.3), rng.range(0.7, 0.95))));
+    let inside = model
+        .material(Material::glossy("inside", hsv(rng.unit(), rng.range(0.0, 0.3), rng.range(0.7, 0.95))));
 
     let r = rng.range(0.8, 1.2);
     let h = r * rng.range(0.35, 0.6);
@@ -60,7 +64,8 @@ pub fn build(rng: &mut Rng) -> Model {
             let top = i & 2 == 2;
             let side = if i & 4 == 4 { 1.0 } else { -1.0 };
             let x = if out { r + r * 0.3 } else { r - 0.02 };
-            let y = if top { h + if out { 0.08 } else { 0.0 } } else { h - 0.12 + if out { 0.1 } else { 0.0 } };
+            let y =
+                if top { h + if out { 0.08 } else { 0.0 } } else { h - 0.12 + if out { 0.1 } else { 0.0 } };
             Vec3::new(x, y, side * if out { w * 0.35 } else { w })
         }));
         model.add(inside, lip);

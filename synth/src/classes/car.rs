@@ -29,7 +29,11 @@ pub fn build(rng: &mut Rng) -> Model {
         let top = i & 2 == 2;
         let front = i & 4 == 4;
         let y = if top { clear + body_h - if front { hood_drop } else { 0.0 } } else { clear };
-        let z = if front { len / 2.0 - if top { nose_in } else { nose_in * 0.3 } } else { -len / 2.0 + if top { 0.05 } else { 0.15 } };
+        let z = if front {
+            len / 2.0 - if top { nose_in } else { nose_in * 0.3 }
+        } else {
+            -len / 2.0 + if top { 0.05 } else { 0.15 }
+        };
         Vec3::new(x, y, z)
     }));
     model.add(paint_mat, lower);
@@ -52,7 +56,11 @@ pub fn build(rng: &mut Rng) -> Model {
     let inset = rng.range(0.05, 0.15);
     let cabin = hexahedron(std::array::from_fn(|i| {
         let top = i & 2 == 2;
-        let x = if i & 1 == 1 { w / 2.0 - if top { inset } else { 0.03 } } else { -(w / 2.0 - if top { inset } else { 0.03 }) };
+        let x = if i & 1 == 1 {
+            w / 2.0 - if top { inset } else { 0.03 }
+        } else {
+            -(w / 2.0 - if top { inset } else { 0.03 })
+        };
         let front = i & 4 == 4;
         let z = match (front, top) {
             (true, true) => zf - slope_f,
@@ -75,9 +83,18 @@ pub fn build(rng: &mut Rng) -> Model {
         // Pickup bed walls behind the cabin.
         let top = y0 + rng.range(0.15, 0.3);
         for x in [-w / 2.0, w / 2.0 - 0.05] {
-            model.add(paint_mat, cuboid_between(Vec3::new(x, y0, -len / 2.0 + 0.05), Vec3::new(x + 0.05, top, zb)));
+            model.add(
+                paint_mat,
+                cuboid_between(Vec3::new(x, y0, -len / 2.0 + 0.05), Vec3::new(x + 0.05, top, zb)),
+            );
         }
-        model.add(paint_mat, cuboid_between(Vec3::new(-w / 2.0, y0, -len / 2.0 + 0.05), Vec3::new(w / 2.0, top, -len / 2.0 + 0.1)));
+        model.add(
+            paint_mat,
+            cuboid_between(
+                Vec3::new(-w / 2.0, y0, -len / 2.0 + 0.05),
+                Vec3::new(w / 2.0, top, -len / 2.0 + 0.1),
+            ),
+        );
     }
 
     // Wheels: a lathed tyre about X, a hubcap on the outside.
@@ -86,7 +103,14 @@ pub fn build(rng: &mut Rng) -> Model {
     let axle = len / 2.0 - rng.range(0.65, 0.85);
     let p = |x: f32, y: f32| Vec2::new(x, y);
     let tyre_mesh = lathe(
-        &[p(0.0, -ww / 2.0), p(wr * 0.8, -ww / 2.0), p(wr, -ww * 0.3), p(wr, ww * 0.3), p(wr * 0.8, ww / 2.0), p(0.0, ww / 2.0)],
+        &[
+            p(0.0, -ww / 2.0),
+            p(wr * 0.8, -ww / 2.0),
+            p(wr, -ww * 0.3),
+            p(wr, ww * 0.3),
+            p(wr * 0.8, ww / 2.0),
+            p(0.0, ww / 2.0),
+        ],
         20,
     );
     for sx in [-1.0, 1.0] {
@@ -105,21 +129,45 @@ pub fn build(rng: &mut Rng) -> Model {
     for sx in [-1.0, 1.0] {
         let x = sx * (w / 2.0 - 0.1 - lw / 2.0);
         let zf = len / 2.0 - nose_in * 0.3 - 0.05;
-        model.add(head, cuboid_between(Vec3::new(x - lw / 2.0, ly - 0.05, zf), Vec3::new(x + lw / 2.0, ly + 0.05, zf + 0.08)));
+        model.add(
+            head,
+            cuboid_between(
+                Vec3::new(x - lw / 2.0, ly - 0.05, zf),
+                Vec3::new(x + lw / 2.0, ly + 0.05, zf + 0.08),
+            ),
+        );
         let ty = clear + body_h * 0.75;
-        model.add(tail, cuboid_between(Vec3::new(x - lw / 2.0, ty - 0.06, -len / 2.0 + 0.08), Vec3::new(x + lw / 2.0, ty + 0.06, -len / 2.0 + 0.18)));
+        model.add(
+            tail,
+            cuboid_between(
+                Vec3::new(x - lw / 2.0, ty - 0.06, -len / 2.0 + 0.08),
+                Vec3::new(x + lw / 2.0, ty + 0.06, -len / 2.0 + 0.18),
+            ),
+        );
     }
     if kind == 0 && rng.chance(0.4) {
         let y = clear + body_h;
         let zs = -len / 2.0 + 0.15;
-        model.add(paint_mat, cuboid_between(Vec3::new(-w * 0.4, y + 0.15, zs - 0.2), Vec3::new(w * 0.4, y + 0.18, zs + 0.05)));
+        model.add(
+            paint_mat,
+            cuboid_between(Vec3::new(-w * 0.4, y + 0.15, zs - 0.2), Vec3::new(w * 0.4, y + 0.18, zs + 0.05)),
+        );
         for x in [-w * 0.3, w * 0.3] {
-            model.add(paint_mat, cuboid_between(Vec3::new(x - 0.03, y - 0.02, zs - 0.1), Vec3::new(x + 0.03, y + 0.16, zs)));
+            model.add(
+                paint_mat,
+                cuboid_between(Vec3::new(x - 0.03, y - 0.02, zs - 0.1), Vec3::new(x + 0.03, y + 0.16, zs)),
+            );
         }
     } else if kind != 3 && rng.chance(0.3) {
         let y = y0 + cabin_h + 0.04;
         for x in [-w * 0.35, w * 0.35] {
-            model.add(chrome, cuboid_between(Vec3::new(x - 0.03, y, zb + slope_b + 0.1), Vec3::new(x + 0.03, y + 0.06, zf - slope_f - 0.1)));
+            model.add(
+                chrome,
+                cuboid_between(
+                    Vec3::new(x - 0.03, y, zb + slope_b + 0.1),
+                    Vec3::new(x + 0.03, y + 0.06, zf - slope_f - 0.1),
+                ),
+            );
         }
     }
     model

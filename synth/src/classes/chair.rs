@@ -28,7 +28,10 @@ pub fn build(rng: &mut Rng) -> Model {
     let leg = rng.range(0.018, 0.035);
     if office {
         let column_top = h;
-        model.add(frame, cylinder(0.03, column_top - 0.08, 12).translate(Vec3::new(0.0, (column_top + 0.08) / 2.0, 0.0)));
+        model.add(
+            frame,
+            cylinder(0.03, column_top - 0.08, 12).translate(Vec3::new(0.0, (column_top + 0.08) / 2.0, 0.0)),
+        );
         let spokes = 5;
         let phase = rng.range(0.0, 1.2);
         for k in 0..spokes {
@@ -48,7 +51,12 @@ pub fn build(rng: &mut Rng) -> Model {
             } else {
                 let mid = (top + foot) * 0.5;
                 let dir = (top - foot).normalize();
-                model.add(frame, cuboid(Vec3::new(leg * 1.6, h, leg * 1.6)).rotate(Quat::from_rotation_arc(Vec3::Y, dir)).translate(mid));
+                model.add(
+                    frame,
+                    cuboid(Vec3::new(leg * 1.6, h, leg * 1.6))
+                        .rotate(Quat::from_rotation_arc(Vec3::Y, dir))
+                        .translate(mid),
+                );
             }
         }
         if rng.chance(0.5) {
@@ -57,7 +65,10 @@ pub fn build(rng: &mut Rng) -> Model {
             let x = w / 2.0 - leg * 1.5 + splay * 0.7;
             let z = d / 2.0 - leg * 1.5 + splay * 0.7;
             for sx in [-1.0, 1.0] {
-                model.add(frame, rod(Vec3::new(sx * x, y, -z), Vec3::new(sx * x, y, z), leg * 0.45, leg * 0.45, 8));
+                model.add(
+                    frame,
+                    rod(Vec3::new(sx * x, y, -z), Vec3::new(sx * x, y, z), leg * 0.45, leg * 0.45, 8),
+                );
             }
         }
     }
@@ -107,7 +118,10 @@ pub fn build(rng: &mut Rng) -> Model {
         let x = sx * (w / 2.0 + 0.02);
         let front = Vec3::new(x, h + t, d / 2.0 - 0.05);
         model.add(frame, rod(front, front + Vec3::Y * arm_h, leg * 0.8, leg * 0.8, 10));
-        let rest = cuboid_between(Vec3::new(x - 0.03, h + t + arm_h, -d / 2.0), Vec3::new(x + 0.03, h + t + arm_h + 0.03, d / 2.0));
+        let rest = cuboid_between(
+            Vec3::new(x - 0.03, h + t + arm_h, -d / 2.0),
+            Vec3::new(x + 0.03, h + t + arm_h + 0.03, d / 2.0),
+        );
         model.add(seat_mat, rest);
     }
     model

@@ -28,7 +28,8 @@ pub fn build(rng: &mut Rng) -> Model {
     let dark = model.material(Material::matte("fretboard", hsv(0.07, 0.6, rng.range(0.1, 0.25))));
     let neck_mat = model.material(Material::textured("neck", wood(rng)));
     let hardware = model.material(Material::glossy("hardware", metal(rng)));
-    let guard = model.material(Material::glossy("pickguard", if rng.chance(0.5) { [0.05; 3] } else { [0.92, 0.9, 0.85] }));
+    let guard = model
+        .material(Material::glossy("pickguard", if rng.chance(0.5) { [0.05; 3] } else { [0.92, 0.9, 0.85] }));
 
     let lower_r = rng.range(0.18, 0.22);
     let depth = if acoustic { rng.range(0.09, 0.12) } else { rng.range(0.04, 0.05) };
@@ -55,7 +56,9 @@ pub fn build(rng: &mut Rng) -> Model {
             .map(|k| {
                 let t = k as f32 / n as f32 * std::f32::consts::TAU;
                 let bump = |centre: f32, h: f32| h * (-((t - centre) / 0.22).powi(2)).exp();
-                let r = a * b / ((b * t.cos()).powi(2) + (a * t.sin()).powi(2)).sqrt() + bump(2.0, horn_l) + bump(1.15, horn_r);
+                let r = a * b / ((b * t.cos()).powi(2) + (a * t.sin()).powi(2)).sqrt()
+                    + bump(2.0, horn_l)
+                    + bump(1.15, horn_r);
                 Vec2::new(r * t.cos(), r * t.sin() + b * 0.5)
             })
             .collect()
@@ -73,14 +76,26 @@ pub fn build(rng: &mut Rng) -> Model {
     let nw = rng.range(0.045, 0.06);
     let neck_y0 = top - bottom - 0.02;
     let neck_y1 = neck_y0 + neck_len;
-    model.add(neck_mat, cuboid_between(Vec3::new(-nw / 2.0, neck_y0, front - 0.04), Vec3::new(nw / 2.0, neck_y1, front)));
+    model.add(
+        neck_mat,
+        cuboid_between(Vec3::new(-nw / 2.0, neck_y0, front - 0.04), Vec3::new(nw / 2.0, neck_y1, front)),
+    );
     let fb_y0 = if acoustic { neck_y0 - 0.08 } else { neck_y0 - 0.15 };
-    model.add(dark, cuboid_between(Vec3::new(-nw / 2.0, fb_y0, front), Vec3::new(nw / 2.0, neck_y1, front + 0.008)));
+    model.add(
+        dark,
+        cuboid_between(Vec3::new(-nw / 2.0, fb_y0, front), Vec3::new(nw / 2.0, neck_y1, front + 0.008)),
+    );
     let hs_len = rng.range(0.14, 0.2);
     let one_side = !acoustic && rng.chance(0.7);
     let hw = if one_side { nw * 1.5 } else { nw * 1.7 };
     let hx = if one_side { nw * 0.5 } else { 0.0 };
-    model.add(neck_mat, cuboid_between(Vec3::new(hx - hw / 2.0, neck_y1, front - 0.035), Vec3::new(hx + hw / 2.0, neck_y1 + hs_len, front - 0.005)));
+    model.add(
+        neck_mat,
+        cuboid_between(
+            Vec3::new(hx - hw / 2.0, neck_y1, front - 0.035),
+            Vec3::new(hx + hw / 2.0, neck_y1 + hs_len, front - 0.005),
+        ),
+    );
     for k in 0..6 {
         let (x, y) = if one_side {
             (hx + hw / 2.0, neck_y1 + hs_len * (0.12 + 0.15 * k as f32))
@@ -96,12 +111,19 @@ pub fn build(rng: &mut Rng) -> Model {
     // Bridge, and a sound hole with a pickguard beside it or pickups with a pickguard.
     let body_h = top - bottom;
     let bridge_y = body_h * 0.22;
-    model.add(dark, cuboid_between(Vec3::new(-0.06, bridge_y - 0.015, front), Vec3::new(0.06, bridge_y + 0.015, front + 0.012)));
+    model.add(
+        dark,
+        cuboid_between(
+            Vec3::new(-0.06, bridge_y - 0.015, front),
+            Vec3::new(0.06, bridge_y + 0.015, front + 0.012),
+        ),
+    );
     let guard_side = rng.sign();
     if acoustic {
         let hole_y = body_h * rng.range(0.55, 0.62);
         let hole_r = lower_r * rng.range(0.22, 0.3);
-        let hole = cylinder(hole_r, 0.004, 24).rotate(glam::Quat::from_rotation_x(std::f32::consts::FRAC_PI_2));
+        let hole =
+            cylinder(hole_r, 0.004, 24).rotate(glam::Quat::from_rotation_x(std::f32::consts::FRAC_PI_2));
         model.add(dark, hole.translate(Vec3::new(0.0, hole_y, front + 0.001)));
         let pg: Vec<Vec2> = (0..24)
             .map(|k| {
@@ -115,7 +137,13 @@ pub fn build(rng: &mut Rng) -> Model {
         let pickups = rng.int(1, 3);
         for k in 0..pickups {
             let y = body_h * (0.32 + 0.12 * k as f32);
-            model.add(hardware, cuboid_between(Vec3::new(-0.035, y - 0.012, front), Vec3::new(0.035, y + 0.012, front + 0.01)));
+            model.add(
+                hardware,
+                cuboid_between(
+                    Vec3::new(-0.035, y - 0.012, front),
+                    Vec3::new(0.035, y + 0.012, front + 0.01),
+                ),
+            );
         }
         let pg: Vec<Vec2> = (0..24)
             .map(|k| {
@@ -123,9 +151,21 @@ pub fn build(rng: &mut Rng) -> Model {
                 Vec2::new(a.cos() * lower_r * 0.35, a.sin() * lower_r * 0.55)
             })
             .collect();
-        model.add(guard, extrude(&pg, 0.003).translate(Vec3::new(guard_side * lower_r * 0.45, body_h * 0.35, front + 0.002)));
+        model.add(
+            guard,
+            extrude(&pg, 0.003).translate(Vec3::new(
+                guard_side * lower_r * 0.45,
+                body_h * 0.35,
+                front + 0.002,
+            )),
+        );
         // A volume knob on the far side from the pickguard.
-        model.add(hardware, cylinder(0.015, 0.015, 12).rotate(glam::Quat::from_rotation_x(std::f32::consts::FRAC_PI_2)).translate(Vec3::new(-guard_side * lower_r * 0.55, body_h * 0.2, front + 0.007)));
+        model.add(
+            hardware,
+            cylinder(0.015, 0.015, 12)
+                .rotate(glam::Quat::from_rotation_x(std::f32::consts::FRAC_PI_2))
+                .translate(Vec3::new(-guard_side * lower_r * 0.55, body_h * 0.2, front + 0.007)),
+        );
     }
     model
 }

@@ -24,7 +24,10 @@ pub fn build(rng: &mut Rng) -> Model {
         if rng.chance(0.5) {
             model.add(body, cylinder(base_r, 0.04, 24).translate(Vec3::Y * 0.02));
         } else {
-            model.add(body, cuboid_between(Vec3::new(-base_r, 0.0, -base_r * 1.2), Vec3::new(base_r, 0.05, base_r * 0.8)));
+            model.add(
+                body,
+                cuboid_between(Vec3::new(-base_r, 0.0, -base_r * 1.2), Vec3::new(base_r, 0.05, base_r * 0.8)),
+            );
         }
         let a1 = rng.range(-0.5, 0.3);
         let l1 = rng.range(0.3, 0.45);
@@ -42,7 +45,10 @@ pub fn build(rng: &mut Rng) -> Model {
         }
         // A spring or counterweight on one side of the elbow.
         let side = rng.sign();
-        model.add(body, cylinder(arm_r * 1.6, 0.1, 10).translate(joint1 + Vec3::new(side * arm_r * 2.5, -0.03, 0.0)));
+        model.add(
+            body,
+            cylinder(arm_r * 1.6, 0.1, 10).translate(joint1 + Vec3::new(side * arm_r * 2.5, -0.03, 0.0)),
+        );
         let down = rng.range(0.5, 1.3);
         (joint2, Vec3::new(0.0, -down.cos(), down.sin()).normalize(), 1.0)
     } else {

@@ -77,7 +77,10 @@ fn wood(rng: &mut Rng) -> Pattern {
 /// Two contrasting colours for stripes and checks.
 fn two_tone(rng: &mut Rng) -> ([f32; 3], [f32; 3]) {
     let h = rng.unit();
-    (hsv(h, rng.range(0.5, 0.9), rng.range(0.5, 0.9)), hsv(h + rng.range(0.3, 0.7), rng.range(0.0, 0.6), rng.range(0.6, 1.0)))
+    (
+        hsv(h, rng.range(0.5, 0.9), rng.range(0.5, 0.9)),
+        hsv(h + rng.range(0.3, 0.7), rng.range(0.0, 0.6), rng.range(0.6, 1.0)),
+    )
 }
 
 fn deg(d: f32) -> f32 {

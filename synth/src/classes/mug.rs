@@ -14,17 +14,24 @@ pub fn build(rng: &mut Rng) -> Model {
     let body = match rng.int(0, 3) {
         0 => {
             let (a, b) = two_tone(rng);
-            model.material(Material::textured("body", Pattern::Stripes { a, b, count: 2 * rng.int(2, 5) as u32, along_v: true }))
+            model.material(Material::textured(
+                "body",
+                Pattern::Stripes { a, b, count: 2 * rng.int(2, 5) as u32, along_v: true },
+            ))
         }
         1 => {
             let (a, b) = two_tone(rng);
-            model.material(Material::textured("body", Pattern::Checks { a, b, count: 2 * rng.int(3, 6) as u32 }))
+            model.material(Material::textured(
+                "body",
+                Pattern::Checks { a, b, count: 2 * rng.int(3, 6) as u32 },
+            ))
         }
         2 => model.material(Material::glossy("body", hsv(0.1, 0.05, rng.range(0.85, 0.97)))),
         _ => model.material(Material::glossy("body", paint(rng))),
     };
     let inside = model.material(Material::glossy("inside", hsv(0.1, 0.05, 0.92)));
-    let handle_mat = if rng.chance(0.6) { body } else { model.material(Material::glossy("handle", paint(rng))) };
+    let handle_mat =
+        if rng.chance(0.6) { body } else { model.material(Material::glossy("handle", paint(rng))) };
 
     let r = rng.range(0.35, 0.5);
     let h = r * rng.range(1.6, 2.6);

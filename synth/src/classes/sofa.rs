@@ -15,7 +15,10 @@ pub fn build(rng: &mut Rng) -> Model {
     let body = model.material(Material::matte("fabric", cover));
     let cushions = if rng.chance(0.35) {
         let (a, b) = two_tone(rng);
-        model.material(Material::textured("cushions", Pattern::Checks { a, b, count: 2 * rng.int(2, 4) as u32 }))
+        model.material(Material::textured(
+            "cushions",
+            Pattern::Checks { a, b, count: 2 * rng.int(2, 4) as u32 },
+        ))
     } else if rng.chance(0.5) {
         model.material(Material::matte("cushions", fabric(rng)))
     } else {
@@ -46,16 +49,28 @@ pub fn build(rng: &mut Rng) -> Model {
     let side = rng.sign();
     let chaise_d = if chaise { rng.range(0.5, 0.8) } else { 0.0 };
     model.add(body, cuboid_between(Vec3::new(x0, leg_h, -d / 2.0), Vec3::new(-x0, y_seat, d / 2.0)));
-    model.add(body, cuboid_between(Vec3::new(x0, y_seat, -d / 2.0), Vec3::new(-x0, y_seat + seat_t + back_h, -d / 2.0 + back_t)));
+    model.add(
+        body,
+        cuboid_between(
+            Vec3::new(x0, y_seat, -d / 2.0),
+            Vec3::new(-x0, y_seat + seat_t + back_h, -d / 2.0 + back_t),
+        ),
+    );
     for k in 0..seats {
         let xa = x0 + seat_w * k as f32 + 0.01;
         let xb = xa + seat_w - 0.02;
         let on_chaise = chaise && (if side > 0.0 { k == seats - 1 } else { k == 0 });
         let front = d / 2.0 + if on_chaise { chaise_d } else { 0.0 };
         if on_chaise {
-            model.add(body, cuboid_between(Vec3::new(xa - 0.01, leg_h, d / 2.0), Vec3::new(xb + 0.01, y_seat, front)));
+            model.add(
+                body,
+                cuboid_between(Vec3::new(xa - 0.01, leg_h, d / 2.0), Vec3::new(xb + 0.01, y_seat, front)),
+            );
         }
-        model.add(cushions, cuboid_between(Vec3::new(xa, y_seat, -d / 2.0 + back_t), Vec3::new(xb, y_seat + seat_t, front)));
+        model.add(
+            cushions,
+            cuboid_between(Vec3::new(xa, y_seat, -d / 2.0 + back_t), Vec3::new(xb, y_seat + seat_t, front)),
+        );
         let cb = back_t * 0.8;
         model.add(
             cushions,
@@ -74,7 +89,13 @@ pub fn build(rng: &mut Rng) -> Model {
     };
     for sx in arms {
         let xa = if sx < 0.0 { x0 - arm_w } else { -x0 };
-        model.add(body, cuboid_between(Vec3::new(xa, leg_h, -d / 2.0), Vec3::new(xa + arm_w, y_seat + seat_t + arm_h, d / 2.0)));
+        model.add(
+            body,
+            cuboid_between(
+                Vec3::new(xa, leg_h, -d / 2.0),
+                Vec3::new(xa + arm_w, y_seat + seat_t + arm_h, d / 2.0),
+            ),
+        );
     }
     let leg_r = rng.range(0.02, 0.04);
     let xs = [x0 + 0.06, -x0 - 0.06];

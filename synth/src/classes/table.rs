@@ -4,7 +4,7 @@
 use glam::Vec3;
 
 use super::{metal, paint, wood};
-use crate::model::{Material, MatId, Model};
+use crate::model::{MatId, Material, Model};
 use crate::primitives::{cuboid_between, rod, sphere};
 use crate::rng::Rng;
 
@@ -18,8 +18,10 @@ fn drawer(model: &mut Model, body: MatId, knob: MatId, c: Vec3, size: Vec3) {
 pub fn build(rng: &mut Rng) -> Model {
     let mut model = Model::default();
     let top_mat = model.material(Material::textured("top", wood(rng)));
-    let legs_mat = if rng.chance(0.5) { top_mat } else { model.material(Material::glossy("legs", metal(rng))) };
-    let drawer_mat = if rng.chance(0.5) { top_mat } else { model.material(Material::matte("drawers", paint(rng))) };
+    let legs_mat =
+        if rng.chance(0.5) { top_mat } else { model.material(Material::glossy("legs", metal(rng))) };
+    let drawer_mat =
+        if rng.chance(0.5) { top_mat } else { model.material(Material::matte("drawers", paint(rng))) };
     let knob = model.material(Material::glossy("knobs", metal(rng)));
 
     let w = rng.range(1.0, 1.9);
@@ -37,10 +39,19 @@ pub fn build(rng: &mut Rng) -> Model {
         // Trestles: a slab at each end plus a stretcher.
         for sx in [-1.0, 1.0] {
             let x = sx * lx;
-            model.add(legs_mat, cuboid_between(Vec3::new(x - leg, 0.0, -lz * 0.8), Vec3::new(x + leg, h - t, lz * 0.8)));
-            model.add(legs_mat, cuboid_between(Vec3::new(x - leg * 1.5, 0.0, -lz), Vec3::new(x + leg * 1.5, 0.05, lz)));
+            model.add(
+                legs_mat,
+                cuboid_between(Vec3::new(x - leg, 0.0, -lz * 0.8), Vec3::new(x + leg, h - t, lz * 0.8)),
+            );
+            model.add(
+                legs_mat,
+                cuboid_between(Vec3::new(x - leg * 1.5, 0.0, -lz), Vec3::new(x + leg * 1.5, 0.05, lz)),
+            );
         }
-        model.add(legs_mat, cuboid_between(Vec3::new(-lx, h * 0.25, -leg), Vec3::new(lx, h * 0.25 + 0.06, leg)));
+        model.add(
+            legs_mat,
+            cuboid_between(Vec3::new(-lx, h * 0.25, -leg), Vec3::new(lx, h * 0.25 + 0.06, leg)),
+        );
     } else {
         let round = rng.chance(0.5);
         for sx in [-1.0, 1.0] {
@@ -50,9 +61,13 @@ pub fn build(rng: &mut Rng) -> Model {
             for sz in [-1.0, 1.0] {
                 let (x, z) = (sx * lx, sz * lz);
                 if round {
-                    model.add(legs_mat, rod(Vec3::new(x, 0.0, z), Vec3::new(x, h - t, z), leg * 0.7, leg, 10));
+                    model
+                        .add(legs_mat, rod(Vec3::new(x, 0.0, z), Vec3::new(x, h - t, z), leg * 0.7, leg, 10));
                 } else {
-                    model.add(legs_mat, cuboid_between(Vec3::new(x - leg, 0.0, z - leg), Vec3::new(x + leg, h - t, z + leg)));
+                    model.add(
+                        legs_mat,
+                        cuboid_between(Vec3::new(x - leg, 0.0, z - leg), Vec3::new(x + leg, h - t, z + leg)),
+                    );
                 }
             }
         }
@@ -63,7 +78,13 @@ pub fn build(rng: &mut Rng) -> Model {
         let pw = rng.range(0.3, 0.45).min(w * 0.4);
         let x0 = side * (w / 2.0 - over - pw / 2.0);
         let pd = d - 2.0 * over;
-        model.add(drawer_mat, cuboid_between(Vec3::new(x0 - pw / 2.0, 0.0, -pd / 2.0), Vec3::new(x0 + pw / 2.0, h - t, pd / 2.0)));
+        model.add(
+            drawer_mat,
+            cuboid_between(
+                Vec3::new(x0 - pw / 2.0, 0.0, -pd / 2.0),
+                Vec3::new(x0 + pw / 2.0, h - t, pd / 2.0),
+            ),
+        );
         let n = rng.int(2, 4);
         let dh = (h - t - 0.04) / n as f32;
         for k in 0..n {
@@ -76,7 +97,13 @@ pub fn build(rng: &mut Rng) -> Model {
         let x0 = side * rng.range(0.1, 0.25) * w;
         let dh = rng.range(0.08, 0.14);
         let c = Vec3::new(x0, h - t - dh / 2.0, lz - 0.02);
-        model.add(drawer_mat, cuboid_between(Vec3::new(x0 - dw / 2.0, h - t - dh, -lz * 0.5), Vec3::new(x0 + dw / 2.0, h - t, lz - 0.03)));
+        model.add(
+            drawer_mat,
+            cuboid_between(
+                Vec3::new(x0 - dw / 2.0, h - t - dh, -lz * 0.5),
+                Vec3::new(x0 + dw / 2.0, h - t, lz - 0.03),
+            ),
+        );
         drawer(&mut model, drawer_mat, knob, c, Vec3::new(dw, dh, 0.02));
     }
     model

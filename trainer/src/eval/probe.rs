@@ -155,6 +155,9 @@ pub struct RegressionResult {
     /// Mean over target dimensions of each dimension's R^2.
     pub r2_per_dim: f64,
     pub r2_train: f64,
+    /// The reference R^2 on val of the best constant prediction (train targets' column means):
+    /// the floor any representation should beat. It is above 0 when column means differ.
+    pub r2_constant: f64,
     pub final_loss: f64,
 }
 
@@ -199,13 +202,21 @@ where
         (Some(x), Some(t)) => scores(x, t)?.0,
         _ => f64::NAN,
     };
-    Ok(RegressionResult { r2, r2_per_dim, r2_train, final_loss })
+    let r2_constant = match targets.borrow().as_ref() {
+        Some(t) => {
+            let means = t.mean_keepdim(0)?.broadcast_as(t_val.shape())?.flatten_all()?.to_vec1::<f32>()?;
+            metrics::r2_reference(&means, &t_val.flatten_all()?.to_vec1::<f32>()?)
+        }
+        None => f64::NAN,
+    };
+    Ok(RegressionResult { r2, r2_per_dim, r2_train, r2_constant, final_loss })
 }
 
 /// Row-major `f32` matrix to a tensor.
 pub fn matrix(data: Vec<f32>, cols: usize, device: &Device) -> Result<Tensor> {
     ensure!(cols > 0 && data.len() % cols == 0, "matrix data of {} values is not a multiple of {cols}", data.len());
-    Ok(Tensor::from_vec(data.clone(), (data.len() / cols, cols), device)?.to_dtype(DType::F32)?)
+    let rows = data.len() / cols;
+    Ok(Tensor::from_vec(data, (rows, cols), device)?.to_dtype(DType::F32)?)
 }
 
 /// Columns [start, start + len) of a (n, d) tensor, contiguous.

@@ -1,0 +1,127 @@
+//! Command-line interface of `render`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::job::Shard;
+
+const EXAMPLES: &str = "\
+Examples:
+  # A dataset from the built-in procedural library (no ShapeNet needed):
+  render --views 50 --out ./3diebench
+  # The official 3DIEBench objects from ShapeNetCore v2:
+  render --shapenet ./ShapeNetCore --objects train_images.npy --views 50 --out ./3diebench
+  # Four machines, one quarter each (together: one run):
+  render --shapenet ./ShapeNetCore --out ./3diebench --shard 2/4
+  # Re-render an existing dataset's exact factors at 128 px, with masks:
+  render --shapenet ./ShapeNetCore --from-latents ./3diebench --image-size 128 --mask --out ./3dieb-128
+  # The built-in library as a ShapeNet tree, a contact sheet, and the throughput benchmark:
+  render synth --out ./synth-shapenet --per-class 20 --seed 0
+  render preview --out contact_sheet.png
+  render bench --views 200 --runs 5
+Re-running a command resumes it: complete views are skipped.";
+
+#[derive(Parser, Debug)]
+#[command(name = "render", version, about = "Render 3DIEBench-style datasets from ShapeNetCore v2 meshes", after_help = EXAMPLES, args_conflicts_with_subcommands = true, args_override_self = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Write the built-in procedural object library as a ShapeNetCore v2 tree.
+    Synth(SynthArgs),
+    /// Render a contact sheet (one PNG grid: rows of classes, several objects and views each).
+    Preview(PreviewArgs),
+    /// Measure rendering throughput (images/s, median of several runs) including JPEG writes.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DatasetArgs {
+    /// ShapeNetCore v2 folder. Default: the built-in procedural library (generated under --library).
+    #[arg(long)]
+    pub shapenet: Option<PathBuf>,
+    /// Output dataset folder (official 3DIEBench layout).
+    #[arg(long, default_value = "./3diebench")]
+    pub out: PathBuf,
+    /// Views per object.
+    #[arg(long, default_value_t = 50)]
+    pub views: usize,
+    /// Seed of the factor generator (and of the object-level split).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Image width and height in pixels.
+    #[arg(long, default_value_t = 256)]
+    pub image_size: u32,
+    /// Objects to render: lines `synset/object_id`, or an official `*_images.npy` manifest.
+    #[arg(long)]
+    pub objects: Option<PathBuf>,
+    /// Render the I-th of N deterministic parts of the objects (0-based), e.g. 0/4.
+    #[arg(long, default_value = "0/1")]
+    pub shard: Shard,
+    /// Re-render every view whose latent_<k>.npy exists under DIR, with exactly those factors.
+    #[arg(long, value_name = "DIR")]
+    pub from_latents: Option<PathBuf>,
+    /// Also write mask_<k>.png (object coverage, 0/255).
+    #[arg(long)]
+    pub mask: bool,
+    /// Continue past objects that fail to load; list them in the manifest and exit non-zero.
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Fraction of each class's objects in the val split.
+    #[arg(long, default_value_t = 0.2)]
+    pub val_fraction: f64,
+    /// Where the built-in library is generated when --shapenet is not given.
+    #[arg(long, default_value = "./synth-shapenet")]
+    pub library: PathBuf,
+    /// Objects per class of the built-in library.
+    #[arg(long, default_value_t = 20)]
+    pub per_class: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct SynthArgs {
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 20)]
+    pub per_class: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct PreviewArgs {
+    /// Output PNG.
+    #[arg(long, default_value = "contact_sheet.png")]
+    pub out: PathBuf,
+    /// Library folder (generated there if missing).
+    #[arg(long, default_value = "./synth-shapenet")]
+    pub library: PathBuf,
+    /// Objects per class shown.
+    #[arg(long, default_value_t = 4)]
+    pub per_class: usize,
+    /// Views per object shown.
+    #[arg(long, default_value_t = 2)]
+    pub views: usize,
+    #[arg(long, default_value_t = 128)]
+    pub image_size: u32,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Views rendered per run.
+    #[arg(long, default_value_t = 200)]
+    pub views: usize,
+    /// Timed runs (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+    #[arg(long, default_value_t = 256)]
+    pub image_size: u32,
+}

@@ -1,0 +1,172 @@
+//! The reference scene (SPEC section 3) as numbers: camera, floor, lights, and the per-view
+//! uniform block the shaders read.
+//!
+//! Units follow Cycles so the light powers keep their meaning: a spot of power P watts radiates
+//! P / (4 pi) W/sr inside its cone (Cycles treats a spot as a masked point light); a sun of
+//! strength S gives an irradiance of S W/m^2; a diffuse surface of albedo a under irradiance E has
+//! radiance a E / pi. That radiance is multiplied by [`EXPOSURE`] and sRGB-encoded.
+
+use std::f32::consts::{FRAC_PI_2, FRAC_PI_4, PI};
+
+use glam::{Mat3, Mat4, Vec3};
+
+/// Camera at spherical (r = 2.5, theta = pi/4, phi = pi/2), looking at the origin, +Z up.
+pub const CAMERA_DISTANCE: f32 = 2.5;
+pub const CAMERA_THETA: f32 = FRAC_PI_4;
+pub const CAMERA_PHI: f32 = FRAC_PI_2;
+/// Blender's default lens: 50 mm focal length on a 36 mm sensor.
+pub const FOCAL_LENGTH_MM: f32 = 50.0;
+pub const SENSOR_WIDTH_MM: f32 = 36.0;
+/// Near and far planes of the camera (the floor is about 4 m away at the image centre).
+pub const CAMERA_NEAR: f32 = 0.1;
+pub const CAMERA_FAR: f32 = 40.0;
+
+/// The floor plane's height and half-extent (the reference's is 10 km wide; 25 m fills the view).
+pub const FLOOR_Z: f32 = -1.0;
+pub const FLOOR_HALF_SIZE: f32 = 25.0;
+
+/// Sun: strength 1.5 W/m^2, pointing straight down, angular diameter pi/2.
+pub const SUN_STRENGTH: f32 = 1.5;
+pub const SUN_ANGULAR_DIAMETER: f32 = FRAC_PI_2;
+/// Spot light: 500 W, cone full angle pi/8, Blender's default blend 0.15.
+pub const SPOT_POWER_W: f32 = 500.0;
+pub const SPOT_CONE_ANGLE: f32 = PI / 8.0;
+pub const SPOT_BLEND: f32 = 0.15;
+
+/// Scene-referred radiance to display value. 1.0 keeps Cycles' numbers as they are (Blender's
+/// "Standard" view transform): the floor under the sun alone sits near sRGB 0.55 and the spot
+/// pool adds about as much again in its colour, which is the look of the reference images.
+pub const EXPOSURE: f32 = 1.0;
+/// Light that the path tracer gathers indirectly and a rasteriser has to add by hand, as
+/// irradiance (W/m^2): from the grey world above, and from the lit floor below (scaled by the
+/// floor's own radiance, so a red floor tints the underside of the object red).
+pub const SKY_AMBIENT: f32 = 0.25;
+pub const FLOOR_BOUNCE: f32 = 0.8;
+
+/// The shadow map covers the spot's cone plus this margin (radians) so PCF taps at the rim
+/// stay inside it.
+const SHADOW_FOV_MARGIN: f32 = 0.05;
+/// The object lies within 0.5 m of the origin (unit diagonal, centred); the light is 4 m away.
+const SHADOW_NEAR: f32 = 2.5;
+const SHADOW_FAR: f32 = 12.0;
+
+pub fn camera_position() -> Vec3 {
+    let (st, ct) = CAMERA_THETA.sin_cos();
+    let (sp, cp) = CAMERA_PHI.sin_cos();
+    CAMERA_DISTANCE * Vec3::new(st * cp, st * sp, ct)
+}
+
+/// Vertical (= horizontal, the image is square) field of view: 2 atan(18 / 50).
+pub fn camera_fov() -> f32 {
+    2.0 * (0.5 * SENSOR_WIDTH_MM / FOCAL_LENGTH_MM).atan()
+}
+
+/// World to clip space of the camera (wgpu conventions: NDC y up, depth in [0, 1]).
+pub fn camera_view_proj() -> Mat4 {
+    let view = glam::camera::rh::view::look_at_mat4(camera_position(), Vec3::ZERO, Vec3::Z);
+    let proj = glam::camera::rh::proj::directx::perspective(camera_fov(), 1.0, CAMERA_NEAR, CAMERA_FAR);
+    proj * view
+}
+
+/// The object's rotation for a latent: extrinsic x-y-z Euler angles, R = Rz Ry Rx.
+pub fn object_rotation(latent: &dataset::Latent) -> Mat3 {
+    let m = dataset::rotation::matrix_from_euler_xyz(latent.rotation);
+    // `m` is row-major; glam takes columns.
+    Mat3::from_cols_array_2d(&[0, 1, 2].map(|c| [0, 1, 2].map(|r| m[r][c] as f32)))
+}
+
+/// World to clip space of the spot light's shadow map: from the light towards the origin.
+pub fn light_view_proj(light_position: Vec3) -> Mat4 {
+    let forward = -light_position.normalize();
+    // Any up that is not parallel to the view direction will do.
+    let up = if forward.cross(Vec3::Y).length_squared() > 1e-6 { Vec3::Y } else { Vec3::X };
+    let view = glam::camera::rh::view::look_at_mat4(light_position, Vec3::ZERO, up);
+    let proj = glam::camera::rh::proj::directx::perspective(
+        SPOT_CONE_ANGLE + SHADOW_FOV_MARGIN,
+        1.0,
+        SHADOW_NEAR,
+        SHADOW_FAR,
+    );
+    proj * view
+}
+
+/// Radiant intensity (W/sr) of the spot inside its cone, before its colour.
+pub fn spot_intensity() -> f32 {
+    SPOT_POWER_W / (4.0 * PI)
+}
+
+/// Per-view uniform block (WGSL `View`), 256-byte aligned slots in one buffer.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct ViewUniform {
+    pub model: [[f32; 4]; 4],
+    pub light_view_proj: [[f32; 4]; 4],
+    /// xyz: spot position; w: cos of the cone's half angle.
+    pub light_position: [f32; 4],
+    /// xyz: unit spot axis (towards the origin); w: width of the smooth edge in cosine.
+    pub spot_axis: [f32; 4],
+    /// rgb: spot colour times its intensity (W/sr) times the exposure.
+    pub spot_radiance: [f32; 4],
+    /// rgb: the floor's linear albedo.
+    pub floor_albedo: [f32; 4],
+}
+
+/// Per-frame constants (WGSL `Globals`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct GlobalsUniform {
+    pub view_proj: [[f32; 4]; 4],
+    /// xyz: camera position.
+    pub eye: [f32; 4],
+    /// x: sun irradiance x exposure; y: sin of the sun's angular radius; z: sky ambient x exposure;
+    /// w: floor-bounce factor.
+    pub sun: [f32; 4],
+}
+
+impl GlobalsUniform {
+    pub fn reference() -> Self {
+        Self {
+            view_proj: camera_view_proj().to_cols_array_2d(),
+            eye: camera_position().extend(1.0).to_array(),
+            sun: [
+                SUN_STRENGTH * EXPOSURE,
+                (0.5 * SUN_ANGULAR_DIAMETER).sin(),
+                SKY_AMBIENT * EXPOSURE,
+                FLOOR_BOUNCE,
+            ],
+        }
+    }
+}
+
+impl ViewUniform {
+    pub fn new(latent: &dataset::Latent) -> Self {
+        let light = Vec3::from_array(latent.light_position().map(|v| v as f32));
+        let cos_half = (0.5 * SPOT_CONE_ANGLE).cos();
+        let light_rgb = Vec3::from_array(latent.light_rgb().map(|v| v as f32));
+        let floor_rgb = Vec3::from_array(latent.floor_rgb().map(|v| v as f32));
+        Self {
+            model: Mat4::from_mat3(object_rotation(latent)).to_cols_array_2d(),
+            light_view_proj: light_view_proj(light).to_cols_array_2d(),
+            light_position: light.extend(cos_half).to_array(),
+            spot_axis: (-light.normalize()).extend((1.0 - cos_half) * SPOT_BLEND).to_array(),
+            spot_radiance: (light_rgb * spot_intensity() * EXPOSURE).extend(0.0).to_array(),
+            floor_albedo: floor_rgb.extend(1.0).to_array(),
+        }
+    }
+}
+
+/// Projects a world point with the reference camera to pixel coordinates (x right, y down) of an
+/// image `size` pixels wide; `None` behind the camera.
+pub fn project_to_pixel(p: Vec3, size: u32) -> Option<[f32; 2]> {
+    let clip = camera_view_proj() * p.extend(1.0);
+    if clip.w <= 0.0 {
+        return None;
+    }
+    let ndc = clip / clip.w;
+    let s = size as f32;
+    Some([(ndc.x + 1.0) * 0.5 * s, (1.0 - ndc.y) * 0.5 * s])
+}
+
+// Keep the shader's 256-byte dynamic-offset slots honest.
+const _: () = assert!(std::mem::size_of::<ViewUniform>() <= 256);
+const _: () = assert!(std::mem::size_of::<GlobalsUniform>() % 16 == 0);

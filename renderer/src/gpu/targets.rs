@@ -1,0 +1,141 @@
+//! Render targets, made once per renderer and reused for every view (memory stays flat).
+
+use super::pipelines::{Pipelines, COLOUR_FORMAT, DEPTH_FORMAT, SHADOW_FORMAT};
+
+/// How edges are anti-aliased.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Antialias {
+    /// No anti-aliasing (tests of raw geometry).
+    None,
+    /// 4x multisampling, resolved in linear space (default: cheapest on lavapipe).
+    Msaa4,
+    /// Render at twice the size and average 2x2 blocks.
+    Ssaa2,
+}
+
+impl Antialias {
+    pub fn samples(self) -> u32 {
+        if self == Antialias::Msaa4 {
+            4
+        } else {
+            1
+        }
+    }
+
+    pub fn scale(self) -> u32 {
+        if self == Antialias::Ssaa2 {
+            2
+        } else {
+            1
+        }
+    }
+}
+
+impl std::str::FromStr for Antialias {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" | "off" => Ok(Self::None),
+            "msaa" | "msaa4" => Ok(Self::Msaa4),
+            "ssaa" | "ssaa2" => Ok(Self::Ssaa2),
+            _ => anyhow::bail!("unknown anti-aliasing '{s}' (none, msaa4, ssaa2)"),
+        }
+    }
+}
+
+pub struct Targets {
+    /// Where the scene is drawn: multisampled and/or supersampled.
+    pub scene_colour: wgpu::TextureView,
+    pub scene_depth: wgpu::TextureView,
+    /// Final image, `size` x `size`, single-sampled: the MSAA resolve target or the downsample output.
+    pub output: wgpu::Texture,
+    pub output_view: wgpu::TextureView,
+    /// For supersampling: bind group reading `scene_colour` in the downsample pass.
+    pub downsample: Option<wgpu::BindGroup>,
+    pub shadow_view: wgpu::TextureView,
+    pub shadow_size: u32,
+}
+
+fn texture(
+    device: &wgpu::Device,
+    label: &str,
+    size: u32,
+    samples: u32,
+    format: wgpu::TextureFormat,
+    usage: wgpu::TextureUsages,
+) -> wgpu::Texture {
+    device.create_texture(&wgpu::TextureDescriptor {
+        label: Some(label),
+        size: wgpu::Extent3d { width: size, height: size, depth_or_array_layers: 1 },
+        mip_level_count: 1,
+        sample_count: samples,
+        dimension: wgpu::TextureDimension::D2,
+        format,
+        usage,
+        view_formats: &[],
+    })
+}
+
+impl Targets {
+    pub fn new(
+        device: &wgpu::Device,
+        pipelines: &Pipelines,
+        size: u32,
+        antialias: Antialias,
+        shadow_size: u32,
+    ) -> Self {
+        let view = |t: &wgpu::Texture| t.create_view(&wgpu::TextureViewDescriptor::default());
+        let scene_size = size * antialias.scale();
+        let samples = antialias.samples();
+        let attach = wgpu::TextureUsages::RENDER_ATTACHMENT;
+        let output = texture(device, "output", size, 1, COLOUR_FORMAT, attach | wgpu::TextureUsages::COPY_SRC);
+        let output_view = view(&output);
+        let (scene_colour, downsample) = match antialias {
+            Antialias::None => (output_view.clone(), None),
+            Antialias::Msaa4 => (view(&texture(device, "msaa colour", size, samples, COLOUR_FORMAT, attach)), None),
+            Antialias::Ssaa2 => {
+                let hires = view(&texture(
+                    device,
+                    "supersampled colour",
+                    scene_size,
+                    1,
+                    COLOUR_FORMAT,
+                    attach | wgpu::TextureUsages::TEXTURE_BINDING,
+                ));
+                let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some("downsample"),
+                    layout: &pipelines.downsample_layout,
+                    entries: &[wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: wgpu::BindingResource::TextureView(&hires),
+                    }],
+                });
+                (hires, Some(bind_group))
+            }
+        };
+        let scene_depth = view(&texture(device, "depth", scene_size, samples, DEPTH_FORMAT, attach));
+        let shadow = texture(
+            device,
+            "shadow map",
+            shadow_size,
+            1,
+            SHADOW_FORMAT,
+            attach | wgpu::TextureUsages::TEXTURE_BINDING,
+        );
+        Self {
+            scene_colour,
+            scene_depth,
+            output,
+            output_view,
+            downsample,
+            shadow_view: view(&shadow),
+            shadow_size,
+        }
+    }
+
+    /// The MSAA resolve target, when the scene is multisampled.
+    pub fn resolve_target(&self, antialias: Antialias) -> Option<&wgpu::TextureView> {
+        (antialias == Antialias::Msaa4).then_some(&self.output_view)
+    }
+}

@@ -1,0 +1,153 @@
+//! Golden-image tests: fixed scenes rendered and compared with reference PNGs in `tests/golden/`.
+//!
+//! Two fixture meshes in ShapeNet layout (`tests/fixtures/meshes/`: a textured one and an
+//! untextured multi-material one), three fixed latents each, 128 px, 4x MSAA. A pixel differs
+//! when any channel is off by more than [`CHANNEL_TOLERANCE`]; a scene fails when more than
+//! [`MAX_DIFFERING_FRACTION`] of its pixels differ, and then `tests/golden/diff_<name>.png`
+//! (gitignored) shows the differing pixels in red over a dimmed reference.
+//!
+//! Re-bless after an intended change of the look: `BLESS=1 cargo test -p renderer --test golden`
+//! rewrites the references (then look at them before committing).
+//! Without any wgpu adapter the tests print why and pass as skipped.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use dataset::Latent;
+use renderer::gpu::{Antialias, RenderOptions, Renderer};
+use renderer::mesh::load_obj;
+
+const SIZE: u32 = 128;
+const CHANNEL_TOLERANCE: u8 = 6;
+const MAX_DIFFERING_FRACTION: f64 = 0.005;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn renderer() -> Option<&'static Mutex<Renderer>> {
+    static RENDERER: OnceLock<Option<Mutex<Renderer>>> = OnceLock::new();
+    RENDERER
+        .get_or_init(|| {
+            let opts = RenderOptions { image_size: SIZE, antialias: Antialias::Msaa4, ..Default::default() };
+            match Renderer::new(opts) {
+                Ok(r) => Some(Mutex::new(r)),
+                Err(e) => {
+                    eprintln!("SKIPPED golden-image tests: no wgpu adapter ({e:#})");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+fn latents() -> [(&'static str, Latent); 3] {
+    [
+        ("front", Latent::from_array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.6])),
+        ("tilted", Latent::from_array([0.5, -0.3, 1.2, 0.33, 0.6, 1.0, 0.1])),
+        ("steep", Latent::from_array([-1.2, 0.9, -0.4, 0.75, 0.78, 4.0, 0.45])),
+    ]
+}
+
+fn check_scenes(mesh_dir: &str, prefix: &str) {
+    let Some(renderer) = renderer() else { return };
+    let mut renderer = renderer.lock().unwrap_or_else(|e| e.into_inner());
+    let mesh = load_obj(&repo().join("tests/fixtures/meshes").join(mesh_dir).join("models/model_normalized.obj"))
+        .expect("fixture mesh loads");
+    assert!(mesh.warnings.is_empty(), "{:?}", mesh.warnings);
+    let gpu = renderer.upload(&mesh).unwrap();
+    let cases = latents();
+    let frames = renderer.render_views(&gpu, &cases.map(|c| c.1)).unwrap();
+    let bless = std::env::var_os("BLESS").is_some_and(|v| v != "0");
+    let mut failures = Vec::new();
+    for ((name, _), frame) in cases.iter().zip(&frames) {
+        let name = format!("{prefix}_{name}");
+        if let Err(e) = compare_or_bless(&name, &frame.rgb, bless) {
+            failures.push(e);
+        }
+    }
+    assert!(failures.is_empty(), "golden images differ:\n{}", failures.join("\n"));
+}
+
+fn compare_or_bless(name: &str, rgb: &[u8], bless: bool) -> Result<(), String> {
+    let dir = repo().join("tests/golden");
+    let reference_path = dir.join(format!("{name}.png"));
+    if bless {
+        std::fs::create_dir_all(&dir).unwrap();
+        image::save_buffer(&reference_path, rgb, SIZE, SIZE, image::ExtendedColorType::Rgb8).unwrap();
+        eprintln!("blessed {}", reference_path.display());
+        return Ok(());
+    }
+    let reference = image::open(&reference_path)
+        .map_err(|e| format!("{}: cannot read reference ({e}); run with BLESS=1 to create it", reference_path.display()))?
+        .to_rgb8();
+    if reference.dimensions() != (SIZE, SIZE) {
+        return Err(format!("{}: reference is {:?}, expected {SIZE}x{SIZE}", reference_path.display(), reference.dimensions()));
+    }
+    let mut diff = image::RgbImage::new(SIZE, SIZE);
+    let mut differing = 0usize;
+    let mut worst = 0u8;
+    for ((got, want), out) in rgb.chunks_exact(3).zip(reference.pixels()).zip(diff.pixels_mut()) {
+        let d = (0..3).map(|c| got[c].abs_diff(want[c])).max().unwrap();
+        worst = worst.max(d);
+        if d > CHANNEL_TOLERANCE {
+            differing += 1;
+            *out = image::Rgb([255, 0, 0]);
+        } else {
+            *out = image::Rgb(want.0.map(|c| c / 3));
+        }
+    }
+    let fraction = differing as f64 / (SIZE * SIZE) as f64;
+    let diff_path = dir.join(format!("diff_{name}.png"));
+    if fraction > MAX_DIFFERING_FRACTION {
+        diff.save(&diff_path).unwrap();
+        let got_path = dir.join(format!("diff_{name}_actual.png"));
+        image::save_buffer(&got_path, rgb, SIZE, SIZE, image::ExtendedColorType::Rgb8).unwrap();
+        return Err(format!(
+            "{name}: {differing} pixels ({:.2}%) differ by more than {CHANNEL_TOLERANCE} (worst {worst}); \
+             see {} and {}",
+            100.0 * fraction,
+            diff_path.display(),
+            got_path.display()
+        ));
+    }
+    let _ = std::fs::remove_file(diff_path);
+    Ok(())
+}
+
+#[test]
+fn textured_mesh_matches_golden_images() {
+    check_scenes("90000001/textured_box", "textured_box");
+}
+
+#[test]
+fn untextured_multi_material_mesh_matches_golden_images() {
+    check_scenes("90000002/table", "table");
+}
+
+/// Not a check: writes `target/preview_sheet.png` (both fixtures, several latents, 256 px) for a
+/// person to look at. `cargo test -p renderer --test golden -- --ignored`.
+#[test]
+#[ignore]
+fn write_preview_sheet() {
+    let opts = RenderOptions { image_size: 256, ..Default::default() };
+    let Ok(mut renderer) = Renderer::new(opts) else { return };
+    let latents: Vec<Latent> = (0..4)
+        .map(|i| {
+            let f = i as f64;
+            Latent::from_array([0.4 * f - 0.6, 0.3 * f, -0.5 * f, 0.13 + 0.27 * f, 0.2 * f, 1.7 * f, 0.9 - 0.3 * f])
+        })
+        .collect();
+    let mut sheet = image::RgbImage::new(256 * latents.len() as u32, 512);
+    for (row, dir) in ["90000001/textured_box", "90000002/table"].iter().enumerate() {
+        let mesh = load_obj(&repo().join("tests/fixtures/meshes").join(dir).join("models/model_normalized.obj")).unwrap();
+        let gpu = renderer.upload(&mesh).unwrap();
+        for (col, frame) in renderer.render_views(&gpu, &latents).unwrap().iter().enumerate() {
+            let img = image::RgbImage::from_raw(256, 256, frame.rgb.clone()).unwrap();
+            image::imageops::replace(&mut sheet, &img, 256 * col as i64, 256 * row as i64);
+        }
+    }
+    let out = repo().join("target/preview_sheet.png");
+    sheet.save(&out).unwrap();
+    eprintln!("wrote {}", out.display());
+}

@@ -1,0 +1,207 @@
+// The 3DIEBench reference scene: object + floor, soft sun, coloured spot light with a shadow map.
+// All shading is linear radiance in Cycles' units (see renderer/src/gpu/scene.rs); the colour
+// target is sRGB, so the hardware encodes on store and averages MSAA samples in linear space.
+
+const PI: f32 = 3.14159265358979;
+
+struct Globals {
+    view_proj: mat4x4<f32>,
+    eye: vec4<f32>,
+    // x: sun irradiance; y: sin(sun angular radius); z: sky ambient irradiance; w: floor bounce.
+    sun: vec4<f32>,
+}
+
+struct View {
+    model: mat4x4<f32>,
+    light_view_proj: mat4x4<f32>,
+    // xyz: spot position; w: cos(cone half angle).
+    light_position: vec4<f32>,
+    // xyz: unit spot axis; w: width of the smooth edge, in cosine.
+    spot_axis: vec4<f32>,
+    // rgb: spot radiant intensity (W/sr) in its colour; w: 1 / shadow map size.
+    spot_radiance: vec4<f32>,
+    // rgb: floor albedo; w: radius of the object's bounding sphere (soft sun occlusion).
+    floor_albedo: vec4<f32>,
+}
+
+struct Material {
+    // rgb: base colour, multiplied by the texture (white when there is none; a map_Kd texture
+    // comes with a white base colour, since it replaces Kd).
+    base_colour: vec4<f32>,
+    // x: specular strength (mean Ks); y: roughness.
+    params: vec4<f32>,
+}
+
+@group(0) @binding(0) var<uniform> globals: Globals;
+@group(0) @binding(1) var<uniform> view: View;
+
+@group(1) @binding(0) var<uniform> material: Material;
+@group(1) @binding(1) var albedo_texture: texture_2d<f32>;
+@group(1) @binding(2) var albedo_sampler: sampler;
+
+@group(2) @binding(0) var shadow_map: texture_depth_2d;
+@group(2) @binding(1) var shadow_sampler: sampler_comparison;
+
+struct VertexIn {
+    @location(0) position: vec3<f32>,
+    @location(1) normal: vec3<f32>,
+    @location(2) uv: vec2<f32>,
+}
+
+struct VertexOut {
+    @builtin(position) clip: vec4<f32>,
+    @location(0) world: vec3<f32>,
+    @location(1) normal: vec3<f32>,
+    @location(2) uv: vec2<f32>,
+}
+
+// ---- shadow pass: object depth from the spot light ----
+
+@vertex
+fn vs_shadow(v: VertexIn) -> @builtin(position) vec4<f32> {
+    let world = view.model * vec4<f32>(v.position, 1.0);
+    return view.light_view_proj * world;
+}
+
+// ---- main pass ----
+
+@vertex
+fn vs_object(v: VertexIn) -> VertexOut {
+    let world = view.model * vec4<f32>(v.position, 1.0);
+    var out: VertexOut;
+    out.clip = globals.view_proj * world;
+    out.world = world.xyz;
+    out.normal = (view.model * vec4<f32>(v.normal, 0.0)).xyz;
+    out.uv = v.uv;
+    return out;
+}
+
+@vertex
+fn vs_floor(v: VertexIn) -> VertexOut {
+    var out: VertexOut;
+    out.clip = globals.view_proj * vec4<f32>(v.position, 1.0);
+    out.world = v.position;
+    out.normal = v.normal;
+    out.uv = v.uv;
+    return out;
+}
+
+// Fraction of the spot's light reaching `p`: 2x2 bilinear comparison taps (a 3x3 texel PCF).
+fn spot_visibility(p: vec3<f32>) -> f32 {
+    let clip = view.light_view_proj * vec4<f32>(p, 1.0);
+    let ndc = clip.xyz / clip.w;
+    let uv = vec2<f32>(ndc.x * 0.5 + 0.5, 0.5 - ndc.y * 0.5);
+    let texel = view.spot_radiance.w;
+    var lit = 0.0;
+    lit += textureSampleCompareLevel(shadow_map, shadow_sampler, uv + vec2<f32>(-0.5, -0.5) * texel, ndc.z);
+    lit += textureSampleCompareLevel(shadow_map, shadow_sampler, uv + vec2<f32>(0.5, -0.5) * texel, ndc.z);
+    lit += textureSampleCompareLevel(shadow_map, shadow_sampler, uv + vec2<f32>(-0.5, 0.5) * texel, ndc.z);
+    lit += textureSampleCompareLevel(shadow_map, shadow_sampler, uv + vec2<f32>(0.5, 0.5) * texel, ndc.z);
+    let inside = all(uv >= vec2<f32>(0.0)) && all(uv <= vec2<f32>(1.0)) && ndc.z <= 1.0;
+    return select(1.0, 0.25 * lit, inside);
+}
+
+// Cycles' spot mask: zero outside the cone, smoothstep over the blend width inside its rim,
+// times the cosine to the axis.
+fn spot_mask(to_light: vec3<f32>) -> f32 {
+    let c = dot(-to_light, view.spot_axis.xyz);
+    let t = c - view.light_position.w;
+    let smooth_width = view.spot_axis.w;
+    let edge = select(1.0, smoothstep(0.0, smooth_width, t), t < smooth_width);
+    return select(0.0, c * edge, t > 0.0);
+}
+
+// Irradiance factor of a sun disc of angular radius r (sin r = s) at zenith on a surface whose
+// normal has z component c: exactly c while the whole disc is above the horizon, then a smooth
+// quadratic to zero (the usual spherical-light wrap).
+fn sun_cosine(c: f32, s: f32) -> f32 {
+    if (c >= s) {
+        return c;
+    }
+    let w = max(c + s, 0.0);
+    return w * w / (4.0 * s);
+}
+
+// Normalised Blinn-Phong lobe as a cheap stand-in for the Principled BSDF's specular.
+fn specular_lobe(n: vec3<f32>, l: vec3<f32>, v: vec3<f32>, roughness: f32) -> f32 {
+    let alpha = max(roughness * roughness, 0.03);
+    let exponent = min(2.0 / (alpha * alpha) - 2.0, 2048.0);
+    let h = normalize(l + v);
+    return (exponent + 8.0) / (8.0 * PI) * pow(max(dot(n, h), 0.0), exponent);
+}
+
+struct Surface {
+    position: vec3<f32>,
+    normal: vec3<f32>,
+    albedo: vec3<f32>,
+    specular: f32,
+    roughness: f32,
+    // Extra darkening of the sun and sky (soft contact shadow on the floor), 1 = none.
+    sky_visibility: f32,
+}
+
+fn shade(s: Surface) -> vec3<f32> {
+    let v = normalize(globals.eye.xyz - s.position);
+    // Sun and sky from above, light bounced off the floor from below.
+    let sun_e = globals.sun.x * sun_cosine(s.normal.z, globals.sun.y) * s.sky_visibility;
+    let up = 0.5 + 0.5 * s.normal.z;
+    let floor_radiance = view.floor_albedo.rgb * globals.sun.x / PI;
+    let ambient_e = vec3<f32>(globals.sun.z * up * s.sky_visibility) + globals.sun.w * PI * floor_radiance * (1.0 - up);
+    // Spot: inverse-square, cone mask, shadow map.
+    let to_light = view.light_position.xyz - s.position;
+    let d2 = max(dot(to_light, to_light), 1e-4);
+    let l = to_light * inverseSqrt(d2);
+    let ndl = max(dot(s.normal, l), 0.0);
+    var spot = 0.0;
+    if (ndl > 0.0) {
+        spot = spot_mask(l) * ndl / d2;
+    }
+    if (spot > 0.0) {
+        spot *= spot_visibility(s.position);
+    }
+    let spot_e = view.spot_radiance.rgb * spot;
+    let diffuse = s.albedo / PI * (sun_e + ambient_e + spot_e);
+    // Principled specular 0.5 is F0 = 0.04.
+    let f0 = 0.08 * s.specular;
+    let sun_spec = specular_lobe(s.normal, vec3<f32>(0.0, 0.0, 1.0), v, max(s.roughness, 0.3)) * sun_e;
+    let spot_spec = specular_lobe(s.normal, l, v, s.roughness) * spot_e;
+    return diffuse + f0 * (vec3<f32>(sun_spec) + spot_spec);
+}
+
+@fragment
+fn fs_object(in: VertexOut) -> @location(0) vec4<f32> {
+    let texel = textureSample(albedo_texture, albedo_sampler, in.uv);
+    var n = normalize(in.normal);
+    // Two-sided: ShapeNet windings are inconsistent, and Cycles shades both sides.
+    if (dot(n, globals.eye.xyz - in.world) < 0.0) {
+        n = -n;
+    }
+    var s: Surface;
+    s.position = in.world;
+    s.normal = n;
+    s.albedo = material.base_colour.rgb * texel.rgb;
+    s.specular = material.params.x;
+    s.roughness = material.params.y;
+    s.sky_visibility = 1.0;
+    // Alpha 1 marks the object: after the resolve it is its coverage (the mask).
+    return vec4<f32>(shade(s), 1.0);
+}
+
+@fragment
+fn fs_floor(in: VertexOut) -> @location(0) vec4<f32> {
+    // The object as a sphere above the floor blocks part of the very soft sun and sky: a wide,
+    // faint contact shadow straight below it (the hard shadow comes from the spot's map).
+    let to_object = -in.world;
+    let d2 = dot(to_object, to_object);
+    let r = view.floor_albedo.w;
+    let cos_up = max(to_object.z, 0.0) * inverseSqrt(d2);
+    let occlusion = clamp(r * r / d2 * cos_up / (globals.sun.y * globals.sun.y), 0.0, 1.0) * 0.6;
+    var s: Surface;
+    s.position = in.world;
+    s.normal = vec3<f32>(0.0, 0.0, 1.0);
+    s.albedo = view.floor_albedo.rgb;
+    s.specular = 0.5;
+    s.roughness = 0.5;
+    s.sky_visibility = 1.0 - occlusion;
+    return vec4<f32>(shade(s), 0.0);
+}

@@ -1,0 +1,130 @@
+//! Checkpoints: one safetensors file, written atomically (temporary file + rename).
+//!
+//! Tensors: `model.<state-dict name>` (parameters and BatchNorm running statistics) and
+//! `optim.<parameter name>.exp_avg` / `.exp_avg_sq` (Adam moments). Metadata (strings):
+//! `format`, `epoch` (completed epochs), `global_step`, `adam_step`, and JSON `model_config`,
+//! `loss_config`, `args` (the full command line configuration).
+//!
+//! Reading one for evaluation: [`load_model`].
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use candle_core::{Device, Tensor};
+
+use crate::config::{ModelConfig, TrainArgs};
+use crate::model::{LossConfig, SslModel};
+use crate::ops::adam::Adam;
+
+pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
+pub const CONFIG_FILE: &str = "config.json";
+pub const TORCHVISION_FILE: &str = "backbone_torchvision.safetensors";
+pub const FORMAT: &str = "sie-candle checkpoint v1";
+
+/// What a checkpoint says besides its tensors.
+#[derive(Clone, Debug)]
+pub struct CheckpointMeta {
+    /// Completed epochs: training resumes at this epoch.
+    pub epoch: usize,
+    pub global_step: u64,
+    pub adam_step: u64,
+    pub model: ModelConfig,
+    pub loss: LossConfig,
+    pub args: Option<TrainArgs>,
+}
+
+/// Writes the model (and optimiser) state atomically.
+pub fn save(path: &Path, model: &SslModel, adam: Option<&Adam>, meta: &CheckpointMeta) -> anyhow::Result<()> {
+    let mut tensors: Vec<(String, Tensor)> =
+        model.params.state_dict().into_iter().map(|(k, v)| (format!("model.{k}"), v)).collect();
+    if let Some(adam) = adam {
+        tensors.extend(adam.state().into_iter().map(|(k, v)| (format!("optim.{k}"), v)));
+    }
+    let mut info = HashMap::new();
+    info.insert("format".to_string(), FORMAT.to_string());
+    info.insert("epoch".to_string(), meta.epoch.to_string());
+    info.insert("global_step".to_string(), meta.global_step.to_string());
+    info.insert("adam_step".to_string(), meta.adam_step.to_string());
+    info.insert("model_config".to_string(), serde_json::to_string(&meta.model)?);
+    info.insert("loss_config".to_string(), serde_json::to_string(&meta.loss)?);
+    if let Some(args) = &meta.args {
+        info.insert("args".to_string(), serde_json::to_string(args)?);
+    }
+    let bytes = safetensors::tensor::serialize(tensors.iter().map(|(k, v)| (k.as_str(), v)), Some(info))
+        .with_context(|| format!("{}: cannot serialise checkpoint", path.display()))?;
+    dataset::atomic::write_bytes(path, &bytes).with_context(|| format!("{}: cannot write", path.display()))
+}
+
+fn field<'a>(info: &'a HashMap<String, String>, key: &str, path: &Path) -> anyhow::Result<&'a str> {
+    info.get(key).map(String::as_str).with_context(|| format!("{}: checkpoint metadata lacks {key:?}", path.display()))
+}
+
+/// Reads a checkpoint: its metadata and all its tensors (on `device`).
+pub fn read(path: &Path, device: &Device) -> anyhow::Result<(CheckpointMeta, HashMap<String, Tensor>)> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read checkpoint", path.display()))?;
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
+        .with_context(|| format!("{}: not a safetensors file", path.display()))?;
+    let info = header.metadata().clone().unwrap_or_default();
+    if info.get("format").map(String::as_str) != Some(FORMAT) {
+        bail!("{}: not a checkpoint written by train (format {:?})", path.display(), info.get("format"));
+    }
+    let parse_u = |k: &str| -> anyhow::Result<u64> {
+        field(&info, k, path)?.parse().with_context(|| format!("{}: bad {k}", path.display()))
+    };
+    let meta = CheckpointMeta {
+        epoch: parse_u("epoch")? as usize,
+        global_step: parse_u("global_step")?,
+        adam_step: parse_u("adam_step")?,
+        model: serde_json::from_str(field(&info, "model_config", path)?)
+            .with_context(|| format!("{}: bad model_config", path.display()))?,
+        loss: serde_json::from_str(field(&info, "loss_config", path)?)
+            .with_context(|| format!("{}: bad loss_config", path.display()))?,
+        args: info.get("args").and_then(|a| serde_json::from_str(a).ok()),
+    };
+    let tensors = candle_core::safetensors::load_buffer(&bytes, device)
+        .with_context(|| format!("{}: cannot load tensors", path.display()))?;
+    Ok((meta, tensors))
+}
+
+/// Rebuilds the model a checkpoint (or an experiment folder holding one) describes, with its
+/// weights and BatchNorm statistics. Use [`crate::nn::Mode::Eval`] for features.
+///
+/// ```no_run
+/// # fn main() -> anyhow::Result<()> {
+/// use trainer::nn::Mode;
+/// let device = candle_core::Device::Cpu;
+/// let (model, meta) = trainer::checkpoint::load_model("runs/sie".as_ref(), &device)?;
+/// # let images = candle_core::Tensor::zeros((2, 3, 64, 64), candle_core::DType::F32, &device)?;
+/// let repr = model.representation(&images, Mode::Eval)?;     // (N, 512)
+/// let (inv, equi) = model.embeddings(&repr, Mode::Eval)?;     // projector outputs
+/// # let latent = candle_core::Tensor::zeros((2, 4), candle_core::DType::F32, &device)?;
+/// let pred = model.predict(equi.as_ref().unwrap(), &latent)?; // predicted view-2 embedding
+/// # let _ = (inv, pred, meta);
+/// # Ok(()) }
+/// ```
+pub fn load_model(path: &Path, device: &Device) -> anyhow::Result<(SslModel, CheckpointMeta)> {
+    let file = if path.is_dir() { path.join(CHECKPOINT_FILE) } else { path.to_path_buf() };
+    let (meta, tensors) = read(&file, device)?;
+    let model = SslModel::new(&meta.model, device, 0)?;
+    model.params.load(&tensors, "model.", true).with_context(|| format!("{}: model state", file.display()))?;
+    Ok((model, meta))
+}
+
+/// Restores the optimiser moments written by [`save`].
+pub fn restore_adam(adam: &mut Adam, tensors: &HashMap<String, Tensor>, step: u64) -> anyhow::Result<()> {
+    let state: HashMap<String, Tensor> =
+        tensors.iter().filter_map(|(k, v)| k.strip_prefix("optim.").map(|n| (n.to_string(), v.clone()))).collect();
+    adam.load_state(&state, step)?;
+    Ok(())
+}
+
+/// Writes the backbone with torchvision ResNet-18 parameter names (`conv1.weight`, `bn1.*`,
+/// `layer1.0.conv1.weight`, `layer1.0.downsample.0.weight`, ...), atomically.
+pub fn export_backbone_torchvision(model: &SslModel, path: &Path) -> anyhow::Result<()> {
+    let state = crate::backbone::torchvision_names(&model.params.state_dict(), "backbone.");
+    let mut info = HashMap::new();
+    info.insert("arch".to_string(), serde_json::to_string(&model.config.arch)?);
+    let bytes = safetensors::tensor::serialize(state.iter().map(|(k, v)| (k.as_str(), v)), Some(info))?;
+    dataset::atomic::write_bytes(path, &bytes).with_context(|| format!("{}: cannot write", path.display()))
+}

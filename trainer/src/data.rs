@@ -1,0 +1,332 @@
+//! Training data: one sample = one object, two distinct views drawn uniformly, and the
+//! transformation latent between them (SPEC section 2).
+//!
+//! - The latent is the quaternion of `R1^-1 R2` (SciPy `r1.inv() * r2`, `as_quat()`, sign as the
+//!   product gives it, never canonicalised), computed in f64 by `dataset::rotation` and stored
+//!   as f32; with colour, (floor_hue_2 - floor_hue_1, light_hue_2 - light_hue_1) follow.
+//! - Which views, and the order of the objects, are pure functions of (seed, epoch, object
+//!   index): a resumed run sees exactly the batches an uninterrupted one would.
+//! - Images are decoded, resized (bilinear, antialiased) to the resolution and normalised with
+//!   the reference's mean/std, in parallel on a dedicated thread pool, by a background thread
+//!   that keeps `prefetch` batches ready.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use candle_core::{Device, Tensor};
+use dataset::ObjectKey;
+use rayon::prelude::*;
+
+use crate::model::Batch;
+
+/// Normalisation of the reference trainer (SPEC section 4).
+pub const MEAN: [f32; 3] = [0.5016, 0.5037, 0.5060];
+pub const STD: [f32; 3] = [0.1030, 0.0999, 0.0969];
+
+/// What the transformation latent holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LatentKind {
+    /// Quaternion (x, y, z, w).
+    Rotation,
+    /// Quaternion, delta floor hue, delta light hue.
+    RotationColour,
+}
+
+impl LatentKind {
+    pub fn dim(self) -> usize {
+        match self {
+            Self::Rotation => 4,
+            Self::RotationColour => 6,
+        }
+    }
+}
+
+/// One object of the split.
+#[derive(Clone, Debug)]
+pub struct Sample {
+    pub key: ObjectKey,
+    pub label: u32,
+    /// View indices that have both an image and a latent, sorted.
+    pub views: Vec<usize>,
+}
+
+/// The objects of a split and how to read their views.
+pub struct PairDataset {
+    pub root: PathBuf,
+    pub samples: Vec<Sample>,
+    pub kind: LatentKind,
+    pub resolution: u32,
+}
+
+/// Number of classes a dataset declares in its rich manifest (largest label + 1), if any.
+pub fn manifest_num_classes(root: &Path) -> Option<usize> {
+    let m = dataset::records::DatasetManifest::read(root).ok()?;
+    m.classes.iter().map(|c| c.label as usize + 1).max()
+}
+
+/// The views `k` of an object folder that have both `image_k.jpg` and `latent_k.npy`.
+pub fn object_views(dir: &Path) -> anyhow::Result<Vec<usize>> {
+    let entries = std::fs::read_dir(dir).with_context(|| format!("{}: cannot list the object folder", dir.display()))?;
+    let (mut images, mut latents) = (Vec::new(), Vec::new());
+    for e in entries {
+        let name = e.with_context(|| format!("{}: cannot list", dir.display()))?.file_name();
+        let name = name.to_string_lossy();
+        if let Some(k) = name.strip_prefix("image_").and_then(|r| r.strip_suffix(".jpg")) {
+            images.extend(k.parse::<usize>().ok());
+        } else if let Some(k) = name.strip_prefix("latent_").and_then(|r| r.strip_suffix(".npy")) {
+            latents.extend(k.parse::<usize>().ok());
+        }
+    }
+    images.sort_unstable();
+    latents.sort_unstable();
+    Ok(images.into_iter().filter(|k| latents.binary_search(k).is_ok()).collect())
+}
+
+impl PairDataset {
+    /// Reads the split manifests and lists every object's views; every object needs two.
+    pub fn open(
+        root: &Path,
+        images_file: &Path,
+        labels_file: &Path,
+        num_classes: usize,
+        kind: LatentKind,
+        resolution: u32,
+    ) -> anyhow::Result<Self> {
+        let rows = dataset::manifest::read_split(images_file, labels_file, Some(num_classes))?;
+        if rows.is_empty() {
+            bail!("{}: no objects", images_file.display());
+        }
+        let samples = rows
+            .into_par_iter()
+            .map(|(key, label)| {
+                let dir = key.dir(root);
+                let views = object_views(&dir)?;
+                if views.len() < 2 {
+                    bail!(
+                        "{}: object {key} has {} view(s) with both image_<k>.jpg and latent_<k>.npy; two are needed",
+                        dir.display(),
+                        views.len()
+                    );
+                }
+                Ok(Sample { key, label: label as u32, views })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Self { root: root.to_path_buf(), samples, kind, resolution })
+    }
+
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    /// Steps of an epoch: full batches, plus the last partial one if it has at least two samples.
+    pub fn steps_per_epoch(&self, batch: usize) -> usize {
+        let full = self.len() / batch;
+        if self.len() % batch >= 2 {
+            full + 1
+        } else {
+            full.max(1)
+        }
+    }
+
+    /// The object order of an epoch (a seeded Fisher-Yates shuffle).
+    pub fn epoch_order(&self, seed: u64, epoch: usize) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        let mut r = dataset::factors::stream(seed, "epoch order", &[&epoch.to_string()]);
+        for i in (1..order.len()).rev() {
+            let j = ((dataset::factors::next_unit(&mut r) * (i + 1) as f64) as usize).min(i);
+            order.swap(i, j);
+        }
+        order
+    }
+
+    /// Two distinct views of sample `index`, uniform over ordered pairs.
+    pub fn pick_views(&self, seed: u64, epoch: usize, index: usize) -> (usize, usize) {
+        let views = &self.samples[index].views;
+        let n = views.len();
+        let mut r = dataset::factors::stream(seed, "view pair", &[&epoch.to_string(), &index.to_string()]);
+        let a = ((dataset::factors::next_unit(&mut r) * n as f64) as usize).min(n - 1);
+        let b = ((dataset::factors::next_unit(&mut r) * (n - 1) as f64) as usize).min(n - 2);
+        let b = if b >= a { b + 1 } else { b };
+        (views[a], views[b])
+    }
+
+    /// The transformation latent from view `v1` to view `v2` of sample `index`.
+    pub fn pair_latent(&self, index: usize, v1: usize, v2: usize) -> anyhow::Result<Vec<f32>> {
+        let key = &self.samples[index].key;
+        let l1 = dataset::Latent::read(&key.latent_path(&self.root, v1))?;
+        let l2 = dataset::Latent::read(&key.latent_path(&self.root, v2))?;
+        Ok(pair_latent(&l1, &l2, self.kind))
+    }
+
+    /// Decodes one image into normalised CHW floats at the dataset's resolution.
+    pub fn load_image(&self, index: usize, view: usize) -> anyhow::Result<Vec<f32>> {
+        load_image(&self.samples[index].key.image_path(&self.root, view), self.resolution)
+    }
+
+    /// Everything one sample contributes to a batch.
+    fn load_item(&self, seed: u64, epoch: usize, index: usize) -> anyhow::Result<Item> {
+        let (v1, v2) = self.pick_views(seed, epoch, index);
+        Ok(Item {
+            img1: self.load_image(index, v1)?,
+            img2: self.load_image(index, v2)?,
+            latent: self.pair_latent(index, v1, v2)?,
+            label: self.samples[index].label,
+        })
+    }
+}
+
+/// The latent of a pair of views (see the module documentation).
+pub fn pair_latent(l1: &dataset::Latent, l2: &dataset::Latent, kind: LatentKind) -> Vec<f32> {
+    let q = dataset::rotation::relative_quat(l1.rotation, l2.rotation);
+    let mut v: Vec<f32> = q.iter().map(|&x| x as f32).collect();
+    if kind == LatentKind::RotationColour {
+        v.push((l2.floor_hue - l1.floor_hue) as f32);
+        v.push((l2.light_hue - l1.light_hue) as f32);
+    }
+    v
+}
+
+/// Decodes an image file, resizes it to `res` x `res` (bilinear with antialiasing, like PIL's
+/// resize) and normalises it: CHW f32.
+pub fn load_image(path: &Path, res: u32) -> anyhow::Result<Vec<f32>> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read image", path.display()))?;
+    let img = image::load_from_memory(&bytes).with_context(|| format!("{}: cannot decode image", path.display()))?;
+    let rgb = img.to_rgb8();
+    let rgb = if rgb.dimensions() == (res, res) {
+        rgb
+    } else {
+        image::imageops::resize(&rgb, res, res, image::imageops::FilterType::Triangle)
+    };
+    Ok(normalise(rgb.as_raw(), res as usize))
+}
+
+/// Interleaved RGB bytes -> CHW floats, `(v / 255 - mean) / std`.
+pub fn normalise(rgb: &[u8], res: usize) -> Vec<f32> {
+    let plane = res * res;
+    let mut out = vec![0f32; 3 * plane];
+    for (i, px) in rgb.chunks_exact(3).enumerate() {
+        for c in 0..3 {
+            out[c * plane + i] = (px[c] as f32 / 255.0 - MEAN[c]) / STD[c];
+        }
+    }
+    out
+}
+
+struct Item {
+    img1: Vec<f32>,
+    img2: Vec<f32>,
+    latent: Vec<f32>,
+    label: u32,
+}
+
+/// A batch in host memory.
+pub struct HostBatch {
+    pub n: usize,
+    pub res: usize,
+    pub x1: Vec<f32>,
+    pub x2: Vec<f32>,
+    pub latent: Vec<f32>,
+    pub latent_dim: usize,
+    pub labels: Vec<u32>,
+}
+
+impl HostBatch {
+    pub fn to_device(&self, device: &Device) -> candle_core::Result<Batch> {
+        let r = self.res;
+        Ok(Batch {
+            x1: Tensor::from_slice(&self.x1, (self.n, 3, r, r), device)?,
+            x2: Tensor::from_slice(&self.x2, (self.n, 3, r, r), device)?,
+            latent: Tensor::from_slice(&self.latent, (self.n, self.latent_dim), device)?,
+            labels: Tensor::from_slice(&self.labels, self.n, device)?,
+        })
+    }
+}
+
+/// Decodes the samples `indices` in parallel on `pool`.
+pub fn load_batch(
+    ds: &PairDataset,
+    pool: &rayon::ThreadPool,
+    seed: u64,
+    epoch: usize,
+    indices: &[usize],
+) -> anyhow::Result<HostBatch> {
+    let items: Vec<Item> =
+        pool.install(|| indices.par_iter().map(|&i| ds.load_item(seed, epoch, i)).collect::<anyhow::Result<_>>())?;
+    let n = items.len();
+    let mut b = HostBatch {
+        n,
+        res: ds.resolution as usize,
+        x1: Vec::with_capacity(n * items[0].img1.len()),
+        x2: Vec::with_capacity(n * items[0].img2.len()),
+        latent: Vec::with_capacity(n * ds.kind.dim()),
+        latent_dim: ds.kind.dim(),
+        labels: Vec::with_capacity(n),
+    };
+    for it in items {
+        b.x1.extend_from_slice(&it.img1);
+        b.x2.extend_from_slice(&it.img2);
+        b.latent.extend_from_slice(&it.latent);
+        b.labels.push(it.label);
+    }
+    Ok(b)
+}
+
+/// The batches of one epoch, starting at `first_step`, decoded ahead on a background thread.
+/// Dropping it stops the thread after the batch in progress.
+pub struct EpochLoader {
+    rx: mpsc::Receiver<anyhow::Result<HostBatch>>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl EpochLoader {
+    pub fn start(
+        ds: Arc<PairDataset>,
+        pool: Arc<rayon::ThreadPool>,
+        seed: u64,
+        epoch: usize,
+        batch_size: usize,
+        first_step: usize,
+        prefetch: usize,
+    ) -> Self {
+        let (tx, rx) = mpsc::sync_channel(prefetch.max(1));
+        let handle = std::thread::spawn(move || {
+            let order = ds.epoch_order(seed, epoch);
+            let steps = ds.steps_per_epoch(batch_size);
+            for step in first_step..steps {
+                let lo = step * batch_size;
+                let hi = (lo + batch_size).min(order.len());
+                let batch = load_batch(&ds, &pool, seed, epoch, &order[lo..hi]);
+                let failed = batch.is_err();
+                if tx.send(batch).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        Self { rx, handle: Some(handle) }
+    }
+}
+
+impl Iterator for EpochLoader {
+    type Item = anyhow::Result<HostBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.rx.recv().ok()
+    }
+}
+
+impl Drop for EpochLoader {
+    fn drop(&mut self) {
+        // Unblock the producer (its send fails once the receiver is gone), then wait for it.
+        let (_, dead) = mpsc::sync_channel(1);
+        drop(std::mem::replace(&mut self.rx, dead));
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! The `eval` command's work: resolve the checkpoint, extract (or reuse) the features, run the
+//! requested tasks, and collect an [`EvalReport`].
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use candle_core::Device;
+
+use super::checkpoint_model::CheckpointModel;
+use super::extract;
+use super::features::FeatureCache;
+use super::report::{EvalReport, FeatureInfo};
+use super::tasks::{self, EmbeddingPredictor, EvalConfig};
+
+/// An evaluation task (`all` runs every one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Task {
+    Classify,
+    Rotation,
+    Color,
+    Predictor,
+}
+
+impl Task {
+    pub const ALL: [Task; 4] = [Task::Classify, Task::Rotation, Task::Color, Task::Predictor];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Classify => "classify",
+            Task::Rotation => "rotation",
+            Task::Color => "color",
+            Task::Predictor => "predictor",
+        }
+    }
+}
+
+/// What to evaluate and how.
+#[derive(Clone, Debug)]
+pub struct EvalOptions {
+    /// A run folder or a checkpoint file.
+    pub checkpoint: PathBuf,
+    pub data: PathBuf,
+    /// Input resolution [default: the one the checkpoint was trained at].
+    pub resolution: Option<u32>,
+    /// Images per forward pass during extraction.
+    pub batch_size: usize,
+    /// Where features are cached [default: `<checkpoint folder>/eval-cache`].
+    pub cache_dir: Option<PathBuf>,
+    /// Split the representation at `rep_dim - equi_dim` even for methods without a split (e.g.
+    /// to probe a VICReg representation's halves).
+    pub equi_dim: Option<usize>,
+    pub config: EvalConfig,
+}
+
+/// Bump when the extraction changes meaning, so that old caches are not reused.
+const CACHE_VERSION: &str = "eval-features v1";
+
+/// The cache file for (checkpoint bytes, dataset manifests, resolution): any change to the
+/// checkpoint, the split manifests or the rich manifest gives another file.
+pub fn cache_path(cache_dir: &Path, checkpoint_file: &Path, data: &Path, resolution: u32) -> Result<PathBuf> {
+    let mut h = blake3::Hasher::new();
+    h.update(CACHE_VERSION.as_bytes());
+    let ckpt = std::fs::File::open(checkpoint_file).with_context(|| format!("{}: cannot open", checkpoint_file.display()))?;
+    h.update_reader(ckpt).with_context(|| format!("{}: cannot read", checkpoint_file.display()))?;
+    let root = data.canonicalize().with_context(|| format!("{}: no such dataset", data.display()))?;
+    h.update(root.to_string_lossy().as_bytes());
+    for split in ["train", "val"] {
+        for file in [dataset::manifest::images_path(data, split), dataset::manifest::labels_path(data, split)] {
+            let bytes = std::fs::read(&file).with_context(|| format!("{}: cannot read the split manifest", file.display()))?;
+            h.update(&bytes);
+        }
+    }
+    if let Ok(bytes) = std::fs::read(data.join(dataset::records::MANIFEST_FILE)) {
+        h.update(&bytes);
+    }
+    h.update(&resolution.to_le_bytes());
+    let hex = h.finalize().to_hex();
+    Ok(cache_dir.join(format!("features-{}.safetensors", &hex[..16])))
+}
+
+/// Number of classes: the rich manifest's, else the largest label seen + 1.
+fn class_count(data: &Path, cache: &FeatureCache) -> usize {
+    let seen = cache.train.index.labels.iter().chain(&cache.val.index.labels).max().map_or(0, |&l| l as usize + 1);
+    crate::data::manifest_num_classes(data).unwrap_or(0).max(seen)
+}
+
+/// Extracts the features of both splits, or loads them from the cache.
+pub fn features(
+    model: &CheckpointModel,
+    options: &EvalOptions,
+    resolution: u32,
+    device: &Device,
+) -> Result<(FeatureCache, PathBuf, f64)> {
+    let cache_dir = match &options.cache_dir {
+        Some(d) => d.clone(),
+        None => model.file.parent().unwrap_or(Path::new(".")).join("eval-cache"),
+    };
+    let path = cache_path(&cache_dir, &model.file, &options.data, resolution)?;
+    if path.exists() {
+        match FeatureCache::load(&path, device) {
+            Ok(cache) => {
+                eprintln!("eval: features from {}", path.display());
+                return Ok((cache, path, 0.0));
+            }
+            Err(e) => eprintln!("eval: ignoring an unreadable cache ({e:#}); extracting again"),
+        }
+    }
+    let start = Instant::now();
+    let mut splits = Vec::new();
+    for split in ["train", "val"] {
+        let last = std::cell::Cell::new(0usize);
+        let progress = |done: usize, total: usize| {
+            let tenth = done * 10 / total.max(1);
+            if tenth > last.get() || done == total {
+                last.set(tenth);
+                eprintln!("eval: {split} features {done}/{total} ({:.0} s)", start.elapsed().as_secs_f64());
+            }
+        };
+        splits.push(extract::extract_split(model, &options.data, split, resolution, options.batch_size, device, &progress)?);
+    }
+    let val = splits.pop().expect("two splits");
+    let train = splits.pop().expect("two splits");
+    let source = serde_json::json!({
+        "checkpoint": model.file.display().to_string(),
+        "dataset": options.data.display().to_string(),
+        "resolution": resolution,
+        "experience": format!("{:?}", model.meta.model.experience),
+        "epoch": model.meta.epoch,
+    });
+    let mut cache = FeatureCache { train, val, equi_dim: model.equi_dim(), classes: 0, source };
+    cache.classes = class_count(&options.data, &cache);
+    cache.save(&path)?;
+    Ok((cache, path, start.elapsed().as_secs_f64()))
+}
+
+/// Runs `tasks` and returns the report (merged into `previous` when it is for the same checkpoint).
+pub fn evaluate(options: &EvalOptions, task_list: &[Task], previous: Option<EvalReport>) -> Result<EvalReport> {
+    let device = Device::Cpu;
+    let model = CheckpointModel::load(&options.checkpoint, &device)?;
+    let resolution = match options.resolution.or(model.trained_resolution()) {
+        Some(r) => r,
+        None => bail!("{}: the checkpoint does not record its resolution; pass --resolution", model.file.display()),
+    };
+    let (mut cache, cache_file, extraction_seconds) = features(&model, options, resolution, &device)?;
+    if let Some(e) = options.equi_dim {
+        let rep = cache.train.rep_dim()?;
+        if e >= rep {
+            bail!("--equi-dim {e} must be smaller than the representation ({rep})");
+        }
+        cache.equi_dim = e;
+    }
+    let mut report = match previous {
+        Some(p) if p.checkpoint == model.file.display().to_string() && p.resolution == resolution => p,
+        _ => EvalReport::default(),
+    };
+    report.checkpoint = model.file.display().to_string();
+    report.experience = format!("{:?}", model.meta.model.experience);
+    report.trained_epochs = model.meta.epoch;
+    report.dataset = options.data.display().to_string();
+    report.resolution = resolution;
+    report.config = Some(options.config.clone());
+    report.features = FeatureInfo {
+        cache_file: cache_file.display().to_string(),
+        train_views: cache.train.index.rows(),
+        val_views: cache.val.index.rows(),
+        train_objects: cache.train.index.objects.len(),
+        val_objects: cache.val.index.objects.len(),
+        rep_dim: cache.train.rep_dim()?,
+        equi_dim: cache.equi_dim,
+        classes: cache.classes,
+        extraction_seconds,
+    };
+    for &task in task_list {
+        let start = Instant::now();
+        eprintln!("eval: {}", task.name());
+        match task {
+            Task::Classify => report.classify = Some(tasks::classify(&cache, &options.config.classify)?),
+            Task::Rotation => report.rotation = Some(tasks::rotation(&cache, &options.config)?),
+            Task::Color => report.color = Some(tasks::color(&cache, &options.config)?),
+            Task::Predictor => {
+                if cache.val.equi_embeddings.is_none() {
+                    eprintln!("eval: {} has no equivariant projector: no predictor evaluation", report.experience);
+                    report.predictor = None;
+                } else {
+                    let predictor: Option<&dyn EmbeddingPredictor> =
+                        if model.has_predictor() { Some(&model) } else { None };
+                    report.predictor = Some(tasks::predictor(&cache.val, predictor)?);
+                }
+            }
+        }
+        report.seconds.insert(task.name().to_string(), start.elapsed().as_secs_f64());
+    }
+    Ok(report)
+}

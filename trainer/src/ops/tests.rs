@@ -1,0 +1,299 @@
+//! The fast CPU ops against the stock-candle reference (forward and autograd), their backward
+//! against central finite differences, and Adam against values worked out by hand.
+//!
+//! Finite differences: the loss is L = sum(out * r) for a fixed random r, evaluated in f64 from
+//! the f32 outputs. Conv and batch norm use h = 1e-2: the f32 rounding of L is ~1e-5, so after
+//! dividing by 2h the numeric gradient carries ~1e-3 of noise, and the truncation error is O(h^2)
+//! (zero for the linear conv); the check allows 5e-3 absolute plus 1e-2 relative. Max-pool is
+//! piecewise linear: on inputs whose values are 1e-2 apart, h = 1e-3 never changes an argmax, so
+//! the difference is exact up to rounding and the same tolerance is loose.
+
+use candle_core::{DType, Device, Result, Tensor, Var};
+
+use super::adam::{Adam, AdamConfig};
+use super::{batch_norm_train, conv2d, max_pool2d, reference};
+
+/// Deterministic uniform values in [-1, 1).
+fn uniform(len: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn rand_tensor(dims: &[usize], seed: u64) -> Tensor {
+    let len = dims.iter().product();
+    Tensor::from_vec(uniform(len, seed), dims, &Device::Cpu).unwrap()
+}
+
+fn values(t: &Tensor) -> Vec<f32> {
+    t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+}
+
+fn assert_close(what: &str, got: &Tensor, want: &Tensor, tol: f32) {
+    assert_eq!(got.dims(), want.dims(), "{what}: shapes differ");
+    for (i, (g, w)) in values(got).iter().zip(values(want)).enumerate() {
+        assert!((g - w).abs() <= tol * (1.0 + w.abs()), "{what}[{i}]: got {g}, want {w}");
+    }
+}
+
+/// Checks d sum(f(inputs) * r) / d inputs[which] from candle's backward against central
+/// differences at `samples` evenly spread elements.
+fn check_finite_differences(
+    what: &str,
+    f: &dyn Fn(&[Tensor]) -> Result<Tensor>,
+    inputs: &[Tensor],
+    which: usize,
+    h: f32,
+) {
+    let vars: Vec<Var> = inputs.iter().map(|t| Var::from_tensor(t).unwrap()).collect();
+    let as_tensors: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+    let out = f(&as_tensors).unwrap();
+    let r = rand_tensor(out.dims(), 99);
+    let grads = (&out * &r).unwrap().sum_all().unwrap().backward().unwrap();
+    let analytic = values(grads.get(vars[which].as_tensor()).expect("gradient of the checked input"));
+    let r = values(&r);
+    let loss = |x: Vec<f32>| -> f64 {
+        let mut ins = inputs.to_vec();
+        ins[which] = Tensor::from_vec(x, inputs[which].dims(), &Device::Cpu).unwrap();
+        values(&f(&ins).unwrap()).iter().zip(&r).map(|(&o, &r)| o as f64 * r as f64).sum()
+    };
+    let base = values(&inputs[which]);
+    let samples = 24.min(base.len());
+    for s in 0..samples {
+        let i = s * base.len() / samples;
+        let (mut plus, mut minus) = (base.clone(), base.clone());
+        plus[i] += h;
+        minus[i] -= h;
+        let numeric = (loss(plus) - loss(minus)) / (2.0 * h as f64);
+        let a = analytic[i] as f64;
+        assert!((numeric - a).abs() <= 5e-3 + 1e-2 * a.abs(), "{what}: d/dx[{i}] analytic {a}, numeric {numeric}");
+    }
+}
+
+/// (N, C, H, W, O, K, stride, padding): 7x7 stems with and without padding, 3x3, 1x1 shortcuts,
+/// a non-square input.
+const CONVS: &[(usize, usize, usize, usize, usize, usize, usize, usize)] = &[
+    (2, 3, 15, 15, 4, 7, 2, 0),
+    (2, 3, 13, 11, 4, 7, 2, 3),
+    (2, 5, 7, 7, 6, 3, 1, 1),
+    (3, 4, 8, 9, 5, 3, 2, 1),
+    (2, 6, 6, 6, 3, 1, 1, 0),
+    (2, 6, 7, 7, 3, 1, 2, 0),
+];
+
+fn conv_inputs(i: usize) -> (Tensor, Tensor, usize, usize) {
+    let (n, c, h, w, o, k, s, p) = CONVS[i];
+    (rand_tensor(&[n, c, h, w], 1 + i as u64), rand_tensor(&[o, c, k, k], 100 + i as u64), s, p)
+}
+
+#[test]
+fn conv_forward_matches_stock_candle() {
+    for i in 0..CONVS.len() {
+        let (x, w, s, p) = conv_inputs(i);
+        assert_close(&format!("conv {:?}", CONVS[i]), &conv2d(&x, &w, s, p).unwrap(), &reference::conv2d(&x, &w, s, p).unwrap(), 1e-5);
+    }
+}
+
+#[test]
+fn conv_backward_matches_stock_candle_autograd() {
+    for i in 0..CONVS.len() {
+        let (_, _, h, w, _, k, s, p) = CONVS[i];
+        if (h + 2 * p - k) % s != 0 || (w + 2 * p - k) % s != 0 {
+            // Stock candle's conv_transpose-based backward returns a wrongly sized dx when the
+            // stride does not divide the padded extent; the finite differences cover these.
+            continue;
+        }
+        let (x, w, s, p) = conv_inputs(i);
+        let (xv, wv) = (Var::from_tensor(&x).unwrap(), Var::from_tensor(&w).unwrap());
+        let grads_of = |out: Tensor| {
+            let r = rand_tensor(out.dims(), 7);
+            let g = (out * r).unwrap().sum_all().unwrap().backward().unwrap();
+            (g.get(xv.as_tensor()).unwrap().clone(), g.get(wv.as_tensor()).unwrap().clone())
+        };
+        let (gx, gw) = grads_of(conv2d(xv.as_tensor(), wv.as_tensor(), s, p).unwrap());
+        let (rx, rw) = grads_of(reference::conv2d(xv.as_tensor(), wv.as_tensor(), s, p).unwrap());
+        assert_close(&format!("conv dx {:?}", CONVS[i]), &gx, &rx, 1e-4);
+        assert_close(&format!("conv dw {:?}", CONVS[i]), &gw, &rw, 1e-4);
+    }
+}
+
+#[test]
+fn conv_backward_matches_finite_differences() {
+    let f = |t: &[Tensor]| conv2d(&t[0], &t[1], CONVS[1].6, CONVS[1].7);
+    let (x, w, _, _) = conv_inputs(1);
+    check_finite_differences("conv dx", &f, &[x.clone(), w.clone()], 0, 1e-2);
+    check_finite_differences("conv dw", &f, &[x, w], 1, 1e-2);
+    let f = |t: &[Tensor]| conv2d(&t[0], &t[1], CONVS[3].6, CONVS[3].7);
+    let (x, w, _, _) = conv_inputs(3);
+    check_finite_differences("conv dx", &f, &[x.clone(), w.clone()], 0, 1e-2);
+    check_finite_differences("conv dw", &f, &[x, w], 1, 1e-2);
+}
+
+#[test]
+fn conv_skips_the_gradient_of_an_untracked_input() {
+    let (x, w, s, p) = conv_inputs(0);
+    let wv = Var::from_tensor(&w).unwrap();
+    let grads = conv2d(&x, wv.as_tensor(), s, p).unwrap().sum_all().unwrap().backward().unwrap();
+    assert!(grads.get(&x).is_none());
+    assert!(grads.get(wv.as_tensor()).is_some());
+}
+
+#[test]
+fn non_f32_inputs_take_the_reference_path() {
+    let (x, w, s, p) = conv_inputs(2);
+    let (x64, w64) = (x.to_dtype(DType::F64).unwrap(), w.to_dtype(DType::F64).unwrap());
+    let got = conv2d(&x64, &w64, s, p).unwrap().to_dtype(DType::F32).unwrap();
+    assert_close("f64 conv", &got, &conv2d(&x, &w, s, p).unwrap(), 1e-5);
+}
+
+/// Input of distinct values 1e-2 apart (a shuffled ramp), so no window has a tie.
+fn pool_input(dims: &[usize]) -> Tensor {
+    let len: usize = dims.iter().product();
+    let mut order: Vec<(f32, usize)> = uniform(len, 5).into_iter().zip(0..).collect();
+    order.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut data = vec![0f32; len];
+    for (rank, &(_, i)) in order.iter().enumerate() {
+        data[i] = (rank as f32 - len as f32 / 2.0) * 1e-2;
+    }
+    Tensor::from_vec(data, dims, &Device::Cpu).unwrap()
+}
+
+/// The definition: max over the window, padding excluded.
+fn naive_max_pool(x: &Tensor, k: usize, s: usize, p: usize) -> Tensor {
+    let (n, c, h, w) = x.dims4().unwrap();
+    let data = values(x);
+    let (oh, ow) = ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1);
+    let mut out = Vec::new();
+    for plane in data.chunks(h * w).take(n * c) {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let mut m = f32::NEG_INFINITY;
+                for ky in 0..k {
+                    for kx in 0..k {
+                        let (iy, ix) = ((oy * s + ky) as isize - p as isize, (ox * s + kx) as isize - p as isize);
+                        if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
+                            m = m.max(plane[iy as usize * w + ix as usize]);
+                        }
+                    }
+                }
+                out.push(m);
+            }
+        }
+    }
+    Tensor::from_vec(out, (n, c, oh, ow), &Device::Cpu).unwrap()
+}
+
+/// (kernel, stride, padding): the reference stem pool, torchvision's, kernel != stride, overlap.
+const POOLS: &[(usize, usize, usize)] = &[(3, 2, 0), (3, 2, 1), (2, 2, 0), (3, 1, 1), (2, 3, 1)];
+
+#[test]
+fn max_pool_forward_matches_naive() {
+    let x = pool_input(&[2, 3, 9, 8]);
+    for &(k, s, p) in POOLS {
+        assert_close(&format!("pool {k} {s} {p}"), &max_pool2d(&x, k, s, p).unwrap(), &naive_max_pool(&x, k, s, p), 0.0);
+        assert_close(&format!("ref pool {k} {s} {p}"), &reference::max_pool2d(&x, k, s, p).unwrap(), &naive_max_pool(&x, k, s, p), 0.0);
+    }
+}
+
+#[test]
+fn max_pool_backward_matches_finite_differences() {
+    let x = pool_input(&[2, 2, 9, 8]);
+    for &(k, s, p) in POOLS {
+        let f = move |t: &[Tensor]| max_pool2d(&t[0], k, s, p);
+        check_finite_differences(&format!("pool {k} {s} {p}"), &f, std::slice::from_ref(&x), 0, 1e-3);
+    }
+}
+
+fn bn_inputs(dims: &[usize]) -> (Tensor, Tensor, Tensor) {
+    let c = dims[1];
+    // An offset mean and non-unit scale, as real activations have.
+    let x = ((rand_tensor(dims, 11) * 3.0).unwrap() + 0.5).unwrap();
+    (x, rand_tensor(&[c], 12), rand_tensor(&[c], 13))
+}
+
+#[test]
+fn batch_norm_forward_matches_reference() {
+    for dims in [&[4, 3, 5, 6][..], &[6, 5][..]] {
+        let (x, g, b) = bn_inputs(dims);
+        let (y, mean, var) = batch_norm_train(&x, &g, &b, 1e-5).unwrap();
+        let (ry, rmean, rvar) = reference::batch_norm_train(&x, &g, &b, 1e-5).unwrap();
+        assert_close("bn y", &y, &ry, 1e-5);
+        assert_close("bn mean", &mean, &rmean, 1e-5);
+        assert_close("bn var", &var, &rvar, 1e-5);
+    }
+}
+
+#[test]
+fn batch_norm_backward_matches_reference_autograd_and_finite_differences() {
+    for dims in [&[4, 3, 5, 6][..], &[6, 5][..]] {
+        let (x, g, b) = bn_inputs(dims);
+        let vars: Vec<Var> = [&x, &g, &b].iter().map(|t| Var::from_tensor(t).unwrap()).collect();
+        let r = rand_tensor(dims, 21);
+        let grads_of = |y: Tensor| {
+            let grads = (y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            vars.iter().map(|v| grads.get(v.as_tensor()).unwrap().clone()).collect::<Vec<_>>()
+        };
+        let [x_, g_, b_] = [0, 1, 2].map(|i| vars[i].as_tensor().clone());
+        let fast = grads_of(batch_norm_train(&x_, &g_, &b_, 1e-5).unwrap().0);
+        let slow = grads_of(reference::batch_norm_train(&x_, &g_, &b_, 1e-5).unwrap().0);
+        for (name, (f, s)) in ["dx", "dgamma", "dbeta"].iter().zip(fast.iter().zip(&slow)) {
+            assert_close(&format!("bn {name} {dims:?}"), f, s, 1e-4);
+        }
+        let f = |t: &[Tensor]| Ok(batch_norm_train(&t[0], &t[1], &t[2], 1e-5)?.0);
+        for which in 0..3 {
+            check_finite_differences(&format!("bn input {which} {dims:?}"), &f, &[x.clone(), g.clone(), b.clone()], which, 1e-2);
+        }
+    }
+}
+
+/// Two steps on L = sum(p * c) (constant gradient c), lr 0.1, betas (0.9, 0.999), eps 1e-8,
+/// weight decay 0.1, p0 = (1, -2), c = (0.5, -1). By hand, for the first element:
+/// step 1: g = 0.5 + 0.1*1 = 0.6, m = 0.06, v = 0.00036, m/(1-0.9) = 0.6, sqrt(v/(1-0.999)) = 0.6,
+///         p = 1 - 0.1 * 0.6/(0.6 + 1e-8) = 0.9000000016666666
+/// step 2: g = 0.5 + 0.09 = 0.59, m = 0.054 + 0.059 = 0.113, v = 0.00035964 + 0.0003481 = 0.00070774,
+///         p = 0.9 - 0.1 * (0.113/0.19) / (sqrt(0.00070774/0.001999) + 1e-8) = 0.8000473404883316
+/// and likewise (-1.9000000008333333, -1.8000226891227293) for the second.
+#[test]
+fn adam_matches_hand_computed_steps() {
+    let config = AdamConfig { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.1 };
+    let expected = [[0.9000000016666666, -1.9000000008333333], [0.8000473404883316, -1.8000226891227293]];
+    for fused in [true, false] {
+        let p = Var::from_vec(vec![1f32, -2.0], 2, &Device::Cpu).unwrap();
+        let c = Tensor::new(&[0.5f32, -1.0], &Device::Cpu).unwrap();
+        let params = vec![("p".to_string(), p.clone())];
+        let mut adam = if fused { Adam::new(params, config) } else { Adam::new_tensor_ops(params, config) }.unwrap();
+        for want in expected {
+            let grads = (p.as_tensor() * &c).unwrap().sum_all().unwrap().backward().unwrap();
+            adam.step(&grads).unwrap();
+            for (got, want) in values(p.as_tensor()).iter().zip(want) {
+                assert!((*got as f64 - want).abs() < 1e-6, "fused {fused}: got {got}, want {want}");
+            }
+        }
+        assert_eq!(adam.step_count(), 2);
+        let state: std::collections::HashMap<_, _> = adam.state().into_iter().collect();
+        assert_close("exp_avg", &state["p.exp_avg"], &Tensor::new(&[0.113f32, -0.227], &Device::Cpu).unwrap(), 1e-6);
+        assert_close("exp_avg_sq", &state["p.exp_avg_sq"], &Tensor::new(&[0.00070774f32, 0.00285466], &Device::Cpu).unwrap(), 1e-6);
+    }
+}
+
+#[test]
+fn adam_state_round_trips() {
+    let make = || Var::from_vec(vec![0.5f32, 1.5, -0.25], 3, &Device::Cpu).unwrap();
+    let step = |adam: &mut Adam, p: &Var| {
+        let grads = p.as_tensor().sqr().unwrap().sum_all().unwrap().backward().unwrap();
+        adam.step(&grads).unwrap();
+    };
+    let (p1, p2) = (make(), make());
+    let mut a1 = Adam::new(vec![("w".into(), p1.clone())], AdamConfig::default()).unwrap();
+    step(&mut a1, &p1);
+    let mut a2 = Adam::new(vec![("w".into(), p2.clone())], AdamConfig::default()).unwrap();
+    p2.set(p1.as_tensor()).unwrap();
+    a2.load_state(&a1.state().into_iter().collect(), a1.step_count()).unwrap();
+    step(&mut a1, &p1);
+    step(&mut a2, &p2);
+    assert_close("resumed", p2.as_tensor(), p1.as_tensor(), 0.0);
+}

@@ -1,0 +1,243 @@
+//! The training loop: resume, epochs of prefetched batches, Adam, logs, checkpoints, export.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use candle_core::Device;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::checkpoint::{self, CheckpointMeta, CHECKPOINT_FILE, CONFIG_FILE, TORCHVISION_FILE};
+use crate::config::{DeviceKind, Experience, TrainArgs};
+use crate::data::{self, EpochLoader, LatentKind, PairDataset};
+use crate::model::{LossConfig, SslModel};
+use crate::ops::adam::{Adam, AdamConfig};
+
+pub const LOG_FILE: &str = "log.jsonl";
+
+/// Classes of the online classifier when neither the flag nor the dataset's manifest says:
+/// ShapeNetCore's 55.
+pub const DEFAULT_NUM_CLASSES: usize = 55;
+
+/// What a run did.
+#[derive(Clone, Debug)]
+pub struct RunSummary {
+    pub start_epoch: usize,
+    pub epochs_done: usize,
+    pub steps: u64,
+    /// Mean self-supervised loss of each epoch trained by this call.
+    pub epoch_losses: Vec<f64>,
+    /// Images (both views) per second over this call's steps, data loading included.
+    pub images_per_s: f64,
+    pub exp_dir: PathBuf,
+}
+
+pub fn device(kind: DeviceKind) -> anyhow::Result<Device> {
+    Ok(match kind {
+        DeviceKind::Cpu => Device::Cpu,
+        DeviceKind::Cuda => Device::new_cuda(0).context("--device cuda (build with --features cuda)")?,
+    })
+}
+
+fn loss_config(a: &TrainArgs) -> LossConfig {
+    LossConfig {
+        sim_coeff: a.sim_coeff,
+        std_coeff: a.std_coeff,
+        cov_coeff: a.cov_coeff,
+        equi_factor: a.equi_factor,
+        simclr_temp: a.simclr_temp,
+    }
+}
+
+/// Flattens a JSON object of numbers (nested objects joined with '.'), skipping nulls.
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, f64>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                flatten(&key, v, out);
+            }
+        }
+        serde_json::Value::Number(n) => {
+            out.insert(prefix.to_string(), n.as_f64().unwrap_or(f64::NAN));
+        }
+        _ => {}
+    }
+}
+
+/// Appends JSON lines to `<exp-dir>/log.jsonl`.
+struct JsonLog {
+    file: std::fs::File,
+}
+
+impl JsonLog {
+    fn open(path: &Path) -> anyhow::Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("{}: cannot open log", path.display()))?;
+        Ok(Self { file })
+    }
+
+    fn write(&mut self, v: &serde_json::Value) -> anyhow::Result<()> {
+        writeln!(self.file, "{v}").context("cannot write log.jsonl")
+    }
+}
+
+/// Trains as the flags say, resuming from `<exp-dir>/checkpoint.safetensors` if present.
+pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
+    args.validate()?;
+    let device = device(args.device)?;
+    std::fs::create_dir_all(&args.exp_dir).with_context(|| format!("{}: cannot create", args.exp_dir.display()))?;
+    let num_classes = args.num_classes.or_else(|| data::manifest_num_classes(&args.data)).unwrap_or(DEFAULT_NUM_CLASSES);
+    let model_cfg = args.model_config(num_classes)?;
+    let lc = loss_config(args);
+    let kind = if args.experience == Experience::SIERotColor { LatentKind::RotationColour } else { LatentKind::Rotation };
+    let ds = Arc::new(PairDataset::open(
+        &args.data,
+        &args.images_file(),
+        &args.labels_file(),
+        num_classes,
+        kind,
+        args.resolution,
+    )?);
+
+    let model = SslModel::new(&model_cfg, &device, args.seed)?;
+    let adam_cfg = AdamConfig { lr: args.base_lr, weight_decay: args.wd, ..AdamConfig::default() };
+    let mut adam = Adam::new(model.params.params(), adam_cfg)?;
+    let ckpt_path = args.exp_dir.join(CHECKPOINT_FILE);
+    let (mut epoch, mut global_step) = (0usize, 0u64);
+    let mut log = JsonLog::open(&args.exp_dir.join(LOG_FILE))?;
+    if ckpt_path.exists() {
+        let (meta, tensors) = checkpoint::read(&ckpt_path, &device)?;
+        if meta.model != model_cfg {
+            bail!(
+                "{}: holds a checkpoint of a different model ({:?}), not of these flags ({:?}); use another --exp-dir",
+                ckpt_path.display(),
+                meta.model,
+                model_cfg
+            );
+        }
+        model.params.load(&tensors, "model.", true).with_context(|| format!("{}: model state", ckpt_path.display()))?;
+        checkpoint::restore_adam(&mut adam, &tensors, meta.adam_step)?;
+        (epoch, global_step) = (meta.epoch, meta.global_step);
+        log.write(&serde_json::json!({"type": "resume", "epoch": epoch, "step": global_step}))?;
+    }
+    let config_json = serde_json::json!({"args": args, "model": model_cfg, "loss": lc, "objects": ds.len()});
+    dataset::atomic::write_bytes(&args.exp_dir.join(CONFIG_FILE), serde_json::to_string_pretty(&config_json)?.as_bytes())
+        .context("cannot write config.json")?;
+
+    let workers = args.num_workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let pool = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(workers.max(1)).build()?);
+    let steps_per_epoch = ds.steps_per_epoch(args.batch_size);
+    let start_epoch = epoch;
+    let mut summary = RunSummary {
+        start_epoch,
+        epochs_done: epoch,
+        steps: 0,
+        epoch_losses: Vec::new(),
+        images_per_s: 0.0,
+        exp_dir: args.exp_dir.clone(),
+    };
+    let run_start = Instant::now();
+    let mut images_seen = 0usize;
+    'epochs: while epoch < args.epochs {
+        let bar = progress_bar(args, steps_per_epoch, epoch);
+        let loader =
+            EpochLoader::start(ds.clone(), pool.clone(), args.seed, epoch, args.batch_size, 0, args.prefetch);
+        let epoch_start = Instant::now();
+        let mut sums: BTreeMap<String, f64> = BTreeMap::new();
+        let mut epoch_steps = 0usize;
+        let mut epoch_images = 0usize;
+        for host in loader {
+            let host = host?;
+            let batch = host.to_device(&device)?;
+            let out = model.forward_train(&batch, &lc)?;
+            if !out.stats.loss.is_finite() {
+                bail!("epoch {epoch} step {global_step}: the loss is {} (diverged)", out.stats.loss);
+            }
+            let grads = out.total.backward()?;
+            adam.step(&grads)?;
+            global_step += 1;
+            epoch_steps += 1;
+            summary.steps += 1;
+            epoch_images += 2 * host.n;
+            images_seen += 2 * host.n;
+
+            let mut flat = BTreeMap::new();
+            flatten("", &serde_json::to_value(&out.stats)?, &mut flat);
+            for (k, v) in &flat {
+                *sums.entry(k.clone()).or_default() += v;
+            }
+            let secs = epoch_start.elapsed().as_secs_f64().max(1e-9);
+            let ips = epoch_images as f64 / secs;
+            bar.set_message(format!("loss {:.4}  {:.1} img/s", out.stats.loss, ips));
+            bar.inc(1);
+            if global_step % args.log_interval as u64 == 0 {
+                let mut line = serde_json::json!({
+                    "type": "step", "epoch": epoch, "step": global_step,
+                    "lr": args.base_lr, "images_per_s": ips, "steps_per_s": epoch_steps as f64 / secs,
+                });
+                for (k, v) in &flat {
+                    line[k] = serde_json::json!(v);
+                }
+                log.write(&line)?;
+            }
+            if args.max_steps.is_some_and(|m| global_step >= m) {
+                bar.finish_and_clear();
+                break 'epochs;
+            }
+        }
+        bar.finish_and_clear();
+        epoch += 1;
+        let secs = epoch_start.elapsed().as_secs_f64();
+        let mut line = serde_json::json!({
+            "type": "epoch", "epoch": epoch - 1, "step": global_step, "steps": epoch_steps,
+            "seconds": secs, "images_per_s": epoch_images as f64 / secs.max(1e-9),
+        });
+        for (k, v) in &sums {
+            line[k] = serde_json::json!(v / epoch_steps.max(1) as f64);
+        }
+        log.write(&line)?;
+        summary.epoch_losses.push(sums.get("loss").copied().unwrap_or(f64::NAN) / epoch_steps.max(1) as f64);
+        let meta = CheckpointMeta {
+            epoch,
+            global_step,
+            adam_step: adam.step_count(),
+            model: model_cfg.clone(),
+            loss: lc,
+            args: Some(args.clone()),
+        };
+        checkpoint::save(&ckpt_path, &model, Some(&adam), &meta)?;
+        summary.epochs_done = epoch;
+        if !args.quiet {
+            eprintln!(
+                "epoch {}/{}: loss {:.4}, {:.1} img/s, {:.1} s",
+                epoch,
+                args.epochs,
+                summary.epoch_losses.last().copied().unwrap_or(f64::NAN),
+                epoch_images as f64 / secs.max(1e-9),
+                secs
+            );
+        }
+    }
+    summary.images_per_s = images_seen as f64 / run_start.elapsed().as_secs_f64().max(1e-9);
+    checkpoint::export_backbone_torchvision(&model, &args.exp_dir.join(TORCHVISION_FILE))?;
+    Ok(summary)
+}
+
+fn progress_bar(args: &TrainArgs, steps: usize, epoch: usize) -> ProgressBar {
+    if args.quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(steps as u64);
+    let style = ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} [{elapsed}<{eta}, {per_sec}] {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_prefix(format!("epoch {}/{}", epoch + 1, args.epochs));
+    bar
+}
