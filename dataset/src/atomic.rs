@@ -52,7 +52,8 @@ mod tests {
         let path = dir.path().join("a/b/c.txt");
         write_bytes(&path, b"hello").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"hello");
-        let names: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> =
+            fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 1, "{names:?}");
     }
 

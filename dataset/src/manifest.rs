@@ -25,7 +25,8 @@ pub fn write_images(path: &Path, objects: &[ObjectKey]) -> anyhow::Result<()> {
 /// Reads a split image manifest into validated object keys; errors name the file and entry.
 pub fn read_images(path: &Path) -> anyhow::Result<Vec<ObjectKey>> {
     let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let npy = npyz::NpyFile::new(&bytes[..]).with_context(|| format!("{}: not a .npy file", path.display()))?;
+    let npy =
+        npyz::NpyFile::new(&bytes[..]).with_context(|| format!("{}: not a .npy file", path.display()))?;
     if npy.shape().len() != 1 {
         bail!("{}: shape {:?}, expected a 1-d array", path.display(), npy.shape());
     }
@@ -47,7 +48,8 @@ pub fn write_labels(path: &Path, labels: &[i64]) -> anyhow::Result<()> {
 /// Reads integer labels (int64, or int32 from other tools).
 pub fn read_labels(path: &Path) -> anyhow::Result<Vec<i64>> {
     let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let npy = npyz::NpyFile::new(&bytes[..]).with_context(|| format!("{}: not a .npy file", path.display()))?;
+    let npy =
+        npyz::NpyFile::new(&bytes[..]).with_context(|| format!("{}: not a .npy file", path.display()))?;
     if npy.shape().len() != 1 {
         bail!("{}: shape {:?}, expected a 1-d array", path.display(), npy.shape());
     }
@@ -61,7 +63,11 @@ pub fn read_labels(path: &Path) -> anyhow::Result<Vec<i64>> {
 }
 
 /// Reads a split's images and labels, checking that they agree in length and labels are in range.
-pub fn read_split(images: &Path, labels: &Path, num_classes: Option<usize>) -> anyhow::Result<Vec<(ObjectKey, i64)>> {
+pub fn read_split(
+    images: &Path,
+    labels: &Path,
+    num_classes: Option<usize>,
+) -> anyhow::Result<Vec<(ObjectKey, i64)>> {
     let objects = read_images(images)?;
     let labels_v = read_labels(labels)?;
     if objects.len() != labels_v.len() {
@@ -91,13 +97,11 @@ mod tests {
 
     #[test]
     fn reads_the_official_release_manifests() {
-        let rows = read_split(&shared("val_images_head.npy"), &shared("val_labels_head.npy"), Some(55)).unwrap();
+        let rows =
+            read_split(&shared("val_images_head.npy"), &shared("val_labels_head.npy"), Some(55)).unwrap();
         assert_eq!(rows.len(), 256);
-        let synsets: Vec<String> = std::fs::read_to_string(shared("synsets.txt"))
-            .unwrap()
-            .lines()
-            .map(str::to_string)
-            .collect();
+        let synsets: Vec<String> =
+            std::fs::read_to_string(shared("synsets.txt")).unwrap().lines().map(str::to_string).collect();
         for (key, label) in &rows {
             assert_eq!(synsets[*label as usize], key.synset, "{key}");
         }

@@ -60,12 +60,14 @@ impl DatasetManifest {
     pub fn write(&self, root: &Path) -> anyhow::Result<()> {
         let path = root.join(MANIFEST_FILE);
         let text = serde_json::to_string_pretty(self)?;
-        atomic::write_bytes(&path, text.as_bytes()).with_context(|| format!("{}: cannot write", path.display()))
+        atomic::write_bytes(&path, text.as_bytes())
+            .with_context(|| format!("{}: cannot write", path.display()))
     }
 
     pub fn read(root: &Path) -> anyhow::Result<Self> {
         let path = root.join(MANIFEST_FILE);
-        let text = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read", path.display()))?;
         serde_json::from_str(&text).with_context(|| format!("{}: invalid manifest", path.display()))
     }
 }

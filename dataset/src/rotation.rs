@@ -104,8 +104,8 @@ mod tests {
     fn matrix_matches_scipy() {
         for row in &reference().rows {
             let m = matrix_from_euler_xyz(row.euler_1);
-            for i in 0..3 {
-                assert_close(m[i], row.matrix_1[i], "matrix");
+            for (got, want) in m.iter().zip(row.matrix_1) {
+                assert_close(*got, want, "matrix");
             }
         }
     }

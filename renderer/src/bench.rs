@@ -1,15 +1,299 @@
-//! Throughput benchmark (owned by the renderer-core engineer; placeholder until it lands).
+//! Throughput benchmark: `render bench`.
+//!
+//! Renders objects of 50 views (the dataset's shape of work) cycling over the two golden-test
+//! fixtures and a generated 20,000-triangle torus knot, all loaded from OBJ files written to a
+//! temporary ShapeNet-layout tree. Like a real run, the render thread hands each object's frames
+//! to a writer thread that encodes the JPEGs in parallel (rayon) and writes them, with their
+//! latents, to a temporary folder; rendering of the next object overlaps. Reports images/s per
+//! run (wall clock from the first load to the last file written) and the median.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use anyhow::Context;
+use rayon::prelude::*;
+
+use crate::gpu::{encode_jpeg, RenderOptions, Renderer};
+use crate::mesh::load_obj;
+
+/// Views per object, as in 3DIEBench.
+const VIEWS_PER_OBJECT: usize = 50;
+/// Triangles of the generated mesh: the upper end of what the target covers.
+pub const GENERATED_TRIANGLES: usize = 20_000;
+
+const FIXTURES: [(&str, &str, &[u8]); 5] = [
+    (
+        "90000001/textured_box/models/model_normalized.obj",
+        "obj",
+        include_bytes!("../../tests/fixtures/meshes/90000001/textured_box/models/model_normalized.obj"),
+    ),
+    (
+        "90000001/textured_box/models/model_normalized.mtl",
+        "mtl",
+        include_bytes!("../../tests/fixtures/meshes/90000001/textured_box/models/model_normalized.mtl"),
+    ),
+    (
+        "90000001/textured_box/images/texture0.png",
+        "png",
+        include_bytes!("../../tests/fixtures/meshes/90000001/textured_box/images/texture0.png"),
+    ),
+    (
+        "90000002/table/models/model_normalized.obj",
+        "obj",
+        include_bytes!("../../tests/fixtures/meshes/90000002/table/models/model_normalized.obj"),
+    ),
+    (
+        "90000002/table/models/model_normalized.mtl",
+        "mtl",
+        include_bytes!("../../tests/fixtures/meshes/90000002/table/models/model_normalized.mtl"),
+    ),
+];
 
 /// Benchmark result, printed by `render bench`.
-pub struct BenchReport(pub String);
+#[derive(Clone, Debug)]
+pub struct BenchReport {
+    pub adapter: String,
+    pub image_size: u32,
+    pub views: usize,
+    /// (mesh name, triangles) of the meshes cycled over.
+    pub meshes: Vec<(String, usize)>,
+    /// Images per second of each run.
+    pub runs: Vec<f64>,
+}
 
-impl std::fmt::Display for BenchReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+impl BenchReport {
+    pub fn median(&self) -> f64 {
+        let mut v = self.runs.clone();
+        v.sort_by(f64::total_cmp);
+        match v.len() {
+            0 => 0.0,
+            n if n % 2 == 1 => v[n / 2],
+            n => 0.5 * (v[n / 2 - 1] + v[n / 2]),
+        }
     }
 }
 
+impl fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "adapter: {}", self.adapter)?;
+        let meshes: Vec<String> = self.meshes.iter().map(|(n, t)| format!("{n} ({t} triangles)")).collect();
+        writeln!(f, "meshes: {}", meshes.join(", "))?;
+        writeln!(
+            f,
+            "{} views per run at {}x{}, shadows + 4x MSAA, JPEG q95 + latent files written",
+            self.views, self.image_size, self.image_size
+        )?;
+        for (i, r) in self.runs.iter().enumerate() {
+            writeln!(f, "run {}: {r:.1} images/s", i + 1)?;
+        }
+        write!(f, "median: {:.1} images/s", self.median())
+    }
+}
+
+/// Renders `views` views per run, `runs` times, and reports images/s (printing each run).
 pub fn run_bench(views: usize, runs: usize, image_size: u32) -> anyhow::Result<BenchReport> {
-    let _ = (views, runs, image_size);
-    anyhow::bail!("the benchmark is not implemented yet")
+    run_bench_with(RenderOptions { image_size, ..Default::default() }, views, runs, Output::JpegFiles)
+}
+
+/// What a run does with its frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Encode JPEGs and write them with their latents (the real workload).
+    JpegFiles,
+    /// Encode JPEGs only, in memory.
+    JpegOnly,
+    /// Drop the frames: rendering alone.
+    Discard,
+}
+
+/// [`run_bench`] with any renderer options (anti-aliasing, shadow map size, ...) and output.
+pub fn run_bench_with(opts: RenderOptions, views: usize, runs: usize, output: Output) -> anyhow::Result<BenchReport> {
+    anyhow::ensure!(views > 0 && runs > 0, "bench needs at least one view and one run");
+    let image_size = opts.image_size;
+    let tree = TempDir::new("meshes")?;
+    let objs = write_meshes(tree.path())?;
+    let mut renderer = Renderer::new(opts)?;
+    let meshes = objs.iter().map(|p| load_obj(p)).collect::<anyhow::Result<Vec<_>>>()?;
+    let mut report = BenchReport {
+        adapter: renderer.adapter_info(),
+        image_size,
+        views,
+        meshes: objs.iter().zip(&meshes).map(|(p, m)| (mesh_name(p), m.triangle_count())).collect(),
+        runs: Vec::new(),
+    };
+    eprintln!("adapter: {}", report.adapter);
+    // Warm-up: pipelines compiled, buffers sized.
+    let gpu = renderer.upload(&meshes[0])?;
+    renderer.render_views(&gpu, &latents(0, 4))?;
+    drop(gpu);
+    for run in 0..runs {
+        let out = TempDir::new("out")?;
+        let start = Instant::now();
+        let written = render_and_write(&mut renderer, &objs, views, image_size, out.path(), output)?;
+        let rate = written as f64 / start.elapsed().as_secs_f64();
+        eprintln!("run {}: {written} images in {:.2} s: {rate:.1} images/s", run + 1, start.elapsed().as_secs_f64());
+        report.runs.push(rate);
+    }
+    Ok(report)
+}
+
+fn mesh_name(obj: &Path) -> String {
+    let comps: Vec<String> =
+        obj.components().rev().skip(2).take(2).map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    comps.into_iter().rev().collect::<Vec<_>>().join("/")
+}
+
+/// Deterministic spread of factors for object `object`.
+fn latents(object: usize, count: usize) -> Vec<dataset::Latent> {
+    let key = dataset::ObjectKey::new("bench", &format!("object{object}")).expect("valid key");
+    (0..count).map(|v| dataset::factors::sample_latent(0, &key, v)).collect()
+}
+
+/// One run: objects of [`VIEWS_PER_OBJECT`] views until `views` images are written.
+fn render_and_write(
+    renderer: &mut Renderer,
+    objs: &[PathBuf],
+    views: usize,
+    size: u32,
+    out: &Path,
+    output: Output,
+) -> anyhow::Result<usize> {
+    let (tx, rx) = mpsc::sync_channel::<(usize, Vec<dataset::Latent>, Vec<crate::gpu::Frame>)>(1);
+    let out_dir = out.to_path_buf();
+    let writer = std::thread::spawn(move || -> anyhow::Result<usize> {
+        let mut written = 0;
+        for (object, latents, frames) in rx {
+            let dir = out_dir.join(format!("object{object}"));
+            std::fs::create_dir_all(&dir)?;
+            frames.par_iter().zip(&latents).enumerate().try_for_each(|(k, (frame, latent))| match output {
+                Output::JpegFiles => {
+                    dataset::atomic::write_bytes(&dir.join(format!("image_{k}.jpg")), &encode_jpeg(&frame.rgb, size))?;
+                    latent.write(&dir.join(format!("latent_{k}.npy")))
+                }
+                Output::JpegOnly => {
+                    std::hint::black_box(encode_jpeg(&frame.rgb, size));
+                    Ok(())
+                }
+                Output::Discard => Ok(()),
+            })?;
+            written += frames.len();
+        }
+        Ok(written)
+    });
+    let mut rendered = 0;
+    let mut object = 0;
+    while rendered < views {
+        let count = VIEWS_PER_OBJECT.min(views - rendered);
+        let mesh = load_obj(&objs[object % objs.len()])?;
+        let gpu = renderer.upload(&mesh)?;
+        let latents = latents(object, count);
+        let frames = renderer.render_views(&gpu, &latents)?;
+        if tx.send((object, latents, frames)).is_err() {
+            break; // the writer failed; its error is reported below
+        }
+        rendered += count;
+        object += 1;
+    }
+    drop(tx);
+    writer.join().map_err(|_| anyhow::anyhow!("the writer thread panicked"))?
+}
+
+/// Writes the fixtures and the generated mesh as a ShapeNet-layout tree; returns their OBJs.
+fn write_meshes(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut objs = Vec::new();
+    for (rel, kind, bytes) in FIXTURES {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().expect("has a folder"))?;
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        if kind == "obj" {
+            objs.push(path);
+        }
+    }
+    let knot = root.join("90000003/torus_knot/models/model_normalized.obj");
+    std::fs::create_dir_all(knot.parent().expect("has a folder"))?;
+    std::fs::write(&knot, torus_knot_obj(GENERATED_TRIANGLES))?;
+    std::fs::write(knot.with_extension("mtl"), "newmtl knot\nKd 0.55 0.55 0.5\nKs 0.5 0.5 0.5\nNs 100\n")?;
+    objs.push(knot);
+    Ok(objs)
+}
+
+/// A (2, 3) torus knot tube with smooth normals as OBJ text, about `triangles` triangles.
+pub fn torus_knot_obj(triangles: usize) -> String {
+    use std::f64::consts::TAU;
+    use std::fmt::Write;
+    let around = 16usize;
+    let along = (triangles / (2 * around)).max(3);
+    let tube = 0.25;
+    let curve = |t: f64| {
+        let (p, q) = (2.0, 3.0);
+        let r = 1.0 + 0.5 * (q * t).cos();
+        [r * (p * t).cos(), r * (p * t).sin(), 0.5 * (q * t).sin()]
+    };
+    let mut s = String::from("# generated (2,3) torus knot\nmtllib model_normalized.mtl\no knot\n");
+    let mut normals = Vec::new();
+    for i in 0..along {
+        let t = TAU * i as f64 / along as f64;
+        let c = curve(t);
+        let d = curve(t + 1e-4);
+        let tangent = normalize(sub(d, c));
+        // A frame around the tangent: any vector not parallel to it.
+        let side = normalize(cross(tangent, [0.0, 0.0, 1.0]));
+        let up = cross(side, tangent);
+        for j in 0..around {
+            let a = TAU * j as f64 / around as f64;
+            let n = [0, 1, 2].map(|k| side[k] * a.cos() + up[k] * a.sin());
+            let p = [0, 1, 2].map(|k| c[k] + tube * n[k]);
+            let _ = writeln!(s, "v {:.6} {:.6} {:.6}", p[0], p[1], p[2]);
+            normals.push(n);
+        }
+    }
+    for n in &normals {
+        let _ = writeln!(s, "vn {:.6} {:.6} {:.6}", n[0], n[1], n[2]);
+    }
+    s.push_str("usemtl knot\n");
+    for i in 0..along {
+        for j in 0..around {
+            let idx = |i: usize, j: usize| (i % along) * around + (j % around) + 1;
+            let (a, b, c, d) = (idx(i, j), idx(i + 1, j), idx(i + 1, j + 1), idx(i, j + 1));
+            let _ = writeln!(s, "f {a}//{a} {b}//{b} {c}//{c}\nf {a}//{a} {c}//{c} {d}//{d}");
+        }
+    }
+    s
+}
+
+/// A folder under the system's temporary folder, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(what: &str) -> anyhow::Result<Self> {
+        let path = std::env::temp_dir().join(format!("render-bench-{}-{what}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).with_context(|| format!("cannot make {}", path.display()))?;
+        Ok(Self(path))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
+}
+
+fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+}
+
+fn normalize(v: [f64; 3]) -> [f64; 3] {
+    let l = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+    v.map(|c| c / l)
 }

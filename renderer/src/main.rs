@@ -9,11 +9,25 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Synth(a)) => synth::generate_library(&a.out, a.per_class, a.seed).map(|objects| {
-            println!("wrote {} objects of {} classes to {}", objects.len(), synth::classes().len(), a.out.display());
+            println!(
+                "wrote {} objects of {} classes to {}",
+                objects.len(),
+                synth::classes().len(),
+                a.out.display()
+            );
             true
         }),
         Some(Command::Preview(a)) => ensure_library(&a.library, a.per_class, a.seed)
-            .and_then(|_| renderer::preview::contact_sheet(&a.library, &a.out, a.per_class, a.views, a.image_size, a.seed))
+            .and_then(|_| {
+                renderer::preview::contact_sheet(
+                    &a.library,
+                    &a.out,
+                    a.per_class,
+                    a.views,
+                    a.image_size,
+                    a.seed,
+                )
+            })
             .map(|_| {
                 println!("wrote {}", a.out.display());
                 true

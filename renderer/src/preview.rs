@@ -224,11 +224,11 @@ mod tests {
     fn rows_follow_the_taxonomy_and_cap_objects() {
         let dir = tempfile::tempdir().unwrap();
         synth::generate_library(dir.path(), 3, 1).unwrap();
-        let rows = rows(dir.path(), 2).unwrap();
-        let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+        let found = rows(dir.path(), 2).unwrap();
+        let names: Vec<&str> = found.iter().map(|r| r.name.as_str()).collect();
         let expected: Vec<&str> = synth::classes().iter().map(|c| c.name).collect();
         assert_eq!(names, expected);
-        assert!(rows.iter().all(|r| r.objects.len() == 2));
+        assert!(found.iter().all(|r| r.objects.len() == 2));
         assert!(rows(&dir.path().join("missing"), 2).is_err());
     }
 }

@@ -17,7 +17,13 @@ fn write_object(root: &Path, synset: &str, id: &str, wedge: bool, tint: [u8; 3])
     let images = root.join(synset).join(id).join("images");
     std::fs::create_dir_all(&models).unwrap();
     std::fs::create_dir_all(&images).unwrap();
-    let tex = image::RgbImage::from_fn(8, 8, |x, y| if (x + y) % 2 == 0 { image::Rgb(tint) } else { image::Rgb([240, 240, 240]) });
+    let tex = image::RgbImage::from_fn(8, 8, |x, y| {
+        if (x + y) % 2 == 0 {
+            image::Rgb(tint)
+        } else {
+            image::Rgb([240, 240, 240])
+        }
+    });
     tex.save(images.join("texture0.png")).unwrap();
     std::fs::write(
         models.join("model_normalized.mtl"),
@@ -27,7 +33,16 @@ fn write_object(root: &Path, synset: &str, id: &str, wedge: bool, tint: [u8; 3])
     let top = if wedge { 0.1 } else { 0.3 };
     let mut obj = String::from("mtllib model_normalized.mtl\n");
     let (x, y, z) = (0.3, 0.25, 0.2);
-    for (vx, vy, vz) in [(-x, -y, -z), (x, -y, -z), (x, -y, z), (-x, -y, z), (-top, y, -z), (top, y, -z), (top, y, z), (-top, y, z)] {
+    for (vx, vy, vz) in [
+        (-x, -y, -z),
+        (x, -y, -z),
+        (x, -y, z),
+        (-x, -y, z),
+        (-top, y, -z),
+        (top, y, -z),
+        (top, y, z),
+        (-top, y, z),
+    ] {
         obj += &format!("v {vx} {vy} {vz}\n");
     }
     obj += "vt 0 0\nvt 1 0\nvt 1 1\nvt 0 1\nusemtl body\n";
@@ -47,7 +62,10 @@ fn tiny_tree(root: &Path) -> Vec<ObjectKey> {
         r#"[{"synsetId":"90000001","name":"box,crate","children":[],"numInstances":2},{"synsetId":"90000002","name":"wedge","children":[],"numInstances":2}]"#,
     )
     .unwrap();
-    ["90000001/boxa", "90000001/boxb", "90000002/wedgea", "90000002/wedgeb"].iter().map(|s| ObjectKey::parse(s).unwrap()).collect()
+    ["90000001/boxa", "90000001/boxb", "90000002/wedgea", "90000002/wedgeb"]
+        .iter()
+        .map(|s| ObjectKey::parse(s).unwrap())
+        .collect()
 }
 
 fn render_cmd(shapenet: &Path, out: &Path, extra: &[&str]) -> Command {
@@ -61,7 +79,12 @@ fn render_cmd(shapenet: &Path, out: &Path, extra: &[&str]) -> Command {
 
 fn run_ok(mut c: Command) -> Output {
     let out = c.output().unwrap();
-    assert!(out.status.success(), "render failed: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "render failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -117,12 +140,15 @@ fn renders_resumes_and_shards_identically() {
             assert!(covered > 20 && covered < (SIZE * SIZE) as usize / 2, "object coverage {covered}");
         }
     }
-    let train = manifest::read_split(&full.join("train_images.npy"), &full.join("train_labels.npy"), Some(2)).unwrap();
-    let val = manifest::read_split(&full.join("val_images.npy"), &full.join("val_labels.npy"), Some(2)).unwrap();
+    let train = manifest::read_split(&full.join("train_images.npy"), &full.join("train_labels.npy"), Some(2))
+        .unwrap();
+    let val =
+        manifest::read_split(&full.join("val_images.npy"), &full.join("val_labels.npy"), Some(2)).unwrap();
     assert_eq!((train.len(), val.len()), (2, 2));
     let mut all: Vec<_> = train.iter().chain(&val).cloned().collect();
     all.sort();
-    let expected: Vec<_> = objects.iter().map(|k| (k.clone(), if k.synset == "90000001" { 0 } else { 1 })).collect();
+    let expected: Vec<_> =
+        objects.iter().map(|k| (k.clone(), if k.synset == "90000001" { 0 } else { 1 })).collect();
     assert_eq!(all, expected);
     let header = std::fs::read(full.join("train_images.npy")).unwrap();
     assert!(String::from_utf8_lossy(&header[..80]).contains("'descr': '<U"));
@@ -135,7 +161,11 @@ fn renders_resumes_and_shards_identically() {
 
     // 2. Kill mid-run (as soon as a first image exists), then resume: byte-identical.
     let resumed = tmp.path().join("resumed");
-    let mut child = render_cmd(&shapenet, &resumed, &["--mask"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = render_cmd(&shapenet, &resumed, &["--mask"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let start = Instant::now();
     while !objects[0].image_path(&resumed, 0).exists() && start.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(2));
@@ -156,7 +186,10 @@ fn renders_resumes_and_shards_identically() {
     let again = tmp.path().join("again");
     run_ok(render_cmd(&shapenet, &again, &["--from-latents", full.to_str().unwrap(), "--image-size", "32"]));
     for key in &objects {
-        assert_eq!(std::fs::read(key.latent_path(&again, 2)).unwrap(), std::fs::read(key.latent_path(&full, 2)).unwrap());
+        assert_eq!(
+            std::fs::read(key.latent_path(&again, 2)).unwrap(),
+            std::fs::read(key.latent_path(&full, 2)).unwrap()
+        );
         assert_eq!(image::open(key.image_path(&again, 2)).unwrap().width(), 32);
     }
 }
@@ -169,7 +202,9 @@ fn bad_input_names_the_file() {
     // A manifest line that leaves the root.
     let list = tmp.path().join("objects.txt");
     std::fs::write(&list, "90000001/boxa\n90000001/../../secret\n").unwrap();
-    let out = render_cmd(&shapenet, &tmp.path().join("o1"), &["--objects", list.to_str().unwrap()]).output().unwrap();
+    let out = render_cmd(&shapenet, &tmp.path().join("o1"), &["--objects", list.to_str().unwrap()])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("objects.txt: line 2"), "{err}");
     assert!(!tmp.path().join("o1").exists(), "nothing may be written");

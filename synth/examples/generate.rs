@@ -19,6 +19,21 @@ fn main() -> anyhow::Result<()> {
         took.as_secs_f64(),
         out.display()
     );
+    // The same objects again, built and encoded in memory only: the cost without file writes.
+    let start = Instant::now();
+    let mut bytes = 0;
+    for class in synth::classes() {
+        for i in 0..per_class {
+            let mut m = synth::build_object(class, i, seed)?;
+            synth::obj_writer::normalise(&mut m);
+            let f = synth::obj_writer::encode(&m, "x", "x")?;
+            bytes += f.obj.len()
+                + f.mtl.len()
+                + f.json.len()
+                + f.textures.iter().map(|t| t.1.len()).sum::<usize>();
+        }
+    }
+    println!("build + encode only: {:.2} s, {:.1} MB", start.elapsed().as_secs_f64(), bytes as f64 / 1e6);
     println!("{:<10} {:>6} {:>6} {:>6}   textured", "class", "min", "median", "max");
     for class in synth::classes() {
         let mut tris = Vec::new();

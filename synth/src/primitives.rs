@@ -106,6 +106,60 @@ pub fn cuboid_between(lo: Vec3, hi: Vec3) -> Mesh {
     cuboid(hi - lo).translate((lo + hi) * 0.5)
 }
 
+/// A box with rounded edges and corners (radius `r`, `steps` facets per rounded edge), centred at
+/// the origin: the Minkowski sum of a smaller box and a sphere, built face by face on a grid whose
+/// knots put `steps` rows into each rounded band.
+pub fn rounded_box(size: Vec3, r: f32, steps: usize) -> Mesh {
+    let half = size * 0.5;
+    let r = r.min(half.min_element() * 0.999).max(1e-4);
+    let inner = half - Vec3::splat(r);
+    // Knots along one axis as fractions of the half size: the band, the flat span, the band.
+    let knots = |h: f32| -> Vec<f32> {
+        let flat = (h - r) / h;
+        let mut k: Vec<f32> = (0..steps).map(|i| -1.0 + (1.0 - flat) * i as f32 / steps as f32).collect();
+        k.push(-flat);
+        k.push(flat);
+        k.extend((1..=steps).map(|i| flat + (1.0 - flat) * i as f32 / steps as f32));
+        k.dedup();
+        k
+    };
+    let mut m = Mesh::default();
+    for axis in 0..3 {
+        let (u_axis, v_axis) = ((axis + 1) % 3, (axis + 2) % 3);
+        let (ku, kv) = (knots(half[u_axis]), knots(half[v_axis]));
+        for sign in [-1.0f32, 1.0] {
+            let mut ids = Vec::with_capacity(ku.len() * kv.len());
+            for (j, &b) in kv.iter().enumerate() {
+                for (i, &a) in ku.iter().enumerate() {
+                    let mut q = Vec3::ZERO;
+                    q[axis] = sign;
+                    q[u_axis] = a;
+                    q[v_axis] = b;
+                    let surface = q * half;
+                    let core = surface.clamp(-inner, inner);
+                    let n = (surface - core).normalize();
+                    let uv = Vec2::new(i as f32 / (ku.len() - 1) as f32, j as f32 / (kv.len() - 1) as f32);
+                    ids.push(m.vertex(core + n * r, n, uv));
+                }
+            }
+            let w = ku.len();
+            for j in 0..kv.len() - 1 {
+                for i in 0..w - 1 {
+                    let a = ids[j * w + i];
+                    m.quad(a, ids[j * w + i + 1], ids[(j + 1) * w + i + 1], ids[(j + 1) * w + i]);
+                }
+            }
+        }
+    }
+    m.orient();
+    m
+}
+
+/// A rounded box spanning two corners.
+pub fn rounded_between(lo: Vec3, hi: Vec3, r: f32, steps: usize) -> Mesh {
+    rounded_box(hi - lo, r, steps).translate((lo + hi) * 0.5)
+}
+
 /// A flat-shaded hexahedron; corner `i` is at the (x, y, z) side given by bits (1, 2, 4) of `i`.
 /// Tapered wings, slanted car bodies and wedges are hexahedra.
 pub fn hexahedron(c: [Vec3; 8]) -> Mesh {
@@ -361,6 +415,14 @@ mod tests {
         assert!((volume(&s) - 4.0 / 3.0 * std::f32::consts::PI).abs() < 0.05, "{}", volume(&s));
         let r = rod(Vec3::ZERO, Vec3::new(0.0, 0.0, 3.0), 0.5, 0.5, 48);
         assert!((volume(&r) - 0.75 * std::f32::consts::PI).abs() < 0.02, "{}", volume(&r));
+        let rb = rounded_box(Vec3::new(1.0, 2.0, 3.0), 0.2, 4);
+        // Inner box + face slabs + edge quarter-cylinders + corner eighth-spheres.
+        let (inner, r) = (Vec3::new(0.6, 1.6, 2.6), 0.2f32);
+        let exact = inner.x * inner.y * inner.z
+            + 2.0 * r * (inner.x * inner.y + inner.y * inner.z + inner.x * inner.z)
+            + std::f32::consts::PI * r * r * (inner.x + inner.y + inner.z)
+            + 4.0 / 3.0 * std::f32::consts::PI * r.powi(3);
+        assert!((volume(&rb) - exact).abs() < 0.01, "{} vs {exact}", volume(&rb));
         let square: Vec<Vec2> =
             [(1.0, 1.0), (-1.0, 1.0), (-1.0, -1.0), (1.0, -1.0)].map(|(x, y)| Vec2::new(x, y)).to_vec();
         let e = extrude(&square, 0.5);

@@ -108,8 +108,8 @@ enum Stem {
     Reference,
     /// 7x7/2 conv pad 3, 3x3/2 max-pool pad 1.
     Torchvision,
-    /// 3x3/1 conv pad 1, no pool (small images).
-    Small,
+    /// 3x3 conv pad 1, no pool (small images).
+    Small { stride: usize },
 }
 
 impl ResNet {
@@ -117,12 +117,13 @@ impl ResNet {
         let (stem, layout, widths, blocks) = match arch {
             Arch::Resnet18 => (Stem::Reference, Layout::Reference, [64, 128, 256, 512], 2),
             Arch::Resnet18Torchvision => (Stem::Torchvision, Layout::Torchvision, [64, 128, 256, 512], 2),
-            Arch::ResnetTiny => (Stem::Small, Layout::Torchvision, [16, 32, 64, 128], 1),
+            Arch::ResnetTiny => (Stem::Small { stride: 1 }, Layout::Torchvision, [16, 32, 64, 128], 1),
+            Arch::ResnetSmall => (Stem::Small { stride: 2 }, Layout::Torchvision, [32, 64, 128, 256], 1),
         };
         let conv1 = match stem {
             Stem::Reference => Conv::new(&s.pp("conv1"), 3, widths[0], 7, 2, 0)?,
             Stem::Torchvision => Conv::new(&s.pp("conv1"), 3, widths[0], 7, 2, 3)?,
-            Stem::Small => Conv::new(&s.pp("conv1"), 3, widths[0], 3, 1, 1)?,
+            Stem::Small { stride } => Conv::new(&s.pp("conv1"), 3, widths[0], 3, stride, 1)?,
         };
         let bn1 = BatchNorm::new(&s.pp("bn1"), widths[0], false)?;
         let mut stages = Vec::new();
@@ -159,7 +160,7 @@ impl ResNet {
                 let h = self.bn1.forward(&self.conv1.forward(x)?, mode)?.relu()?;
                 ops::max_pool2d(&h, 3, 2, 1)?
             }
-            Stem::Small => self.bn1.forward(&self.conv1.forward(x)?, mode)?.relu()?,
+            Stem::Small { .. } => self.bn1.forward(&self.conv1.forward(x)?, mode)?.relu()?,
         };
         for stage in &self.stages {
             for block in stage {

@@ -66,10 +66,15 @@ pub enum Arch {
     /// ResNet-18 in the torchvision layout (stem padding 3 and 1, identity shortcut in stage 1).
     #[value(name = "resnet18-torchvision")]
     Resnet18Torchvision,
-    /// A small ResNet for CPU-scale runs and tests: 3x3 stride-1 stem, no max-pool, one basic
-    /// block per stage, widths 16-32-64-128: a 128-d representation.
+    /// A tiny ResNet for tests and 32 px runs: 3x3 stride-1 stem, no max-pool, one basic block
+    /// per stage, widths 16-32-64-128: a 128-d representation (0.3M parameters).
     #[value(name = "resnet-tiny")]
     ResnetTiny,
+    /// A small ResNet for CPU-scale runs at 64 px: 3x3 stride-2 stem, no max-pool, one basic
+    /// block per stage, widths 32-64-128-256: a 256-d representation (1.2M parameters,
+    /// ~40% of ResNet-18's FLOPs at the same resolution).
+    #[value(name = "resnet-small")]
+    ResnetSmall,
 }
 
 impl Arch {
@@ -77,6 +82,7 @@ impl Arch {
         match self {
             Self::Resnet18 | Self::Resnet18Torchvision => 512,
             Self::ResnetTiny => 128,
+            Self::ResnetSmall => 256,
         }
     }
 }

@@ -77,7 +77,8 @@ fn evaluates_sie_and_vicreg_checkpoints() {
     assert_eq!(table.lines().count(), 4);
     assert!(table.contains("| SIE |"));
     let png = dir.path().join("chart.png");
-    let groups = vec![trainer::eval::chart::Group { title: "top-1".into(), values: vec![Some(0.5), Some(-0.1)] }];
+    let groups =
+        vec![trainer::eval::chart::Group { title: "top-1".into(), values: vec![Some(0.5), Some(-0.1)] }];
     trainer::eval::chart::bar_chart("test", &["VICReg".into(), "SIE".into()], &groups, &png).unwrap();
     assert!(image::open(&png).is_ok());
     let json = dir.path().join("r.json");

@@ -41,14 +41,17 @@ pub fn write_manifests(input: &ManifestInput) -> anyhow::Result<ManifestCounts> 
     let complete: Vec<&(ObjectKey, Vec<usize>)> = input
         .planned
         .par_iter()
-        .filter(|(key, views)| views.iter().all(|&v| super::output::view_complete(input.out, key, v, input.mask)))
+        .filter(|(key, views)| {
+            views.iter().all(|&v| super::output::view_complete(input.out, key, v, input.mask))
+        })
         .collect();
     let keys: Vec<ObjectKey> = input.planned.iter().map(|(k, _)| k.clone()).collect();
     let split = split_objects(&keys, input.val_fraction, input.seed);
     let is_val: std::collections::HashSet<&ObjectKey> = split.val.iter().collect();
     let label = |k: &ObjectKey| input.tree.label(&k.synset).expect("planned objects have known synsets");
 
-    let mut counts = ManifestCounts { train: 0, val: 0, images: 0, incomplete: input.planned.len() - complete.len() };
+    let mut counts =
+        ManifestCounts { train: 0, val: 0, images: 0, incomplete: input.planned.len() - complete.len() };
     for (split_name, want_val) in [("train", false), ("val", true)] {
         let members: Vec<ObjectKey> =
             complete.iter().map(|(k, _)| k.clone()).filter(|k| is_val.contains(k) == want_val).collect();

@@ -129,7 +129,12 @@ fn plan_objects(cfg: &JobConfig, tree: &ShapeNetTree) -> anyhow::Result<Vec<Obje
     for key in &keys {
         if tree.label(&key.synset).is_none() {
             let source = cfg.objects.as_deref().or(cfg.from_latents.as_deref()).unwrap_or(&cfg.shapenet);
-            bail!("{}: object {key}: synset {} is not in {}", source.display(), key.synset, tree.root.display());
+            bail!(
+                "{}: object {key}: synset {} is not in {}",
+                source.display(),
+                key.synset,
+                tree.root.display()
+            );
         }
     }
     Ok(keys)
@@ -210,7 +215,15 @@ fn render_all(
         let writer = scope.spawn(move || -> anyhow::Result<()> {
             for r in write_rx {
                 r.views.par_iter().try_for_each(|(v, latent, frame)| {
-                    output::write_view(&cfg.out, &r.key, *v, latent, cfg.image_size, &frame.rgb, frame.mask.as_deref())
+                    output::write_view(
+                        &cfg.out,
+                        &r.key,
+                        *v,
+                        latent,
+                        cfg.image_size,
+                        &frame.rgb,
+                        frame.mask.as_deref(),
+                    )
                 })?;
                 bar.inc(r.views.len() as u64);
             }
@@ -239,8 +252,13 @@ fn render_all(
                 let gpu_mesh = renderer.upload(&mesh)?;
                 let latents: Vec<Latent> = loaded.work.pending.iter().map(|(_, l)| *l).collect();
                 let frames = renderer.render_views(&gpu_mesh, &latents)?;
-                let views =
-                    loaded.work.pending.into_iter().zip(frames).map(|((v, l), f)| (v, l, f)).collect::<Vec<_>>();
+                let views = loaded
+                    .work
+                    .pending
+                    .into_iter()
+                    .zip(frames)
+                    .map(|((v, l), f)| (v, l, f))
+                    .collect::<Vec<_>>();
                 summary.rendered += views.len();
                 if write_tx.send(Rendered { key, views }).is_err() {
                     break; // the writer failed: its error is reported below

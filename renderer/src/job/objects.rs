@@ -34,7 +34,10 @@ impl ShapeNetTree {
         }
         synsets.sort();
         if synsets.is_empty() {
-            bail!("{}: no synset folders found (expected <synset>/<id>/models/model_normalized.obj)", root.display());
+            bail!(
+                "{}: no synset folders found (expected <synset>/<id>/models/model_normalized.obj)",
+                root.display()
+            );
         }
         let names = read_taxonomy_names(&root.join("taxonomy.json"))?;
         Ok(Self { root: root.to_path_buf(), synsets, names })
@@ -147,7 +150,8 @@ mod tests {
 
     #[test]
     fn reads_the_official_manifest_as_an_object_list() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/3diebench/val_images_head.npy");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/3diebench/val_images_head.npy");
         assert_eq!(read_object_list(&path).unwrap().len(), 256);
     }
 }

@@ -47,11 +47,14 @@ pub fn write_view(
 ) -> anyhow::Result<()> {
     let image_path = key.image_path(root, view);
     let jpeg = encode_jpeg(rgb, size).with_context(|| format!("{}: cannot encode", image_path.display()))?;
-    atomic::write_bytes(&image_path, &jpeg).with_context(|| format!("{}: cannot write", image_path.display()))?;
+    atomic::write_bytes(&image_path, &jpeg)
+        .with_context(|| format!("{}: cannot write", image_path.display()))?;
     if let Some(mask) = mask {
         let mask_path = key.mask_path(root, view);
-        let png = encode_mask_png(mask, size).with_context(|| format!("{}: cannot encode", mask_path.display()))?;
-        atomic::write_bytes(&mask_path, &png).with_context(|| format!("{}: cannot write", mask_path.display()))?;
+        let png =
+            encode_mask_png(mask, size).with_context(|| format!("{}: cannot encode", mask_path.display()))?;
+        atomic::write_bytes(&mask_path, &png)
+            .with_context(|| format!("{}: cannot write", mask_path.display()))?;
     }
     latent.write(&key.latent_path(root, view))
 }

@@ -5,7 +5,7 @@ use glam::{Quat, Vec3};
 
 use super::{metal, paint, wood};
 use crate::model::{Material, Model};
-use crate::primitives::{cuboid, cuboid_between, rod};
+use crate::primitives::{cuboid_between, rod, rounded_between, rounded_box};
 use crate::rng::Rng;
 
 pub fn build(rng: &mut Rng) -> Model {
@@ -26,7 +26,10 @@ pub fn build(rng: &mut Rng) -> Model {
     let sw = (d - gap * (n - 1) as f32) / n as f32;
     for k in 0..n {
         let z = -d / 2.0 + k as f32 * (sw + gap);
-        model.add(slats, cuboid_between(Vec3::new(-len / 2.0, h - st, z), Vec3::new(len / 2.0, h, z + sw)));
+        model.add(
+            slats,
+            rounded_between(Vec3::new(-len / 2.0, h - st, z), Vec3::new(len / 2.0, h, z + sw), st * 0.3, 1),
+        );
     }
 
     // Side frames: two legs and a cross bar each, at both ends (and the middle on long benches).
@@ -60,7 +63,7 @@ pub fn build(rng: &mut Rng) -> Model {
     for k in 0..bn {
         let f = 0.3 + 0.65 * k as f32 / bn.max(2) as f32;
         let c = Vec3::new(0.0, h + back_h * f, -d / 2.0 - lean * back_h * f - fw * 0.8);
-        let slat = cuboid(Vec3::new(len, back_h * 0.45 / bn as f32, st)).rotate(tilt);
+        let slat = rounded_box(Vec3::new(len, back_h * 0.45 / bn as f32, st), st * 0.3, 1).rotate(tilt);
         model.add(slats, slat.translate(c));
     }
 

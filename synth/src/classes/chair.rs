@@ -5,7 +5,7 @@ use glam::{Quat, Vec3};
 
 use super::{fabric, metal, wood};
 use crate::model::{Material, Model};
-use crate::primitives::{cuboid, cuboid_between, cylinder, rod, sphere};
+use crate::primitives::{cuboid, cuboid_between, cylinder, rod, rounded_between, sphere};
 use crate::rng::Rng;
 
 pub fn build(rng: &mut Rng) -> Model {
@@ -22,7 +22,10 @@ pub fn build(rng: &mut Rng) -> Model {
     let d = rng.range(0.4, 0.55);
     let h = rng.range(0.38, 0.5);
     let t = rng.range(0.03, 0.08);
-    model.add(seat_mat, cuboid_between(Vec3::new(-w / 2.0, h, -d / 2.0), Vec3::new(w / 2.0, h + t, d / 2.0)));
+    model.add(
+        seat_mat,
+        rounded_between(Vec3::new(-w / 2.0, h, -d / 2.0), Vec3::new(w / 2.0, h + t, d / 2.0), t * 0.4, 2),
+    );
 
     let office = rng.chance(0.25);
     let leg = rng.range(0.018, 0.035);

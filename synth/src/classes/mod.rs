@@ -1,6 +1,7 @@
 //! One module per class: each turns a stream of random draws into a [`Model`].
 //!
-//! Frame: Y up, front towards +Z, X to the object's left seen from the front (right-handed).
+//! Frame (right-handed, as ShapeNet's OBJ files): Y up, the object's front towards +Z, so +X is on
+//! the right of a viewer who faces the front.
 //! Sizes are in rough metres; the writer normalises to a unit diagonal. Every class adds at least
 //! one part that breaks its 180-degree rotational symmetries (a handle, a tail fin, a drawer, a
 //! single armrest...) so that the pose can be read from the image.

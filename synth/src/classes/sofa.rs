@@ -5,7 +5,7 @@ use glam::Vec3;
 
 use super::{fabric, metal, two_tone, wood};
 use crate::model::{Material, Model};
-use crate::primitives::{cuboid_between, rod};
+use crate::primitives::{rod, rounded_between};
 use crate::rng::Rng;
 use crate::texture::Pattern;
 
@@ -19,10 +19,12 @@ pub fn build(rng: &mut Rng) -> Model {
             "cushions",
             Pattern::Checks { a, b, count: 2 * rng.int(2, 4) as u32 },
         ))
-    } else if rng.chance(0.5) {
+    } else if rng.chance(0.4) {
         model.material(Material::matte("cushions", fabric(rng)))
     } else {
-        body
+        // The cover's colour, lighter or darker, so the cushions stand out from the frame.
+        let f = rng.pick(&[0.7, 1.25]);
+        model.material(Material::matte("cushions", cover.map(|c| (c * f).min(1.0))))
     };
     let legs = if rng.chance(0.5) {
         model.material(Material::textured("legs", wood(rng)))
@@ -43,15 +45,19 @@ pub fn build(rng: &mut Rng) -> Model {
     let arm_h = rng.range(0.15, 0.3);
     let y_seat = leg_h + base_h;
     let x0 = -w / 2.0;
+    // Soft edges: cushions rounder than the frame.
+    let soft = rng.range(0.03, 0.06);
+    let frame_box = |lo: Vec3, hi: Vec3| rounded_between(lo, hi, soft * 0.6, 2);
+    let cushion_box = |lo: Vec3, hi: Vec3| rounded_between(lo, hi, soft, 3);
 
     // Chaise: one side's seat runs forward. Otherwise, usually two arms, sometimes one.
     let chaise = seats >= 2 && rng.chance(0.4);
     let side = rng.sign();
     let chaise_d = if chaise { rng.range(0.5, 0.8) } else { 0.0 };
-    model.add(body, cuboid_between(Vec3::new(x0, leg_h, -d / 2.0), Vec3::new(-x0, y_seat, d / 2.0)));
+    model.add(body, frame_box(Vec3::new(x0, leg_h, -d / 2.0), Vec3::new(-x0, y_seat, d / 2.0)));
     model.add(
         body,
-        cuboid_between(
+        frame_box(
             Vec3::new(x0, y_seat, -d / 2.0),
             Vec3::new(-x0, y_seat + seat_t + back_h, -d / 2.0 + back_t),
         ),
@@ -64,17 +70,17 @@ pub fn build(rng: &mut Rng) -> Model {
         if on_chaise {
             model.add(
                 body,
-                cuboid_between(Vec3::new(xa - 0.01, leg_h, d / 2.0), Vec3::new(xb + 0.01, y_seat, front)),
+                frame_box(Vec3::new(xa - 0.01, leg_h, d / 2.0), Vec3::new(xb + 0.01, y_seat, front)),
             );
         }
         model.add(
             cushions,
-            cuboid_between(Vec3::new(xa, y_seat, -d / 2.0 + back_t), Vec3::new(xb, y_seat + seat_t, front)),
+            cushion_box(Vec3::new(xa, y_seat, -d / 2.0 + back_t), Vec3::new(xb, y_seat + seat_t, front)),
         );
         let cb = back_t * 0.8;
         model.add(
             cushions,
-            cuboid_between(
+            cushion_box(
                 Vec3::new(xa, y_seat + seat_t, -d / 2.0 + back_t),
                 Vec3::new(xb, y_seat + seat_t + back_h * 0.85, -d / 2.0 + back_t + cb),
             ),
@@ -91,7 +97,7 @@ pub fn build(rng: &mut Rng) -> Model {
         let xa = if sx < 0.0 { x0 - arm_w } else { -x0 };
         model.add(
             body,
-            cuboid_between(
+            frame_box(
                 Vec3::new(xa, leg_h, -d / 2.0),
                 Vec3::new(xa + arm_w, y_seat + seat_t + arm_h, d / 2.0),
             ),

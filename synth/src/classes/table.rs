@@ -5,7 +5,7 @@ use glam::Vec3;
 
 use super::{metal, paint, wood};
 use crate::model::{MatId, Material, Model};
-use crate::primitives::{cuboid_between, rod, sphere};
+use crate::primitives::{cuboid_between, rod, rounded_between, sphere};
 use crate::rng::Rng;
 
 /// A drawer front with a knob, facing +Z, centred at `c`.
@@ -29,7 +29,11 @@ pub fn build(rng: &mut Rng) -> Model {
     let h = rng.range(0.68, 0.8);
     let t = rng.range(0.03, 0.07);
     let over = rng.range(0.0, 0.08);
-    model.add(top_mat, cuboid_between(Vec3::new(-w / 2.0, h - t, -d / 2.0), Vec3::new(w / 2.0, h, d / 2.0)));
+    let edge = t * rng.range(0.1, 0.45);
+    model.add(
+        top_mat,
+        rounded_between(Vec3::new(-w / 2.0, h - t, -d / 2.0), Vec3::new(w / 2.0, h, d / 2.0), edge, 2),
+    );
 
     let desk = rng.chance(0.4);
     let side = rng.sign();

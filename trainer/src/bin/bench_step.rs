@@ -170,6 +170,16 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
+/// CPU time (user + system, all threads) this process has used, in seconds: with other
+/// processes competing for the cores, CPU time per step varies far less than wall time.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: f64 = rest.split_whitespace().skip(11).take(2).filter_map(|v| v.parse::<f64>().ok()).sum();
+    ticks / 100.0
+}
+
 /// Peak resident memory of this process (VmHWM), in MiB.
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -189,26 +199,35 @@ fn bench_step(args: &Args) -> Result<()> {
     };
     let shape = (args.batch, 3, args.resolution, args.resolution);
     let (x1, x2) = (Tensor::randn(0f32, 1.0, shape, &Device::Cpu)?, Tensor::randn(0f32, 1.0, shape, &Device::Cpu)?);
-    let mut times = Vec::new();
+    let (mut times, mut cpu_times) = (Vec::new(), Vec::new());
     for step in 0..args.warmup + args.steps {
-        let start = Instant::now();
+        let (start, cpu_start) = (Instant::now(), cpu_seconds());
         let (r1, r2) = (net.forward(kit, &x1)?, net.forward(kit, &x2)?);
         let loss = (r1 - r2)?.sqr()?.mean_all()?;
+        let forward = start.elapsed().as_secs_f64();
         let grads = loss.backward()?;
+        let backward = start.elapsed().as_secs_f64() - forward;
         adam.step(&grads)?;
+        drop(grads);
         let secs = start.elapsed().as_secs_f64();
-        eprintln!("step {step}: {secs:.3} s, loss {:.5}", loss.to_scalar::<f32>()?);
+        eprintln!(
+            "step {step}: {secs:.3} s (forward {forward:.3}, backward {backward:.3}, adam {:.3}), loss {:.5}",
+            secs - forward - backward,
+            loss.to_scalar::<f32>()?
+        );
         if step >= args.warmup {
             times.push(secs);
+            cpu_times.push(cpu_seconds() - cpu_start);
         }
     }
     let med = median(times);
     println!(
-        "candle-{:?} resnet18 {}px batch {}x2 params {n_params}: median {med:.3} s/step, {:.1} images/s, peak RSS {:.0} MiB, threads {}",
+        "candle-{:?} resnet18 {}px batch {}x2 params {n_params}: median {med:.3} s/step, {:.1} images/s, cpu {:.2} s/step, peak RSS {:.0} MiB, threads {}",
         args.r#impl,
         args.resolution,
         args.batch,
         2.0 * args.batch as f64 / med,
+        median(cpu_times),
         peak_rss_mib(),
         rayon::current_num_threads()
     );

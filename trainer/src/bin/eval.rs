@@ -133,16 +133,23 @@ fn config(c: &Common) -> Result<EvalConfig> {
     })
 }
 
-fn report_command(results: &[String], markdown: Option<PathBuf>, png: Option<PathBuf>, title: &str) -> Result<()> {
+fn report_command(
+    results: &[String],
+    markdown: Option<PathBuf>,
+    png: Option<PathBuf>,
+    title: &str,
+) -> Result<()> {
     let mut rows = Vec::new();
     for entry in results {
-        let (name, file) = entry.split_once('=').with_context(|| format!("--result {entry:?}: expected NAME=FILE"))?;
+        let (name, file) =
+            entry.split_once('=').with_context(|| format!("--result {entry:?}: expected NAME=FILE"))?;
         rows.push((name.to_string(), EvalReport::read(file.as_ref())?));
     }
     let table = report::markdown_table(&rows);
     print!("{table}");
     if let Some(path) = markdown {
-        dataset::atomic::write_bytes(&path, table.as_bytes()).with_context(|| format!("{}: cannot write", path.display()))?;
+        dataset::atomic::write_bytes(&path, table.as_bytes())
+            .with_context(|| format!("{}: cannot write", path.display()))?;
     }
     if let Some(path) = png {
         let names: Vec<String> = rows.iter().map(|(n, _)| n.clone()).collect();
@@ -176,7 +183,8 @@ fn main() -> Result<()> {
             if let Some(png) = preview {
                 trainer::eval::toy::contact_sheet(png, 8, *image_size, c.seed)?;
             }
-            let n = trainer::eval::toy::generate(out, *per_class, *views, *image_size, c.seed, *val_fraction)?;
+            let n =
+                trainer::eval::toy::generate(out, *per_class, *views, *image_size, c.seed, *val_fraction)?;
             println!("wrote {n} images to {}", out.display());
             return Ok(());
         }

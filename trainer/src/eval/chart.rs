@@ -58,7 +58,8 @@ pub fn bar_chart(title: &str, series: &[String], groups: &[Group], path: &Path) 
         lx += 22 + 12 * name.len() as i64 + 30;
     }
     let mut bytes = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png).context("encoding the chart")?;
+    img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .context("encoding the chart")?;
     dataset::atomic::write_bytes(path, &bytes).with_context(|| format!("{}: cannot write", path.display()))
 }
 
@@ -88,7 +89,14 @@ pub fn text(img: &mut RgbImage, x: i64, y: i64, s: &str, scale: i64, c: Rgb<u8>)
         for (r, bits) in rows.iter().enumerate() {
             for col in 0..5 {
                 if bits & (0x10 >> col) != 0 {
-                    fill(img, gx + col * scale, y + r as i64 * scale, gx + (col + 1) * scale, y + (r as i64 + 1) * scale, c);
+                    fill(
+                        img,
+                        gx + col * scale,
+                        y + r as i64 * scale,
+                        gx + (col + 1) * scale,
+                        y + (r as i64 + 1) * scale,
+                        c,
+                    );
                 }
             }
         }

@@ -58,8 +58,15 @@ impl SplitFeatures {
 
     fn check(&self) -> Result<()> {
         let rows = self.index.rows();
-        ensure!(self.index.views.len() == rows, "feature index: {} views for {rows} rows", self.index.views.len());
-        ensure!(self.index.labels.len() == self.index.objects.len(), "feature index: labels and objects differ");
+        ensure!(
+            self.index.views.len() == rows,
+            "feature index: {} views for {rows} rows",
+            self.index.views.len()
+        );
+        ensure!(
+            self.index.labels.len() == self.index.objects.len(),
+            "feature index: labels and objects differ"
+        );
         ensure!(self.reps.dim(0)? == rows, "representations have {} rows, index {rows}", self.reps.dim(0)?);
         ensure!(self.latents.dims() == [rows, 7], "latents have shape {:?}", self.latents.dims());
         if let Some(e) = &self.equi_embeddings {
@@ -116,20 +123,20 @@ impl FeatureCache {
         let metadata = HashMap::from([(META_KEY.to_string(), serde_json::to_string(&meta)?)]);
         let bytes = safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(metadata))
             .with_context(|| format!("{}: cannot serialise features", path.display()))?;
-        dataset::atomic::write_bytes(path, &bytes).with_context(|| format!("{}: cannot write", path.display()))
+        dataset::atomic::write_bytes(path, &bytes)
+            .with_context(|| format!("{}: cannot write", path.display()))
     }
 
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
         let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
         let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes)
             .with_context(|| format!("{}: not a safetensors file", path.display()))?;
-        let meta_json = metadata
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get(META_KEY))
-            .with_context(|| format!("{}: no `{META_KEY}` metadata: not a feature cache", path.display()))?;
-        let meta: CacheMeta =
-            serde_json::from_str(meta_json).with_context(|| format!("{}: invalid feature index", path.display()))?;
+        let meta_json =
+            metadata.metadata().as_ref().and_then(|m| m.get(META_KEY)).with_context(|| {
+                format!("{}: no `{META_KEY}` metadata: not a feature cache", path.display())
+            })?;
+        let meta: CacheMeta = serde_json::from_str(meta_json)
+            .with_context(|| format!("{}: invalid feature index", path.display()))?;
         let mut tensors = candle_core::safetensors::load_buffer(&bytes, device)
             .with_context(|| format!("{}: cannot load tensors", path.display()))?;
         let mut split = |name: &str, index: SplitIndex| -> Result<SplitFeatures> {

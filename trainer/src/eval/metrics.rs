@@ -8,7 +8,8 @@ pub fn top1(logits: &[f32], classes: usize, labels: &[i64]) -> f64 {
     if labels.is_empty() {
         return 0.0;
     }
-    let correct = logits.chunks(classes).zip(labels).filter(|(row, &label)| argmax(row) as i64 == label).count();
+    let correct =
+        logits.chunks(classes).zip(labels).filter(|(row, &label)| argmax(row) as i64 == label).count();
     correct as f64 / labels.len() as f64
 }
 

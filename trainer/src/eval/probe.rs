@@ -133,7 +133,8 @@ pub fn linear_classifier(
     let d = x_train.dim(1)?;
     ensure!(y_train.iter().chain(y_val).all(|&y| y >= 0 && (y as usize) < classes), "label out of range");
     let model = Mlp::new(&[d, classes], config.seed, device)?;
-    let labels = Tensor::from_vec(y_train.iter().map(|&y| y as u32).collect::<Vec<_>>(), y_train.len(), device)?;
+    let labels =
+        Tensor::from_vec(y_train.iter().map(|&y| y as u32).collect::<Vec<_>>(), y_train.len(), device)?;
     let final_loss = fit(
         &model,
         config,
@@ -174,7 +175,8 @@ where
     F: FnMut(usize) -> Result<(Tensor, Tensor)>,
 {
     let (d, k) = (x_val.dim(1)?, t_val.dim(1)?);
-    let sizes: Vec<usize> = std::iter::once(d).chain(hidden.iter().copied()).chain(std::iter::once(k)).collect();
+    let sizes: Vec<usize> =
+        std::iter::once(d).chain(hidden.iter().copied()).chain(std::iter::once(k)).collect();
     let model = Mlp::new(&sizes, config.seed, x_val.device())?;
     let targets = std::cell::RefCell::new(None::<Tensor>);
     let last_x = std::cell::RefCell::new(None::<Tensor>);
@@ -188,7 +190,8 @@ where
             Ok(x)
         },
         |m, xb, idx| {
-            let t = targets.borrow().as_ref().expect("targets are set with the inputs").index_select(idx, 0)?;
+            let t =
+                targets.borrow().as_ref().expect("targets are set with the inputs").index_select(idx, 0)?;
             Ok(candle_nn::loss::mse(&m.forward(xb)?, &t)?)
         },
     )?;
@@ -214,7 +217,11 @@ where
 
 /// Row-major `f32` matrix to a tensor.
 pub fn matrix(data: Vec<f32>, cols: usize, device: &Device) -> Result<Tensor> {
-    ensure!(cols > 0 && data.len() % cols == 0, "matrix data of {} values is not a multiple of {cols}", data.len());
+    ensure!(
+        cols > 0 && data.len().is_multiple_of(cols),
+        "matrix data of {} values is not a multiple of {cols}",
+        data.len()
+    );
     let rows = data.len() / cols;
     Ok(Tensor::from_vec(data, (rows, cols), device)?.to_dtype(DType::F32)?)
 }

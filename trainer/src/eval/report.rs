@@ -46,11 +46,13 @@ pub struct EvalReport {
 impl EvalReport {
     pub fn write(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self)?;
-        dataset::atomic::write_bytes(path, text.as_bytes()).with_context(|| format!("{}: cannot write", path.display()))
+        dataset::atomic::write_bytes(path, text.as_bytes())
+            .with_context(|| format!("{}: cannot write", path.display()))
     }
 
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
         serde_json::from_str(&text).with_context(|| format!("{}: not an eval result file", path.display()))
     }
 
@@ -65,7 +67,11 @@ impl EvalReport {
     /// A plain-text table of every number, for the terminal.
     pub fn table(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "{} ({}, {} epochs) on {}", self.checkpoint, self.experience, self.trained_epochs, self.dataset);
+        let _ = writeln!(
+            s,
+            "{} ({}, {} epochs) on {}",
+            self.checkpoint, self.experience, self.trained_epochs, self.dataset
+        );
         let _ = writeln!(s, "{:<34} {:>10}", "metric", "value");
         let mut row = |name: String, v: f64| {
             let _ = writeln!(s, "{name:<34} {v:>10.4}");

@@ -6,7 +6,7 @@ pub struct SplitMix64(u64);
 
 impl SplitMix64 {
     pub fn new(seed: u64) -> Self {
-        Self(seed ^ 0x5EED_0F_E7A1_u64)
+        Self(seed ^ 0x005E_ED0F_E7A1_u64)
     }
 
     /// Stream for one purpose (e.g. one epoch), independent of the others.

@@ -61,13 +61,16 @@ const CACHE_VERSION: &str = "eval-features v1";
 pub fn cache_path(cache_dir: &Path, checkpoint_file: &Path, data: &Path, resolution: u32) -> Result<PathBuf> {
     let mut h = blake3::Hasher::new();
     h.update(CACHE_VERSION.as_bytes());
-    let ckpt = std::fs::File::open(checkpoint_file).with_context(|| format!("{}: cannot open", checkpoint_file.display()))?;
+    let ckpt = std::fs::File::open(checkpoint_file)
+        .with_context(|| format!("{}: cannot open", checkpoint_file.display()))?;
     h.update_reader(ckpt).with_context(|| format!("{}: cannot read", checkpoint_file.display()))?;
     let root = data.canonicalize().with_context(|| format!("{}: no such dataset", data.display()))?;
     h.update(root.to_string_lossy().as_bytes());
     for split in ["train", "val"] {
-        for file in [dataset::manifest::images_path(data, split), dataset::manifest::labels_path(data, split)] {
-            let bytes = std::fs::read(&file).with_context(|| format!("{}: cannot read the split manifest", file.display()))?;
+        for file in [dataset::manifest::images_path(data, split), dataset::manifest::labels_path(data, split)]
+        {
+            let bytes = std::fs::read(&file)
+                .with_context(|| format!("{}: cannot read the split manifest", file.display()))?;
             h.update(&bytes);
         }
     }
@@ -81,7 +84,8 @@ pub fn cache_path(cache_dir: &Path, checkpoint_file: &Path, data: &Path, resolut
 
 /// Number of classes: the rich manifest's, else the largest label seen + 1.
 fn class_count(data: &Path, cache: &FeatureCache) -> usize {
-    let seen = cache.train.index.labels.iter().chain(&cache.val.index.labels).max().map_or(0, |&l| l as usize + 1);
+    let seen =
+        cache.train.index.labels.iter().chain(&cache.val.index.labels).max().map_or(0, |&l| l as usize + 1);
     crate::data::manifest_num_classes(data).unwrap_or(0).max(seen)
 }
 
@@ -117,7 +121,15 @@ pub fn features(
                 eprintln!("eval: {split} features {done}/{total} ({:.0} s)", start.elapsed().as_secs_f64());
             }
         };
-        splits.push(extract::extract_split(model, &options.data, split, resolution, options.batch_size, device, &progress)?);
+        splits.push(extract::extract_split(
+            model,
+            &options.data,
+            split,
+            resolution,
+            options.batch_size,
+            device,
+            &progress,
+        )?);
     }
     let val = splits.pop().expect("two splits");
     let train = splits.pop().expect("two splits");
@@ -135,12 +147,19 @@ pub fn features(
 }
 
 /// Runs `tasks` and returns the report (merged into `previous` when it is for the same checkpoint).
-pub fn evaluate(options: &EvalOptions, task_list: &[Task], previous: Option<EvalReport>) -> Result<EvalReport> {
+pub fn evaluate(
+    options: &EvalOptions,
+    task_list: &[Task],
+    previous: Option<EvalReport>,
+) -> Result<EvalReport> {
     let device = Device::Cpu;
     let model = CheckpointModel::load(&options.checkpoint, &device)?;
     let resolution = match options.resolution.or(model.trained_resolution()) {
         Some(r) => r,
-        None => bail!("{}: the checkpoint does not record its resolution; pass --resolution", model.file.display()),
+        None => bail!(
+            "{}: the checkpoint does not record its resolution; pass --resolution",
+            model.file.display()
+        ),
     };
     let (mut cache, cache_file, extraction_seconds) = features(&model, options, resolution, &device)?;
     if let Some(e) = options.equi_dim {
@@ -180,7 +199,10 @@ pub fn evaluate(options: &EvalOptions, task_list: &[Task], previous: Option<Eval
             Task::Color => report.color = Some(tasks::color(&cache, &options.config)?),
             Task::Predictor => {
                 if cache.val.equi_embeddings.is_none() {
-                    eprintln!("eval: {} has no equivariant projector: no predictor evaluation", report.experience);
+                    eprintln!(
+                        "eval: {} has no equivariant projector: no predictor evaluation",
+                        report.experience
+                    );
                     report.predictor = None;
                 } else {
                     let predictor: Option<&dyn EmbeddingPredictor> =

@@ -229,7 +229,12 @@ pub fn predictor(val: &SplitFeatures, predictor: Option<&dyn EmbeddingPredictor>
     let all = embeddings.flatten_all()?.to_vec1::<f32>()?;
     let evaluate = |pred: &Tensor| -> Result<PredictorMetrics> {
         let pred = pred.flatten_all()?.to_vec1::<f32>()?;
-        ensure!(pred.len() == p.len() * dims, "the predictor returned {} values for {} pairs", pred.len(), p.len());
+        ensure!(
+            pred.len() == p.len() * dims,
+            "the predictor returned {} values for {} pairs",
+            pred.len(),
+            p.len()
+        );
         let mut ranks = Vec::with_capacity(p.len());
         let mut targets = Vec::with_capacity(pred.len());
         let mut query_start = 0;
@@ -243,7 +248,10 @@ pub fn predictor(val: &SplitFeatures, predictor: Option<&dyn EmbeddingPredictor>
                 query_start += 1;
             }
         }
-        Ok(PredictorMetrics { pre: metrics::pre(&pred, &targets, dims), ranks: RankMetrics::from_ranks(&ranks) })
+        Ok(PredictorMetrics {
+            pre: metrics::pre(&pred, &targets, dims),
+            ranks: RankMetrics::from_ranks(&ranks),
+        })
     };
     let identity = evaluate(&sources)?;
     let trained = match predictor {
@@ -253,7 +261,11 @@ pub fn predictor(val: &SplitFeatures, predictor: Option<&dyn EmbeddingPredictor>
             let width = model.latent_dim();
             if width == 6 {
                 let colour = pairs::colour_targets(&latents, &p);
-                values = values.chunks(4).zip(colour.chunks(2)).flat_map(|(q, c)| q.iter().chain(c).copied()).collect();
+                values = values
+                    .chunks(4)
+                    .zip(colour.chunks(2))
+                    .flat_map(|(q, c)| q.iter().chain(c).copied())
+                    .collect();
             }
             ensure!(width == 4 || width == 6, "unsupported predictor latent size {width}");
             let latent_tensor = pairs::target_tensor(values, width, device)?;
@@ -262,7 +274,9 @@ pub fn predictor(val: &SplitFeatures, predictor: Option<&dyn EmbeddingPredictor>
             let mut start = 0;
             while start < n {
                 let len = 1024.min(n - start);
-                preds.push(model.predict(&sources.narrow(0, start, len)?, &latent_tensor.narrow(0, start, len)?)?);
+                preds.push(
+                    model.predict(&sources.narrow(0, start, len)?, &latent_tensor.narrow(0, start, len)?)?,
+                );
                 start += len;
             }
             Some(evaluate(&Tensor::cat(&preds, 0)?)?)

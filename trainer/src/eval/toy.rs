@@ -42,13 +42,27 @@ fn solid(class: usize) -> (Vec<[f64; 3]>, Vec<[usize; 3]>) {
         0 => (cube_v, cube_t),
         1 => {
             // Square pyramid.
-            let v = vec![[-1.0, -1.0, -0.8], [1.0, -1.0, -0.8], [1.0, 1.0, -0.8], [-1.0, 1.0, -0.8], [0.0, 0.0, 1.2]];
+            let v = vec![
+                [-1.0, -1.0, -0.8],
+                [1.0, -1.0, -0.8],
+                [1.0, 1.0, -0.8],
+                [-1.0, 1.0, -0.8],
+                [0.0, 0.0, 1.2],
+            ];
             (v, vec![[0, 2, 1], [0, 3, 2], [0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4]])
         }
         2 => {
             // Octahedron.
-            let v = vec![[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, 1.3], [0.0, 0.0, -1.3]];
-            let t = vec![[0, 2, 4], [2, 1, 4], [1, 3, 4], [3, 0, 4], [2, 0, 5], [1, 2, 5], [3, 1, 5], [0, 3, 5]];
+            let v = vec![
+                [1.0, 0.0, 0.0],
+                [-1.0, 0.0, 0.0],
+                [0.0, 1.0, 0.0],
+                [0.0, -1.0, 0.0],
+                [0.0, 0.0, 1.3],
+                [0.0, 0.0, -1.3],
+            ];
+            let t =
+                vec![[0, 2, 4], [2, 1, 4], [1, 3, 4], [3, 0, 4], [2, 0, 5], [1, 2, 5], [3, 1, 5], [0, 3, 5]];
             (v, t)
         }
         3 => {
@@ -61,7 +75,8 @@ fn solid(class: usize) -> (Vec<[f64; 3]>, Vec<[usize; 3]>) {
                 [1.2, 0.8, -0.7],
                 [1.2, 0.0, 0.9],
             ];
-            let t = vec![[0, 2, 1], [3, 4, 5], [0, 1, 4], [0, 4, 3], [1, 2, 5], [1, 5, 4], [2, 0, 3], [2, 3, 5]];
+            let t =
+                vec![[0, 2, 1], [3, 4, 5], [0, 1, 4], [0, 4, 3], [1, 2, 5], [1, 5, 4], [2, 0, 3], [2, 3, 5]];
             (v, t)
         }
         _ => {
@@ -83,8 +98,13 @@ const FACE_COLOURS: [[f64; 3]; 8] = [
 ];
 
 /// Class names and 8-digit synsets (not colliding with ShapeNet's).
-pub const CLASSES: [(&str, &str); 5] =
-    [("cube", "90000000"), ("pyramid", "90000001"), ("octahedron", "90000002"), ("prism", "90000003"), ("slab", "90000004")];
+pub const CLASSES: [(&str, &str); 5] = [
+    ("cube", "90000000"),
+    ("pyramid", "90000001"),
+    ("octahedron", "90000002"),
+    ("prism", "90000003"),
+    ("slab", "90000004"),
+];
 
 /// Per-object stretch of the solid along each axis, from the object's key.
 fn stretch(key: &ObjectKey, seed: u64) -> [f64; 3] {
@@ -183,7 +203,14 @@ pub fn draw(class: usize, scale: [f64; 3], latent: &Latent, size: u32) -> image:
 
 /// Writes a dataset in the official layout: `per_class` objects of each class, `views` views,
 /// JPEG images of `size` px, official manifests (object split by `dataset::split`) and latents.
-pub fn generate(out: &Path, per_class: usize, views: usize, size: u32, seed: u64, val_fraction: f64) -> Result<usize> {
+pub fn generate(
+    out: &Path,
+    per_class: usize,
+    views: usize,
+    size: u32,
+    seed: u64,
+    val_fraction: f64,
+) -> Result<usize> {
     let mut objects = Vec::new();
     for (_, synset) in CLASSES {
         for o in 0..per_class {
@@ -202,14 +229,17 @@ pub fn generate(out: &Path, per_class: usize, views: usize, size: u32, seed: u64
                 .encode_image(&img)
                 .context("JPEG encoding")?;
             let path = key.image_path(out, v);
-            dataset::atomic::write_bytes(&path, &bytes).with_context(|| format!("{}: cannot write", path.display()))?;
+            dataset::atomic::write_bytes(&path, &bytes)
+                .with_context(|| format!("{}: cannot write", path.display()))?;
         }
         Ok(())
     })?;
     let split = dataset::split::split_objects(&objects, val_fraction, seed);
     for (name, keys) in [("train", &split.train), ("val", &split.val)] {
-        let labels: Vec<i64> =
-            keys.iter().map(|k| CLASSES.iter().position(|(_, s)| *s == k.synset).expect("known") as i64).collect();
+        let labels: Vec<i64> = keys
+            .iter()
+            .map(|k| CLASSES.iter().position(|(_, s)| *s == k.synset).expect("known") as i64)
+            .collect();
         dataset::manifest::write_images(&dataset::manifest::images_path(out, name), keys)?;
         dataset::manifest::write_labels(&dataset::manifest::labels_path(out, name), &labels)?;
     }
@@ -223,7 +253,12 @@ pub fn contact_sheet(path: &Path, columns: usize, size: u32, seed: u64) -> Resul
         let key = ObjectKey::new(synset, "toy00000")?;
         for v in 0..columns {
             let img = draw(class, stretch(&key, seed), &dataset::factors::sample_latent(seed, &key, v), size);
-            image::imageops::replace(&mut sheet, &img, (v as u32 * size) as i64, (class as u32 * size) as i64);
+            image::imageops::replace(
+                &mut sheet,
+                &img,
+                (v as u32 * size) as i64,
+                (class as u32 * size) as i64,
+            );
         }
     }
     let mut bytes = Vec::new();
