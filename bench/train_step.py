@@ -77,9 +77,9 @@ def main():
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-6)
     x1 = torch.randn(a.batch, 3, a.resolution, a.resolution)
     x2 = torch.randn(a.batch, 3, a.resolution, a.resolution)
-    times = []
+    times, cpu_times = [], []
     for step in range(a.warmup + a.steps):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         loss = (net(x1) - net(x2)).pow(2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -88,12 +88,14 @@ def main():
         print(f"step {step}: {secs:.3f} s, loss {loss.item():.5f}", file=sys.stderr)
         if step >= a.warmup:
             times.append(secs)
+            cpu_times.append(time.process_time() - cpu_start)
     med = statistics.median(times)
     n_params = sum(q.numel() for q in net.parameters())
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"pytorch-{torch.__version__} resnet18 {a.resolution}px batch {a.batch}x2 params {n_params}: "
-        f"median {med:.3f} s/step, {2 * a.batch / med:.1f} images/s, peak RSS {peak_mib:.0f} MiB, "
+        f"median {med:.3f} s/step, {2 * a.batch / med:.1f} images/s, cpu {statistics.median(cpu_times):.2f} s/step, "
+        f"peak RSS {peak_mib:.0f} MiB, "
         f"threads {torch.get_num_threads()}"
     )
 

@@ -92,12 +92,16 @@ fn spot_visibility(p: vec3<f32>) -> f32 {
     let ndc = clip.xyz / clip.w;
     let uv = vec2<f32>(ndc.x * 0.5 + 0.5, 0.5 - ndc.y * 0.5);
     let texel = view.spot_radiance.w;
+    // The frustum ends just behind the object: receivers beyond it compare at depth 1, so they
+    // are shadowed wherever the object was drawn and lit where the map is clear.
+    let depth = min(ndc.z, 1.0);
     var lit = 0.0;
-    lit += textureSampleCompareLevel(shadow_map, shadow_sampler, uv + vec2<f32>(-0.5, -0.5) * texel, ndc.z);
-    lit += textureSampleCompareLevel(shadow_map, shadow_sampler, uv + vec2<f32>(0.5, -0.5) * texel, ndc.z);
-    lit += textureSampleCompareLevel(shadow_map, shadow_sampler, uv + vec2<f32>(-0.5, 0.5) * texel, ndc.z);
-    lit += textureSampleCompareLevel(shadow_map, shadow_sampler, uv + vec2<f32>(0.5, 0.5) * texel, ndc.z);
-    let inside = all(uv >= vec2<f32>(0.0)) && all(uv <= vec2<f32>(1.0)) && ndc.z <= 1.0;
+    lit += textureSampleCompareLevel(shadow_map, shadow_sampler, uv + vec2<f32>(-0.5, -0.5) * texel, depth);
+    lit += textureSampleCompareLevel(shadow_map, shadow_sampler, uv + vec2<f32>(0.5, -0.5) * texel, depth);
+    lit += textureSampleCompareLevel(shadow_map, shadow_sampler, uv + vec2<f32>(-0.5, 0.5) * texel, depth);
+    lit += textureSampleCompareLevel(shadow_map, shadow_sampler, uv + vec2<f32>(0.5, 0.5) * texel, depth);
+    // Outside the frustum's sides nothing casts a shadow.
+    let inside = all(uv >= vec2<f32>(0.0)) && all(uv <= vec2<f32>(1.0));
     return select(1.0, 0.25 * lit, inside);
 }
 

@@ -1,8 +1,8 @@
 //! Deterministic object-level train/val split.
 //!
 //! Within each synset, objects are ordered by a keyed hash of (seed, synset, id) and the first
-//! `round(n * val_fraction)` go to val. The result depends only on the set of objects, never on
-//! the order they were found or rendered in, and every class is represented in both splits.
+//! `round(n * val_fraction)` go to val (at least one per split for classes of two or more). The
+//! result depends only on the set of objects, never on the order they were found or rendered in.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +13,17 @@ use crate::ObjectKey;
 pub struct Split {
     pub train: Vec<ObjectKey>,
     pub val: Vec<ObjectKey>,
+}
+
+/// Val objects of a class of `n`: `round(n * fraction)`, but at least one in each split when the
+/// class has two objects or more and the fraction is strictly between 0 and 1.
+fn val_count(n: usize, fraction: f64) -> usize {
+    let rounded = (n as f64 * fraction).round() as usize;
+    if n >= 2 && fraction > 0.0 && fraction < 1.0 {
+        rounded.clamp(1, n - 1)
+    } else {
+        rounded.min(n)
+    }
 }
 
 pub fn split_objects(objects: &[ObjectKey], val_fraction: f64, seed: u64) -> Split {
@@ -27,7 +38,7 @@ pub fn split_objects(objects: &[ObjectKey], val_fraction: f64, seed: u64) -> Spl
     for (_, mut members) in by_class {
         members.sort();
         members.dedup_by(|a, b| a.1 == b.1);
-        let n_val = (members.len() as f64 * val_fraction).round() as usize;
+        let n_val = val_count(members.len(), val_fraction);
         for (i, (_, o)) in members.into_iter().enumerate() {
             if i < n_val { &mut split.val } else { &mut split.train }.push(o.clone());
         }
@@ -58,5 +69,11 @@ mod tests {
             assert_eq!(a.val.iter().filter(|k| k.synset == class).count(), 2);
         }
         assert_ne!(a, split_objects(&objects, 0.2, 1));
+    }
+
+    #[test]
+    fn small_classes_keep_both_splits() {
+        assert_eq!((val_count(2, 0.2), val_count(1, 0.2), val_count(10, 0.2)), (1, 0, 2));
+        assert_eq!((val_count(5, 0.0), val_count(5, 1.0), val_count(3, 0.99)), (0, 5, 2));
     }
 }

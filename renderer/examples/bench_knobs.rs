@@ -9,6 +9,6 @@ fn main() -> anyhow::Result<()> {
     o.views_per_submit = env("PER_SUBMIT", "10").parse()?;
     let out = match env("OUT", "files").as_str() { "files" => Output::JpegFiles, "jpeg" => Output::JpegOnly, _ => Output::Discard };
     let r = run_bench_with(o, env("VIEWS", "200").parse()?, env("RUNS", "3").parse()?, out)?;
-    println!("{}", r.median());
+    println!("{r}");
     Ok(())
 }

@@ -61,6 +61,11 @@ pub struct BenchReport {
     pub meshes: Vec<(String, usize)>,
     /// Images per second of each run.
     pub runs: Vec<f64>,
+    /// Process CPU time (user + system, all threads) per image of each run, in ms: the cost
+    /// that does not depend on what else the machine is doing.
+    pub cpu_ms_per_image: Vec<f64>,
+    /// Per mesh: wall time of `render_views` per image, in ms, over all runs.
+    pub render_ms_per_image: Vec<f64>,
 }
 
 impl BenchReport {
@@ -86,7 +91,10 @@ impl fmt::Display for BenchReport {
             self.views, self.image_size, self.image_size
         )?;
         for (i, r) in self.runs.iter().enumerate() {
-            writeln!(f, "run {}: {r:.1} images/s", i + 1)?;
+            writeln!(f, "run {}: {r:.1} images/s, {:.1} CPU ms/image", i + 1, self.cpu_ms_per_image[i])?;
+        }
+        for ((name, _), ms) in self.meshes.iter().zip(&self.render_ms_per_image) {
+            writeln!(f, "render_views on {name}: {ms:.2} ms/image")?;
         }
         write!(f, "median: {:.1} images/s", self.median())
     }
@@ -113,7 +121,12 @@ pub fn run_bench_with(opts: RenderOptions, views: usize, runs: usize, output: Ou
     anyhow::ensure!(views > 0 && runs > 0, "bench needs at least one view and one run");
     let image_size = opts.image_size;
     let tree = TempDir::new("meshes")?;
-    let objs = write_meshes(tree.path())?;
+    let mut objs = write_meshes(tree.path())?;
+    // Experiments: BENCH_MESHES=torus_knot (a substring of the mesh names) keeps only those.
+    if let Ok(filter) = std::env::var("BENCH_MESHES") {
+        objs.retain(|p| mesh_name(p).contains(&filter));
+        anyhow::ensure!(!objs.is_empty(), "BENCH_MESHES={filter} matches no bench mesh");
+    }
     let mut renderer = Renderer::new(opts)?;
     let meshes = objs.iter().map(|p| load_obj(p)).collect::<anyhow::Result<Vec<_>>>()?;
     let mut report = BenchReport {
@@ -122,7 +135,10 @@ pub fn run_bench_with(opts: RenderOptions, views: usize, runs: usize, output: Ou
         views,
         meshes: objs.iter().zip(&meshes).map(|(p, m)| (mesh_name(p), m.triangle_count())).collect(),
         runs: Vec::new(),
+        cpu_ms_per_image: Vec::new(),
+        render_ms_per_image: Vec::new(),
     };
+    let mut render_time = vec![(0.0f64, 0usize); objs.len()];
     eprintln!("adapter: {}", report.adapter);
     // Warm-up: pipelines compiled, buffers sized.
     let gpu = renderer.upload(&meshes[0])?;
@@ -131,12 +147,29 @@ pub fn run_bench_with(opts: RenderOptions, views: usize, runs: usize, output: Ou
     for run in 0..runs {
         let out = TempDir::new("out")?;
         let start = Instant::now();
-        let written = render_and_write(&mut renderer, &objs, views, image_size, out.path(), output)?;
-        let rate = written as f64 / start.elapsed().as_secs_f64();
-        eprintln!("run {}: {written} images in {:.2} s: {rate:.1} images/s", run + 1, start.elapsed().as_secs_f64());
+        let cpu_start = process_cpu_seconds();
+        let written =
+            render_and_write(&mut renderer, &objs, views, image_size, out.path(), output, &mut render_time)?;
+        let wall = start.elapsed().as_secs_f64();
+        let cpu_ms = (process_cpu_seconds() - cpu_start) * 1e3 / written as f64;
+        let rate = written as f64 / wall;
+        eprintln!("run {}: {written} images in {wall:.2} s: {rate:.1} images/s, {cpu_ms:.1} CPU ms/image", run + 1);
         report.runs.push(rate);
+        report.cpu_ms_per_image.push(cpu_ms);
     }
+    report.render_ms_per_image = render_time.iter().map(|&(t, n)| 1e3 * t / n.max(1) as f64).collect();
     Ok(report)
+}
+
+/// User + system CPU time of this process so far (Linux `/proc`; 0 elsewhere).
+fn process_cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th overall.
+    let Some(rest) = stat.rsplit(')').next() else { return 0.0 };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // Linux reports in USER_HZ, which is 100 on every mainstream configuration.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn mesh_name(obj: &Path) -> String {
@@ -159,6 +192,7 @@ fn render_and_write(
     size: u32,
     out: &Path,
     output: Output,
+    render_time: &mut [(f64, usize)],
 ) -> anyhow::Result<usize> {
     let (tx, rx) = mpsc::sync_channel::<(usize, Vec<dataset::Latent>, Vec<crate::gpu::Frame>)>(1);
     let out_dir = out.to_path_buf();
@@ -186,10 +220,14 @@ fn render_and_write(
     let mut object = 0;
     while rendered < views {
         let count = VIEWS_PER_OBJECT.min(views - rendered);
-        let mesh = load_obj(&objs[object % objs.len()])?;
+        let which = object % objs.len();
+        let mesh = load_obj(&objs[which])?;
         let gpu = renderer.upload(&mesh)?;
         let latents = latents(object, count);
+        let started = Instant::now();
         let frames = renderer.render_views(&gpu, &latents)?;
+        render_time[which].0 += started.elapsed().as_secs_f64();
+        render_time[which].1 += count;
         if tx.send((object, latents, frames)).is_err() {
             break; // the writer failed; its error is reported below
         }

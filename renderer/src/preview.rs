@@ -30,8 +30,8 @@ fn rows(root: &Path, per_class: usize) -> anyhow::Result<Vec<Row>> {
     let taxonomy = root.join("taxonomy.json");
     let classes: Vec<(String, String)> = if taxonomy.exists() {
         let text = std::fs::read(&taxonomy).with_context(|| format!("reading {}", taxonomy.display()))?;
-        let entries: Vec<serde_json::Value> =
-            serde_json::from_slice(&text).with_context(|| format!("{}: not a taxonomy list", taxonomy.display()))?;
+        let entries: Vec<serde_json::Value> = serde_json::from_slice(&text)
+            .with_context(|| format!("{}: not a taxonomy list", taxonomy.display()))?;
         entries
             .iter()
             .filter_map(|e| {
@@ -58,7 +58,11 @@ fn rows(root: &Path, per_class: usize) -> anyhow::Result<Vec<Row>> {
             out.push(Row { name, objects });
         }
     }
-    ensure!(!out.is_empty(), "{}: no objects found (expected <synset>/<id>/models/model_normalized.obj)", root.display());
+    ensure!(
+        !out.is_empty(),
+        "{}: no objects found (expected <synset>/<id>/models/model_normalized.obj)",
+        root.display()
+    );
     Ok(out)
 }
 
@@ -111,7 +115,8 @@ pub fn contact_sheet(
             let latents: Vec<_> = (0..views).map(|v| dataset::factors::sample_latent(seed, key, v)).collect();
             let frames = renderer.render_views(&gpu, &latents).with_context(|| format!("rendering {key}"))?;
             for (v, frame) in frames.into_iter().enumerate() {
-                let tile = RgbImage::from_raw(image_size, image_size, frame.rgb).context("frame has the wrong size")?;
+                let tile = RgbImage::from_raw(image_size, image_size, frame.rgb)
+                    .context("frame has the wrong size")?;
                 let x = label_w + c as u32 * (object_w + GAP) + v as u32 * image_size;
                 image::imageops::replace(&mut sheet, &tile, x as i64, y0 as i64);
             }
@@ -217,7 +222,9 @@ mod tests {
         let inked: Vec<(u32, u32)> =
             img.enumerate_pixels().filter(|(_, _, p)| **p == INK).map(|(x, y, _)| (x, y)).collect();
         assert!(!inked.is_empty());
-        assert!(inked.iter().all(|&(x, y)| x >= 1 && x < 1 + font::width("mug 7", 2) && (1..15).contains(&y)));
+        assert!(inked
+            .iter()
+            .all(|&(x, y)| x >= 1 && x < 1 + font::width("mug 7", 2) && (1..15).contains(&y)));
     }
 
     #[test]

@@ -149,9 +149,9 @@ fn expected_silhouette(rotation: Mat3) -> Silhouette {
 
 fn assert_matches(got: &Silhouette, want: &Silhouette, what: &str) {
     for k in 0..2 {
-        // Pixel centres are inside the silhouette: within one pixel of its bounds.
-        assert!((got.min[k] - want.min[k]).abs() <= 1.0, "{what}: min[{k}] {} vs {}", got.min[k], want.min[k]);
-        assert!((got.max[k] - want.max[k]).abs() <= 1.0, "{what}: max[{k}] {} vs {}", got.max[k], want.max[k]);
+        // Pixel centres inside the silhouette: near its bounds (a sharp corner can reach further).
+        assert!((got.min[k] - want.min[k]).abs() <= 1.5, "{what}: min[{k}] {} vs {}", got.min[k], want.min[k]);
+        assert!((got.max[k] - want.max[k]).abs() <= 1.5, "{what}: max[{k}] {} vs {}", got.max[k], want.max[k]);
         assert!(
             (got.centroid[k] - want.centroid[k]).abs() <= 0.25,
             "{what}: centroid[{k}] {} vs {}",

@@ -4,7 +4,9 @@
 //! untextured multi-material one), three fixed latents each, 128 px, 4x MSAA. A pixel differs
 //! when any channel is off by more than [`CHANNEL_TOLERANCE`]; a scene fails when more than
 //! [`MAX_DIFFERING_FRACTION`] of its pixels differ, and then `tests/golden/diff_<name>.png`
-//! (gitignored) shows the differing pixels in red over a dimmed reference.
+//! (gitignored) shows the differing pixels in red over a dimmed reference, next to
+//! `diff_<name>_actual.png`, the image this run rendered. Lavapipe is deterministic, so the
+//! tolerance only absorbs other Mesa/LLVM versions' rounding; a 5% exposure change fails.
 //!
 //! Re-bless after an intended change of the look: `BLESS=1 cargo test -p renderer --test golden`
 //! rewrites the references (then look at them before committing).
@@ -18,11 +20,12 @@ use renderer::gpu::{Antialias, RenderOptions, Renderer};
 use renderer::mesh::load_obj;
 
 const SIZE: u32 = 128;
-const CHANNEL_TOLERANCE: u8 = 6;
-const MAX_DIFFERING_FRACTION: f64 = 0.005;
+const CHANNEL_TOLERANCE: u8 = 3;
+const MAX_DIFFERING_FRACTION: f64 = 0.01;
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    here.canonicalize().unwrap_or(here)
 }
 
 fn renderer() -> Option<&'static Mutex<Renderer>> {
@@ -99,9 +102,9 @@ fn compare_or_bless(name: &str, rgb: &[u8], bless: bool) -> Result<(), String> {
     }
     let fraction = differing as f64 / (SIZE * SIZE) as f64;
     let diff_path = dir.join(format!("diff_{name}.png"));
+    let got_path = dir.join(format!("diff_{name}_actual.png"));
     if fraction > MAX_DIFFERING_FRACTION {
         diff.save(&diff_path).unwrap();
-        let got_path = dir.join(format!("diff_{name}_actual.png"));
         image::save_buffer(&got_path, rgb, SIZE, SIZE, image::ExtendedColorType::Rgb8).unwrap();
         return Err(format!(
             "{name}: {differing} pixels ({:.2}%) differ by more than {CHANNEL_TOLERANCE} (worst {worst}); \
@@ -112,6 +115,7 @@ fn compare_or_bless(name: &str, rgb: &[u8], bless: bool) -> Result<(), String> {
         ));
     }
     let _ = std::fs::remove_file(diff_path);
+    let _ = std::fs::remove_file(got_path);
     Ok(())
 }
 

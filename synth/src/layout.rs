@@ -65,3 +65,23 @@ pub fn write_object(root: &Path, key: &ObjectKey, files: &ObjectFiles) -> anyhow
     }
     Ok(())
 }
+
+/// Removes object folders of `classes` that are not in `keep` (left by an earlier run with more
+/// objects or another seed), so that the tree holds exactly the library just written. Only
+/// folders named like our object ids are touched.
+pub fn remove_stale(root: &Path, classes: &[ClassSpec], keep: &[ObjectKey]) -> anyhow::Result<()> {
+    for class in classes {
+        let dir = root.join(class.synset);
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries {
+            let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let ours = name.len() == 32 && name.bytes().all(|b| b.is_ascii_hexdigit());
+            if ours && !keep.iter().any(|k| k.synset == class.synset && k.object_id == name) {
+                std::fs::remove_dir_all(entry.path())
+                    .with_context(|| format!("removing stale object {}", entry.path().display()))?;
+            }
+        }
+    }
+    Ok(())
+}

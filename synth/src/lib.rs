@@ -61,6 +61,7 @@ pub fn build_object(class: &ClassSpec, instance: usize, seed: u64) -> anyhow::Re
     let mut rng = Rng::new(seed, class.name, instance);
     let mut model = build(&mut rng);
     model.prune();
+    // Parts are oriented when built; this also catches triangles that a placement collapsed.
     for mesh in &mut model.meshes {
         mesh.orient();
     }
@@ -69,7 +70,8 @@ pub fn build_object(class: &ClassSpec, instance: usize, seed: u64) -> anyhow::Re
 
 /// Writes `per_class` objects of every class under `out` (ShapeNetCore v2 layout, `taxonomy.json`
 /// included). Deterministic in (`per_class`, `seed`); re-running over an existing tree rewrites
-/// identical bytes. Returns the objects, sorted.
+/// identical bytes, and object folders of our classes left by a run with other arguments are
+/// removed. Returns the objects, sorted.
 pub fn generate_library(out: &Path, per_class: usize, seed: u64) -> anyhow::Result<Vec<ObjectKey>> {
     layout::write_taxonomy(out, classes(), per_class)?;
     let mut keys = Vec::with_capacity(classes().len() * per_class);
@@ -86,6 +88,7 @@ pub fn generate_library(out: &Path, per_class: usize, seed: u64) -> anyhow::Resu
             keys.push(key);
         }
     }
+    layout::remove_stale(out, classes(), &keys)?;
     keys.sort();
     Ok(keys)
 }

@@ -8,6 +8,7 @@ use synth::layout::{obj_path, object_id, TaxonomyEntry};
 use synth::obj_writer::ObjStats;
 
 /// What the test reads back from one `model_normalized.obj`.
+#[derive(Default)]
 struct Obj {
     v: Vec<[f64; 3]>,
     vt: usize,
@@ -20,14 +21,7 @@ struct Obj {
 
 fn parse_obj(path: &Path) -> Obj {
     let text = std::fs::read_to_string(path).unwrap();
-    let mut o = Obj {
-        v: vec![],
-        vt: 0,
-        vn: vec![],
-        faces: vec![],
-        face_material: vec![],
-        materials: BTreeSet::new(),
-    };
+    let mut o = Obj::default();
     let mut current = 0;
     let mut saw_mtllib = false;
     let nums =
@@ -213,8 +207,10 @@ fn object_ids_are_distinct_across_classes_instances_and_seeds() {
 fn tree_is_valid_shapenet_layout() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let per_class = 3;
-    let keys = synth::generate_library(root, per_class, 7).unwrap();
+    // SYNTH_TEST_PER_CLASS / SYNTH_TEST_SEED: a heavier local sweep over more objects.
+    let env = |name: &str, default: u64| std::env::var(name).map_or(default, |v| v.parse().unwrap());
+    let per_class = env("SYNTH_TEST_PER_CLASS", 3) as usize;
+    let keys = synth::generate_library(root, per_class, env("SYNTH_TEST_SEED", 7)).unwrap();
     assert_eq!(keys.len(), per_class * synth::classes().len());
     let mut sorted = keys.clone();
     sorted.sort();
@@ -301,6 +297,14 @@ fn same_arguments_give_identical_bytes() {
     // Re-running over an existing tree rewrites the same bytes and leaves no temporary files.
     synth::generate_library(a.path(), 2, 3).unwrap();
     assert_eq!(fa, files_under(a.path()));
+    // Fewer objects in the same folder: the extra ones are removed, other files are kept.
+    std::fs::write(a.path().join("notes.txt"), b"mine").unwrap();
+    let fewer = synth::generate_library(a.path(), 1, 3).unwrap();
+    let synset = synth::classes()[0].synset;
+    assert_eq!(std::fs::read_dir(a.path().join(synset)).unwrap().count(), 1);
+    assert_eq!(fewer.len(), synth::classes().len());
+    assert!(a.path().join("notes.txt").exists());
+    synth::generate_library(a.path(), 2, 3).unwrap();
     // Another seed gives other objects.
     let c = tempfile::tempdir().unwrap();
     let kc = synth::generate_library(c.path(), 2, 4).unwrap();
@@ -311,8 +315,9 @@ fn same_arguments_give_identical_bytes() {
 #[test]
 fn instances_vary_and_most_objects_are_asymmetric() {
     let dir = tempfile::tempdir().unwrap();
-    let per_class = 5;
-    let keys = synth::generate_library(dir.path(), per_class, 11).unwrap();
+    let env = |name: &str, default: u64| std::env::var(name).map_or(default, |v| v.parse().unwrap());
+    let per_class = env("SYNTH_TEST_PER_CLASS", 5) as usize;
+    let keys = synth::generate_library(dir.path(), per_class, env("SYNTH_TEST_SEED", 11)).unwrap();
     let n = 32;
     let mut symmetric = Vec::new();
     for class in synth::classes() {
@@ -324,7 +329,7 @@ fn instances_vary_and_most_objects_are_asymmetric() {
                 &std::fs::read(obj_path(dir.path(), key).with_extension("json")).unwrap(),
             )
             .unwrap();
-            extents.push(stats.max.map(|x| (x * 1000.0).round() as i64));
+            extents.push(stats.max.map(|x| (x * 1e6).round() as i64));
             let occ = occupancy(&o, n);
             let scores: Vec<f64> = (0..3).map(|axis| asymmetry(&occ, n, axis)).collect();
             eprintln!(
@@ -347,14 +352,7 @@ fn instances_vary_and_most_objects_are_asymmetric() {
 fn asymmetry_measure_tells_symmetric_from_asymmetric() {
     use glam::Vec3;
     let to_obj = |meshes: &[synth::primitives::Mesh]| {
-        let mut o = Obj {
-            v: vec![],
-            vt: 0,
-            vn: vec![],
-            faces: vec![],
-            face_material: vec![],
-            materials: BTreeSet::new(),
-        };
+        let mut o = Obj::default();
         for (mat, m) in meshes.iter().enumerate() {
             let base = o.v.len();
             o.v.extend(m.positions.iter().map(|p| p.to_array().map(f64::from)));

@@ -66,9 +66,10 @@ impl BasicBlock {
                 Conv::new(&s.pp("conv1"), inp, out, 3, 1, 1)?,
                 Conv::new(&s.pp("conv2"), out, out, 3, stride, if stride == 1 { 1 } else { 0 })?,
             ),
-            Layout::Torchvision => {
-                (Conv::new(&s.pp("conv1"), inp, out, 3, stride, 1)?, Conv::new(&s.pp("conv2"), out, out, 3, 1, 1)?)
-            }
+            Layout::Torchvision => (
+                Conv::new(&s.pp("conv1"), inp, out, 3, stride, 1)?,
+                Conv::new(&s.pp("conv2"), out, out, 3, 1, 1)?,
+            ),
         };
         let bn1 = BatchNorm::new(&s.pp("bn1"), out, false)?;
         let bn2 = BatchNorm::new(&s.pp("bn2"), out, true)?;

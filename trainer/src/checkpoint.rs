@@ -57,11 +57,22 @@ pub fn save(path: &Path, model: &SslModel, adam: Option<&Adam>, meta: &Checkpoin
 }
 
 fn field<'a>(info: &'a HashMap<String, String>, key: &str, path: &Path) -> anyhow::Result<&'a str> {
-    info.get(key).map(String::as_str).with_context(|| format!("{}: checkpoint metadata lacks {key:?}", path.display()))
+    info.get(key)
+        .map(String::as_str)
+        .with_context(|| format!("{}: checkpoint metadata lacks {key:?}", path.display()))
 }
 
 /// Reads a checkpoint: its metadata and all its tensors (on `device`).
 pub fn read(path: &Path, device: &Device) -> anyhow::Result<(CheckpointMeta, HashMap<String, Tensor>)> {
+    read_filtered(path, device, |_| true)
+}
+
+/// Reads a checkpoint's metadata and the tensors whose names `keep` accepts.
+pub fn read_filtered(
+    path: &Path,
+    device: &Device,
+    keep: impl Fn(&str) -> bool,
+) -> anyhow::Result<(CheckpointMeta, HashMap<String, Tensor>)> {
     let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read checkpoint", path.display()))?;
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
         .with_context(|| format!("{}: not a safetensors file", path.display()))?;
@@ -82,8 +93,18 @@ pub fn read(path: &Path, device: &Device) -> anyhow::Result<(CheckpointMeta, Has
             .with_context(|| format!("{}: bad loss_config", path.display()))?,
         args: info.get("args").and_then(|a| serde_json::from_str(a).ok()),
     };
-    let tensors = candle_core::safetensors::load_buffer(&bytes, device)
-        .with_context(|| format!("{}: cannot load tensors", path.display()))?;
+    let st = safetensors::SafeTensors::deserialize(&bytes)
+        .with_context(|| format!("{}: not a safetensors file", path.display()))?;
+    let tensors = st
+        .tensors()
+        .into_iter()
+        .filter(|(name, _)| keep(name))
+        .map(|(name, view)| {
+            let t = candle_core::safetensors::Load::load(&view, device)
+                .with_context(|| format!("{}: cannot load {name}", path.display()))?;
+            Ok((name, t))
+        })
+        .collect::<anyhow::Result<_>>()?;
     Ok((meta, tensors))
 }
 
@@ -105,24 +126,43 @@ pub fn read(path: &Path, device: &Device) -> anyhow::Result<(CheckpointMeta, Has
 /// ```
 pub fn load_model(path: &Path, device: &Device) -> anyhow::Result<(SslModel, CheckpointMeta)> {
     let file = if path.is_dir() { path.join(CHECKPOINT_FILE) } else { path.to_path_buf() };
-    let (meta, tensors) = read(&file, device)?;
+    let (meta, tensors) = read_filtered(&file, device, |name| name.starts_with("model."))?;
     let model = SslModel::new(&meta.model, device, 0)?;
-    model.params.load(&tensors, "model.", true).with_context(|| format!("{}: model state", file.display()))?;
+    model
+        .params
+        .load(&tensors, "model.", true)
+        .with_context(|| format!("{}: model state", file.display()))?;
     Ok((model, meta))
 }
 
 /// Restores the optimiser moments written by [`save`].
 pub fn restore_adam(adam: &mut Adam, tensors: &HashMap<String, Tensor>, step: u64) -> anyhow::Result<()> {
-    let state: HashMap<String, Tensor> =
-        tensors.iter().filter_map(|(k, v)| k.strip_prefix("optim.").map(|n| (n.to_string(), v.clone()))).collect();
+    let state: HashMap<String, Tensor> = tensors
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("optim.").map(|n| (n.to_string(), v.clone())))
+        .collect();
     adam.load_state(&state, step)?;
     Ok(())
 }
 
 /// Writes the backbone with torchvision ResNet-18 parameter names (`conv1.weight`, `bn1.*`,
-/// `layer1.0.conv1.weight`, `layer1.0.downsample.0.weight`, ...), atomically.
-pub fn export_backbone_torchvision(model: &SslModel, path: &Path) -> anyhow::Result<()> {
-    let state = crate::backbone::torchvision_names(&model.params.state_dict(), "backbone.");
+/// `layer1.0.conv1.weight`, `layer1.0.downsample.0.weight`, ...), atomically. Every BatchNorm
+/// also gets torchvision's `num_batches_tracked` (int64 scalar, = `batches_tracked`), so that a
+/// `resnet18-torchvision` backbone loads with `strict=True` once `fc` is removed.
+pub fn export_backbone_torchvision(
+    model: &SslModel,
+    path: &Path,
+    batches_tracked: u64,
+) -> anyhow::Result<()> {
+    let mut state = crate::backbone::torchvision_names(&model.params.state_dict(), "backbone.");
+    let tracked: Vec<(String, Tensor)> = state
+        .iter()
+        .filter_map(|(k, _)| k.strip_suffix(".running_mean"))
+        .map(|bn| {
+            Ok((format!("{bn}.num_batches_tracked"), Tensor::new(batches_tracked as i64, &Device::Cpu)?))
+        })
+        .collect::<candle_core::Result<_>>()?;
+    state.extend(tracked);
     let mut info = HashMap::new();
     info.insert("arch".to_string(), serde_json::to_string(&model.config.arch)?);
     let bytes = safetensors::tensor::serialize(state.iter().map(|(k, v)| (k.as_str(), v)), Some(info))?;

@@ -238,7 +238,8 @@ pub fn parse_sizes(text: &str, flag: &str) -> anyhow::Result<Vec<usize>> {
     }
     text.split('-')
         .map(|p| {
-            let v: usize = p.trim().parse().with_context(|| format!("{flag} {text:?}: {p:?} is not a size"))?;
+            let v: usize =
+                p.trim().parse().with_context(|| format!("{flag} {text:?}: {p:?} is not a size"))?;
             if v == 0 {
                 bail!("{flag} {text:?}: sizes must be positive");
             }
@@ -357,7 +358,16 @@ mod tests {
 
     #[test]
     fn scaling_rounds_like_numpy_and_flags_parse() {
-        let a = args(&["--equi", "100", "--mlp", "100-10", "--experience", "VICRegEquiMod", "--predictor", "8-8"]);
+        let a = args(&[
+            "--equi",
+            "100",
+            "--mlp",
+            "100-10",
+            "--experience",
+            "VICRegEquiMod",
+            "--predictor",
+            "8-8",
+        ]);
         let m = a.model_config(3).unwrap();
         assert_eq!(m.equi, 0, "not a split method");
         assert_eq!(m.predictor_type, PredictorType::Mlp);

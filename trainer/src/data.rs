@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use candle_core::{Device, Tensor};
-use dataset::ObjectKey;
+use dataset::{layout, ObjectKey};
 use rayon::prelude::*;
 
 use crate::model::Batch;
@@ -66,9 +66,11 @@ pub fn manifest_num_classes(root: &Path) -> Option<usize> {
     m.classes.iter().map(|c| c.label as usize + 1).max()
 }
 
-/// The views `k` of an object folder that have both `image_k.jpg` and `latent_k.npy`.
+/// The views `k` of an object folder (`image_k.jpg` and `latent_k.npy`); a view with only one
+/// of the two files is an error naming the missing one.
 pub fn object_views(dir: &Path) -> anyhow::Result<Vec<usize>> {
-    let entries = std::fs::read_dir(dir).with_context(|| format!("{}: cannot list the object folder", dir.display()))?;
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("{}: cannot list the object folder", dir.display()))?;
     let (mut images, mut latents) = (Vec::new(), Vec::new());
     for e in entries {
         let name = e.with_context(|| format!("{}: cannot list", dir.display()))?.file_name();
@@ -81,7 +83,14 @@ pub fn object_views(dir: &Path) -> anyhow::Result<Vec<usize>> {
     }
     images.sort_unstable();
     latents.sort_unstable();
-    Ok(images.into_iter().filter(|k| latents.binary_search(k).is_ok()).collect())
+    // A view with only one of its two files is a broken dataset, not a smaller object.
+    if let Some(k) = latents.iter().find(|k| images.binary_search(k).is_err()) {
+        bail!("{}: missing ({} exists)", dir.join(layout::image_name(*k)).display(), layout::latent_name(*k));
+    }
+    if let Some(k) = images.iter().find(|k| latents.binary_search(k).is_err()) {
+        bail!("{}: missing ({} exists)", dir.join(layout::latent_name(*k)).display(), layout::image_name(*k));
+    }
+    Ok(images)
 }
 
 impl PairDataset {
@@ -105,7 +114,7 @@ impl PairDataset {
                 let views = object_views(&dir)?;
                 if views.len() < 2 {
                     bail!(
-                        "{}: object {key} has {} view(s) with both image_<k>.jpg and latent_<k>.npy; two are needed",
+                        "{}: object {key} has {} view(s) (image_<k>.jpg + latent_<k>.npy); two are needed",
                         dir.display(),
                         views.len()
                     );
@@ -196,7 +205,8 @@ pub fn pair_latent(l1: &dataset::Latent, l2: &dataset::Latent, kind: LatentKind)
 /// resize) and normalises it: CHW f32.
 pub fn load_image(path: &Path, res: u32) -> anyhow::Result<Vec<f32>> {
     let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read image", path.display()))?;
-    let img = image::load_from_memory(&bytes).with_context(|| format!("{}: cannot decode image", path.display()))?;
+    let img = image::load_from_memory(&bytes)
+        .with_context(|| format!("{}: cannot decode image", path.display()))?;
     let rgb = img.to_rgb8();
     let rgb = if rgb.dimensions() == (res, res) {
         rgb
@@ -256,8 +266,9 @@ pub fn load_batch(
     epoch: usize,
     indices: &[usize],
 ) -> anyhow::Result<HostBatch> {
-    let items: Vec<Item> =
-        pool.install(|| indices.par_iter().map(|&i| ds.load_item(seed, epoch, i)).collect::<anyhow::Result<_>>())?;
+    let items: Vec<Item> = pool.install(|| {
+        indices.par_iter().map(|&i| ds.load_item(seed, epoch, i)).collect::<anyhow::Result<_>>()
+    })?;
     let n = items.len();
     let mut b = HostBatch {
         n,

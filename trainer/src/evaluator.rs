@@ -48,13 +48,23 @@ impl OnlineEvaluator {
                 None
             },
             predictor_angles_repr: angles("predictor_angles_repr", repr)?,
-            predictor_angles_equi_repr: if split { Some(angles("predictor_angles_equi_repr", equi)?) } else { None },
+            predictor_angles_equi_repr: if split {
+                Some(angles("predictor_angles_equi_repr", equi)?)
+            } else {
+                None
+            },
         })
     }
 
     /// `r1`, `r2` (N, repr) representations of the two views, `labels` (N,) u32, `quat` (N, 4).
     /// Returns the evaluator's loss and its metrics.
-    pub fn forward(&self, r1: &Tensor, r2: &Tensor, labels: &Tensor, quat: &Tensor) -> Result<(Tensor, EvalStats)> {
+    pub fn forward(
+        &self,
+        r1: &Tensor,
+        r2: &Tensor,
+        labels: &Tensor,
+        quat: &Tensor,
+    ) -> Result<(Tensor, EvalStats)> {
         let (r1, r2) = (r1.detach(), r2.detach());
         let both = Tensor::cat(&[&r1, &r2], 0)?;
         let labels2 = Tensor::cat(&[labels, labels], 0)?;

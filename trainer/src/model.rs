@@ -67,7 +67,8 @@ pub struct Batch {
     pub labels: Tensor,
 }
 
-/// The scalars of one training step (NaN where a method has no such term).
+/// The scalars of one training step (`None` where a method has no such term, or statistics
+/// were not asked for).
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct StepStats {
     pub loss: f32,
@@ -77,15 +78,16 @@ pub struct StepStats {
     pub pred_std_loss: Option<f32>,
     pub cov_loss: Option<f32>,
     pub eval_loss: f32,
-    /// Mean off-diagonal correlation and mean std of the normalised representation / embedding.
-    pub coremb_view1: f32,
-    pub coremb_view2: f32,
-    pub stdemb_view1: f32,
-    pub stdemb_view2: f32,
-    pub corhead_view1: f32,
-    pub corhead_view2: f32,
-    pub stdhead_view1: f32,
-    pub stdhead_view2: f32,
+    /// Mean off-diagonal correlation and mean std of the normalised representation (`emb`, the
+    /// reference's name), projector output (`head`) and predictor output (`pred`).
+    pub coremb_view1: Option<f32>,
+    pub coremb_view2: Option<f32>,
+    pub stdemb_view1: Option<f32>,
+    pub stdemb_view2: Option<f32>,
+    pub corhead_view1: Option<f32>,
+    pub corhead_view2: Option<f32>,
+    pub stdhead_view1: Option<f32>,
+    pub stdhead_view2: Option<f32>,
     pub coremb_pred: Option<f32>,
     pub stdemb_pred: Option<f32>,
     pub online: EvalStats,
@@ -115,14 +117,17 @@ impl SslModel {
             Some(d) => Some(Predictor::new(&root.pp("predictor"), config, d, latent)?),
             None => None,
         };
-        let evaluator = OnlineEvaluator::new(&root.pp("evaluator"), r, config.inv_repr(), config.num_classes)?;
+        let evaluator =
+            OnlineEvaluator::new(&root.pp("evaluator"), r, config.inv_repr(), config.num_classes)?;
         Ok(Self { config: config.clone(), params, backbone, heads, predictor, evaluator })
     }
 
     /// The projectors, and the size of the predictor's embedding if there is one.
     fn heads(root: &Scope, c: &ModelConfig, r: usize) -> Result<(Heads, Option<usize>)> {
         Ok(match c.experience {
-            Experience::VICReg | Experience::SimCLR => (Heads::Single(Projector::new(&root.pp("projector"), r, &c.mlp)?), None),
+            Experience::VICReg | Experience::SimCLR => {
+                (Heads::Single(Projector::new(&root.pp("projector"), r, &c.mlp)?), None)
+            }
             Experience::SIE | Experience::SIENoVar | Experience::SIERotColor => {
                 let (i, e) = (c.inv_repr(), c.equi);
                 let inv = Projector::new(&root.pp("projector_inv"), i, &c.scaled_mlp(i))?;
@@ -173,7 +178,8 @@ impl SslModel {
     }
 
     /// One training forward pass: BatchNorm in training mode (running statistics updated).
-    pub fn forward_train(&self, batch: &Batch, lc: &LossConfig) -> Result<StepOutput> {
+    /// `with_stats`: also compute the correlation/std statistics (they cost a few matmuls).
+    pub fn forward_train(&self, batch: &Batch, lc: &LossConfig, with_stats: bool) -> Result<StepOutput> {
         let mode = Mode::Train;
         let r1 = self.representation(&batch.x1, mode)?;
         let r2 = self.representation(&batch.x2, mode)?;
@@ -189,23 +195,24 @@ impl SslModel {
             }
         };
         let (x, y) = (cat(&i1, &e1)?, cat(&i2, &e2)?);
-        let mut st = StepStats {
-            coremb_view1: loss::mean_correlation(&r1)?,
-            coremb_view2: loss::mean_correlation(&r2)?,
-            stdemb_view1: loss::mean_std_normalised(&r1)?,
-            stdemb_view2: loss::mean_std_normalised(&r2)?,
-            corhead_view1: loss::mean_correlation(&x)?,
-            corhead_view2: loss::mean_correlation(&y)?,
-            stdhead_view1: loss::mean_std_normalised(&x)?,
-            stdhead_view2: loss::mean_std_normalised(&y)?,
-            online,
-            ..Default::default()
-        };
+        let mut st = StepStats { online, ..Default::default() };
+        if with_stats {
+            st.coremb_view1 = Some(loss::mean_correlation(&r1)?);
+            st.coremb_view2 = Some(loss::mean_correlation(&r2)?);
+            st.stdemb_view1 = Some(loss::mean_std_normalised(&r1)?);
+            st.stdemb_view2 = Some(loss::mean_std_normalised(&r2)?);
+            st.corhead_view1 = Some(loss::mean_correlation(&x)?);
+            st.corhead_view2 = Some(loss::mean_correlation(&y)?);
+            st.stdhead_view1 = Some(loss::mean_std_normalised(&x)?);
+            st.stdhead_view2 = Some(loss::mean_std_normalised(&y)?);
+        }
         let pred = match (&e1, &self.predictor) {
             (Some(e1), Some(p)) => {
                 let pred = p.forward(e1, &batch.latent)?;
-                st.coremb_pred = Some(loss::mean_correlation(&pred)?);
-                st.stdemb_pred = Some(loss::mean_std_normalised(&pred)?);
+                if with_stats {
+                    st.coremb_pred = Some(loss::mean_correlation(&pred)?);
+                    st.stdemb_pred = Some(loss::mean_std_normalised(&pred)?);
+                }
                 Some(pred)
             }
             _ => None,
@@ -291,8 +298,10 @@ impl SslModel {
                 st.repr_loss_equi = Some(scalar(&equi)?);
                 st.std_loss = Some(scalar(&std_inv)? + scalar(&std_equi)?);
                 st.cov_loss = Some(scalar(&cov_inv)? + scalar(&cov_equi)?);
-                let l_inv = (((inv * lc.sim_coeff)? + (std_inv * lc.std_coeff)?)? + (cov_inv * lc.cov_coeff)?)?;
-                let l_equi = (((equi * lc.sim_coeff)? + (std_equi * lc.std_coeff)?)? + (cov_equi * lc.cov_coeff)?)?;
+                let l_inv =
+                    (((inv * lc.sim_coeff)? + (std_inv * lc.std_coeff)?)? + (cov_inv * lc.cov_coeff)?)?;
+                let l_equi =
+                    (((equi * lc.sim_coeff)? + (std_equi * lc.std_coeff)?)? + (cov_equi * lc.cov_coeff)?)?;
                 l_inv + (l_equi * lc.equi_factor)?
             }
         }

@@ -66,7 +66,8 @@ impl BatchNorm {
     pub fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
         match mode {
             Mode::Train => {
-                let (y, mean, var) = ops::batch_norm_train(x, self.weight.as_tensor(), self.bias.as_tensor(), BN_EPS)?;
+                let (y, mean, var) =
+                    ops::batch_norm_train(x, self.weight.as_tensor(), self.bias.as_tensor(), BN_EPS)?;
                 let m = BN_MOMENTUM;
                 let rm = ((self.running_mean.as_tensor() * (1.0 - m))? + (mean.detach() * m)?)?;
                 let rv = ((self.running_var.as_tensor() * (1.0 - m))? + (var.detach() * m)?)?;
@@ -78,7 +79,8 @@ impl BatchNorm {
                 let c = self.weight.dims()[0];
                 let mut shape = vec![1usize; x.rank()];
                 shape[1] = c;
-                let scale = (self.running_var.as_tensor() + BN_EPS)?.sqrt()?.recip()?.mul(self.weight.as_tensor())?;
+                let scale =
+                    (self.running_var.as_tensor() + BN_EPS)?.sqrt()?.recip()?.mul(self.weight.as_tensor())?;
                 let shift = (self.bias.as_tensor() - self.running_mean.as_tensor().mul(&scale)?)?;
                 x.broadcast_mul(&scale.reshape(shape.clone())?)?.broadcast_add(&shift.reshape(shape)?)
             }
@@ -129,8 +131,9 @@ pub struct Mlp {
 impl Mlp {
     /// `dims` = [in, hidden..., out].
     pub fn new(s: &Scope, dims: &[usize], bias: bool) -> Result<Self> {
-        let layers =
-            (0..dims.len() - 1).map(|i| Linear::new(&s.pp(2 * i), dims[i], dims[i + 1], bias)).collect::<Result<_>>()?;
+        let layers = (0..dims.len() - 1)
+            .map(|i| Linear::new(&s.pp(2 * i), dims[i], dims[i + 1], bias))
+            .collect::<Result<_>>()?;
         Ok(Self { layers })
     }
 

@@ -38,7 +38,8 @@ pub struct ParamStore {
 
 impl ParamStore {
     pub fn new(device: &Device, seed: u64) -> Self {
-        let inner = Inner { rng: ChaCha8Rng::seed_from_u64(seed), params: BTreeMap::new(), buffers: BTreeMap::new() };
+        let inner =
+            Inner { rng: ChaCha8Rng::seed_from_u64(seed), params: BTreeMap::new(), buffers: BTreeMap::new() };
         Self { device: device.clone(), inner: Arc::new(Mutex::new(inner)) }
     }
 
@@ -76,14 +77,23 @@ impl ParamStore {
 
     /// Copies values into the variables of the same names. Every variable must be present
     /// (`strict`) or is left as is; a shape mismatch is always an error.
-    pub fn load(&self, tensors: &std::collections::HashMap<String, Tensor>, prefix: &str, strict: bool) -> anyhow::Result<()> {
+    pub fn load(
+        &self,
+        tensors: &std::collections::HashMap<String, Tensor>,
+        prefix: &str,
+        strict: bool,
+    ) -> anyhow::Result<()> {
         let inner = self.inner.lock().expect("lock");
         for (name, var) in inner.params.iter().chain(inner.buffers.iter()) {
             let key = format!("{prefix}{name}");
             match tensors.get(&key) {
                 Some(t) => {
                     if t.dims() != var.dims() {
-                        anyhow::bail!("{key}: shape {:?} in the file, {:?} in the model", t.dims(), var.dims());
+                        anyhow::bail!(
+                            "{key}: shape {:?} in the file, {:?} in the model",
+                            t.dims(),
+                            var.dims()
+                        );
                     }
                     var.set(&t.to_dtype(DType::F32)?.to_device(&self.device)?)?;
                 }

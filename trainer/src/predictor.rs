@@ -55,8 +55,7 @@ impl HyperPredictor {
         let mut sizes = vec![d];
         sizes.extend_from_slice(&cfg.predictor);
         sizes.push(d);
-        let total: usize =
-            sizes.windows(2).map(|w| w[0] * w[1] + if cfg.bias_pred { w[1] } else { 0 }).sum();
+        let total: usize = sizes.windows(2).map(|w| w[0] * w[1] + if cfg.bias_pred { w[1] } else { 0 }).sum();
         let net = s.pp("hypernet").pp("net");
         let (hidden, last) = match cfg.hypernetwork {
             Hypernetwork::Linear => (Vec::new(), Linear::new(&net.pp(0), latent, total, cfg.bias_hypernet)?),
@@ -97,7 +96,12 @@ impl HyperPredictor {
         for (i, pair) in self.sizes.windows(2).enumerate() {
             let (a, b) = (pair[0], pair[1]);
             // Rows o*a + i of w hold A_k[o, i] in column k: (b, a, K) -> (K*b, a).
-            let wl = w.narrow(0, off, a * b)?.reshape((b, a, k))?.permute((2, 0, 1))?.contiguous()?.reshape((k * b, a))?;
+            let wl = w
+                .narrow(0, off, a * b)?
+                .reshape((b, a, k))?
+                .permute((2, 0, 1))?
+                .contiguous()?
+                .reshape((k * b, a))?;
             off += a * b;
             let y = out.matmul(&wl.t()?)?.reshape((n, k, b))?;
             out = y.broadcast_mul(&gk)?.sum(1)?;
@@ -180,8 +184,13 @@ mod tests {
     #[test]
     fn shapes_and_parameter_count() {
         let store = ParamStore::new(&Device::Cpu, 0);
-        let p = HyperPredictor::new(&store.root().pp("predictor"), &cfg(Hypernetwork::Linear, vec![], false, false), 8, 4)
-            .unwrap();
+        let p = HyperPredictor::new(
+            &store.root().pp("predictor"),
+            &cfg(Hypernetwork::Linear, vec![], false, false),
+            8,
+            4,
+        )
+        .unwrap();
         let names: Vec<_> = store.params().into_iter().map(|(k, v)| (k, v.dims().to_vec())).collect();
         // Bias-free Linear latent(4) -> d*d weights.
         assert_eq!(names, vec![("predictor.hypernet.net.0.weight".to_string(), vec![64, 4])]);
@@ -193,7 +202,8 @@ mod tests {
     #[test]
     fn is_not_the_identity_at_init() {
         let store = ParamStore::new(&Device::Cpu, 0);
-        let p = HyperPredictor::new(&store.root(), &cfg(Hypernetwork::Linear, vec![], false, false), 16, 4).unwrap();
+        let p = HyperPredictor::new(&store.root(), &cfg(Hypernetwork::Linear, vec![], false, false), 16, 4)
+            .unwrap();
         let (x, z) = inputs(6, 16);
         let diff = (p.forward(&x, &z).unwrap() - &x).unwrap().abs().unwrap().mean_all().unwrap();
         assert!(diff.to_scalar::<f32>().unwrap() > 0.05);
@@ -232,7 +242,8 @@ mod tests {
                 off += a * b;
                 out = out.matmul(&m.transpose(1, 2).unwrap()).unwrap();
                 if bp {
-                    out = out.broadcast_add(&weights.narrow(1, off, b).unwrap().unsqueeze(1).unwrap()).unwrap();
+                    out =
+                        out.broadcast_add(&weights.narrow(1, off, b).unwrap().unsqueeze(1).unwrap()).unwrap();
                     off += b;
                 }
                 if i + 2 < p.sizes.len() {

@@ -92,11 +92,17 @@ impl JsonLog {
 pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
     args.validate()?;
     let device = device(args.device)?;
-    std::fs::create_dir_all(&args.exp_dir).with_context(|| format!("{}: cannot create", args.exp_dir.display()))?;
-    let num_classes = args.num_classes.or_else(|| data::manifest_num_classes(&args.data)).unwrap_or(DEFAULT_NUM_CLASSES);
+    std::fs::create_dir_all(&args.exp_dir)
+        .with_context(|| format!("{}: cannot create", args.exp_dir.display()))?;
+    let num_classes =
+        args.num_classes.or_else(|| data::manifest_num_classes(&args.data)).unwrap_or(DEFAULT_NUM_CLASSES);
     let model_cfg = args.model_config(num_classes)?;
     let lc = loss_config(args);
-    let kind = if args.experience == Experience::SIERotColor { LatentKind::RotationColour } else { LatentKind::Rotation };
+    let kind = if args.experience == Experience::SIERotColor {
+        LatentKind::RotationColour
+    } else {
+        LatentKind::Rotation
+    };
     let ds = Arc::new(PairDataset::open(
         &args.data,
         &args.images_file(),
@@ -122,16 +128,23 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
                 model_cfg
             );
         }
-        model.params.load(&tensors, "model.", true).with_context(|| format!("{}: model state", ckpt_path.display()))?;
+        model
+            .params
+            .load(&tensors, "model.", true)
+            .with_context(|| format!("{}: model state", ckpt_path.display()))?;
         checkpoint::restore_adam(&mut adam, &tensors, meta.adam_step)?;
         (epoch, global_step) = (meta.epoch, meta.global_step);
         log.write(&serde_json::json!({"type": "resume", "epoch": epoch, "step": global_step}))?;
     }
     let config_json = serde_json::json!({"args": args, "model": model_cfg, "loss": lc, "objects": ds.len()});
-    dataset::atomic::write_bytes(&args.exp_dir.join(CONFIG_FILE), serde_json::to_string_pretty(&config_json)?.as_bytes())
-        .context("cannot write config.json")?;
+    dataset::atomic::write_bytes(
+        &args.exp_dir.join(CONFIG_FILE),
+        serde_json::to_string_pretty(&config_json)?.as_bytes(),
+    )
+    .context("cannot write config.json")?;
 
-    let workers = args.num_workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let workers =
+        args.num_workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let pool = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(workers.max(1)).build()?);
     let steps_per_epoch = ds.steps_per_epoch(args.batch_size);
     let start_epoch = epoch;
@@ -150,13 +163,15 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
         let loader =
             EpochLoader::start(ds.clone(), pool.clone(), args.seed, epoch, args.batch_size, 0, args.prefetch);
         let epoch_start = Instant::now();
-        let mut sums: BTreeMap<String, f64> = BTreeMap::new();
+        // Sum and count of every logged scalar (statistics exist on log steps only).
+        let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
         let mut epoch_steps = 0usize;
         let mut epoch_images = 0usize;
         for host in loader {
             let host = host?;
             let batch = host.to_device(&device)?;
-            let out = model.forward_train(&batch, &lc)?;
+            let log_now = (global_step + 1) % args.log_interval as u64 == 0;
+            let out = model.forward_train(&batch, &lc, log_now)?;
             if !out.stats.loss.is_finite() {
                 bail!("epoch {epoch} step {global_step}: the loss is {} (diverged)", out.stats.loss);
             }
@@ -171,13 +186,15 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
             let mut flat = BTreeMap::new();
             flatten("", &serde_json::to_value(&out.stats)?, &mut flat);
             for (k, v) in &flat {
-                *sums.entry(k.clone()).or_default() += v;
+                let e = sums.entry(k.clone()).or_default();
+                e.0 += v;
+                e.1 += 1;
             }
             let secs = epoch_start.elapsed().as_secs_f64().max(1e-9);
             let ips = epoch_images as f64 / secs;
             bar.set_message(format!("loss {:.4}  {:.1} img/s", out.stats.loss, ips));
             bar.inc(1);
-            if global_step % args.log_interval as u64 == 0 {
+            if log_now {
                 let mut line = serde_json::json!({
                     "type": "step", "epoch": epoch, "step": global_step,
                     "lr": args.base_lr, "images_per_s": ips, "steps_per_s": epoch_steps as f64 / secs,
@@ -199,11 +216,11 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
             "type": "epoch", "epoch": epoch - 1, "step": global_step, "steps": epoch_steps,
             "seconds": secs, "images_per_s": epoch_images as f64 / secs.max(1e-9),
         });
-        for (k, v) in &sums {
-            line[k] = serde_json::json!(v / epoch_steps.max(1) as f64);
+        for (k, (sum, count)) in &sums {
+            line[k] = serde_json::json!(sum / *count as f64);
         }
         log.write(&line)?;
-        summary.epoch_losses.push(sums.get("loss").copied().unwrap_or(f64::NAN) / epoch_steps.max(1) as f64);
+        summary.epoch_losses.push(sums.get("loss").map_or(f64::NAN, |(s, c)| s / *c as f64));
         let meta = CheckpointMeta {
             epoch,
             global_step,
@@ -226,7 +243,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
         }
     }
     summary.images_per_s = images_seen as f64 / run_start.elapsed().as_secs_f64().max(1e-9);
-    checkpoint::export_backbone_torchvision(&model, &args.exp_dir.join(TORCHVISION_FILE))?;
+    // Each step runs the backbone's BatchNorms on two batches (one per view).
+    checkpoint::export_backbone_torchvision(&model, &args.exp_dir.join(TORCHVISION_FILE), 2 * global_step)?;
     Ok(summary)
 }
 
@@ -235,8 +253,9 @@ fn progress_bar(args: &TrainArgs, steps: usize, epoch: usize) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(steps as u64);
-    let style = ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} [{elapsed}<{eta}, {per_sec}] {msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style =
+        ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} [{elapsed}<{eta}, {per_sec}] {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_prefix(format!("epoch {}/{}", epoch + 1, args.epochs));
     bar

@@ -43,7 +43,13 @@ fn pair_latent_matches_scipy_through_the_loader() {
     let image = image::RgbImage::from_pixel(8, 8, image::Rgb([10, 20, 30]));
     for (i, row) in reference.rows.iter().enumerate() {
         for (v, euler, hues) in [(2 * i, row.euler_1, (0.1, 0.7)), (2 * i + 1, row.euler_2, (0.4, 0.2))] {
-            let l = Latent { rotation: euler, floor_hue: hues.0, light_theta: 0.1, light_phi: 0.2, light_hue: hues.1 };
+            let l = Latent {
+                rotation: euler,
+                floor_hue: hues.0,
+                light_theta: 0.1,
+                light_phi: 0.2,
+                light_hue: hues.1,
+            };
             l.write(&key.latent_path(root, v)).unwrap();
             image.save(key.image_path(root, v)).unwrap();
         }
@@ -109,8 +115,16 @@ fn bad_input_names_the_file() {
     let e = err_of(ds.pair_latent(0, 1, 2));
     assert!(e.contains("latent_1.npy"), "{e}");
 
-    // Fewer than two views (missing images).
+    // A missing image (its latent exists), then a missing latent.
     std::fs::remove_file(key.image_path(&root, 1)).unwrap();
+    let e = err_of(open(&root, LatentKind::Rotation));
+    assert!(e.contains("obj0x0/image_1.jpg: missing"), "{e}");
+    std::fs::remove_file(key.latent_path(&root, 1)).unwrap();
+    std::fs::remove_file(key.latent_path(&root, 2)).unwrap();
+    let e = err_of(open(&root, LatentKind::Rotation));
+    assert!(e.contains("obj0x0/latent_2.npy: missing"), "{e}");
+
+    // Fewer than two views.
     std::fs::remove_file(key.image_path(&root, 2)).unwrap();
     let e = err_of(open(&root, LatentKind::Rotation));
     assert!(e.contains("obj0x0") && e.contains("two are needed"), "{e}");

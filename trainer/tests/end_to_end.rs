@@ -18,7 +18,16 @@ fn assert_same_state(a: &Path, b: &Path) {
     assert_eq!(wa.len(), wb.len());
     for (k, ta) in &wa {
         let tb = &wb[k];
-        let diff = (ta - tb).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap();
+        let diff = (ta - tb)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         assert!(diff == 0.0, "{k} differs by {diff}");
     }
 }
@@ -56,9 +65,21 @@ fn trains_two_epochs_deterministically_and_resumes_to_the_same_state() {
     let lines: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let step = lines.iter().find(|l| l["type"] == "step").unwrap();
     for key in [
-        "loss", "repr_loss_inv", "repr_loss_equi", "std_loss", "pred_std_loss", "cov_loss", "eval_loss",
-        "coremb_view1", "stdhead_view2", "stdemb_pred", "online.top1_repr", "online.top1_inv", "online.r2_repr",
-        "online.r2_equi", "images_per_s",
+        "loss",
+        "repr_loss_inv",
+        "repr_loss_equi",
+        "std_loss",
+        "pred_std_loss",
+        "cov_loss",
+        "eval_loss",
+        "coremb_view1",
+        "stdhead_view2",
+        "stdemb_pred",
+        "online.top1_repr",
+        "online.top1_inv",
+        "online.r2_repr",
+        "online.r2_equi",
+        "images_per_s",
     ] {
         assert!(step[key].is_number(), "{key} missing from {step}");
     }

@@ -12,7 +12,9 @@ use trainer::train::run;
 
 fn resnet18_config(arch: &str) -> trainer::config::ModelConfig {
     use clap::Parser;
-    TrainArgs::parse_from(["train", "--data", "d", "--exp-dir", "e", "--arch", arch]).model_config(55).unwrap()
+    TrainArgs::parse_from(["train", "--data", "d", "--exp-dir", "e", "--arch", arch])
+        .model_config(55)
+        .unwrap()
 }
 
 fn dims(model: &SslModel, name: &str) -> Vec<usize> {
@@ -60,7 +62,16 @@ fn resnet18_sie_has_pytorch_names_shapes_and_init() {
 fn batch_norm_updates_running_stats_in_training_mode_only() {
     let model = SslModel::new(&resnet18_config("resnet18"), &Device::Cpu, 0).unwrap();
     let get = || {
-        model.params.buffers().into_iter().find(|(k, _)| k == "backbone.bn1.running_mean").unwrap().1.as_tensor().copy().unwrap()
+        model
+            .params
+            .buffers()
+            .into_iter()
+            .find(|(k, _)| k == "backbone.bn1.running_mean")
+            .unwrap()
+            .1
+            .as_tensor()
+            .copy()
+            .unwrap()
     };
     let before = get();
     let x = (Tensor::randn(0f32, 1.0, (2, 3, 64, 64), &Device::Cpu).unwrap() + 3.0).unwrap();
@@ -76,13 +87,21 @@ fn batch_norm_updates_running_stats_in_training_mode_only() {
 #[test]
 fn every_experience_runs_one_step() {
     let (dir, data) = common::fixture(3, 3);
-    let mut cases: Vec<Vec<&str>> = ["VICReg", "SimCLR", "SIE", "SIENoVar", "SIEOnlyEqui", "SIERotColor", "VICRegEquiMod"]
-        .iter()
-        .map(|e| vec!["--experience", *e])
-        .collect();
+    let mut cases: Vec<Vec<&str>> =
+        ["VICReg", "SimCLR", "SIE", "SIENoVar", "SIEOnlyEqui", "SIERotColor", "VICRegEquiMod"]
+            .iter()
+            .map(|e| vec!["--experience", *e])
+            .collect();
     cases.push(vec!["--experience", "SIE", "--predictor-type", "mlp", "--tf-num-layers", "2"]);
     cases.push(vec![
-        "--experience", "SIE", "--hypernetwork", "deep", "--bias-hypernet", "--bias-pred", "--predictor", "16",
+        "--experience",
+        "SIE",
+        "--hypernetwork",
+        "deep",
+        "--bias-hypernet",
+        "--bias-pred",
+        "--predictor",
+        "16",
         "--predictor-relu",
     ]);
     for (i, case) in cases.iter().enumerate() {
@@ -119,4 +138,7 @@ fn checkpoint_api_for_evaluation() {
         assert!(tv.contains_key(name), "{name}");
     }
     assert!(tv.keys().all(|k| !k.starts_with("backbone.")));
+    // 1 epoch of 9 objects in batches of 8: one step, two BatchNorm batches (one per view).
+    let tracked = &tv["layer2.0.downsample.1.num_batches_tracked"];
+    assert_eq!((tracked.dims(), tracked.to_scalar::<i64>().unwrap()), (&[][..], 2));
 }

@@ -35,7 +35,8 @@ pub struct RenderOptions {
     /// Also return the object's coverage mask (0/255) per view.
     pub mask: bool,
     pub antialias: Antialias,
-    /// Side of the spot light's shadow map, in texels (1024 is plenty at 256 px).
+    /// Side of the spot light's shadow map, in texels. The map is fitted to the object, so 512
+    /// gives several texels per image pixel at 256 px.
     pub shadow_map_size: u32,
     /// wgpu backends as a comma list ("vulkan", "gl", ...); `None`: `WGPU_BACKEND` or any.
     pub backend: Option<String>,
@@ -49,7 +50,7 @@ impl Default for RenderOptions {
             image_size: 256,
             mask: false,
             antialias: Antialias::Msaa4,
-            shadow_map_size: 1024,
+            shadow_map_size: 512,
             backend: None,
             views_per_submit: 10,
         }
@@ -236,9 +237,7 @@ impl Renderer {
         }
         let mut bytes = vec![0u8; latents.len() * VIEW_STRIDE as usize];
         for (latent, slot) in latents.iter().zip(bytes.chunks_exact_mut(VIEW_STRIDE as usize)) {
-            let mut u = ViewUniform::new(latent);
-            u.spot_radiance[3] = 1.0 / self.targets.shadow_size as f32;
-            u.floor_albedo[3] = mesh.radius;
+            let u = ViewUniform::new(latent, mesh.radius, self.targets.shadow_size);
             slot[..std::mem::size_of::<ViewUniform>()].copy_from_slice(bytemuck::bytes_of(&u));
         }
         self.queue.write_buffer(&self.views, 0, &bytes);

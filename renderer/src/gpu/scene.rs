@@ -43,12 +43,9 @@ pub const EXPOSURE: f32 = 1.0;
 pub const SKY_AMBIENT: f32 = 0.25;
 pub const FLOOR_BOUNCE: f32 = 0.8;
 
-/// The shadow map covers the spot's cone plus this margin (radians) so PCF taps at the rim
-/// stay inside it.
-const SHADOW_FOV_MARGIN: f32 = 0.05;
-/// The object lies within 0.5 m of the origin (unit diagonal, centred); the light is 4 m away.
-const SHADOW_NEAR: f32 = 2.5;
-const SHADOW_FAR: f32 = 12.0;
+/// The shadow frustum is fitted to the object's bounding sphere, grown by this factor so PCF
+/// taps at the rim stay inside it.
+const SHADOW_FIT_MARGIN: f32 = 1.1;
 
 pub fn camera_position() -> Vec3 {
     let (st, ct) = CAMERA_THETA.sin_cos();
@@ -75,18 +72,18 @@ pub fn object_rotation(latent: &dataset::Latent) -> Mat3 {
     Mat3::from_cols_array_2d(&[0, 1, 2].map(|c| [0, 1, 2].map(|r| m[r][c] as f32)))
 }
 
-/// World to clip space of the spot light's shadow map: from the light towards the origin.
-pub fn light_view_proj(light_position: Vec3) -> Mat4 {
-    let forward = -light_position.normalize();
+/// World to clip space of the spot light's shadow map: from the light towards the origin, fitted
+/// to the object's bounding sphere (`object_radius` about the origin), since only the object casts
+/// a shadow. Receivers beyond the far plane are compared at depth 1 by the shader.
+pub fn light_view_proj(light_position: Vec3, object_radius: f32) -> Mat4 {
+    let distance = light_position.length();
+    let r = (object_radius * SHADOW_FIT_MARGIN).clamp(1e-3, 0.9 * distance);
+    let forward = -light_position / distance;
     // Any up that is not parallel to the view direction will do.
     let up = if forward.cross(Vec3::Y).length_squared() > 1e-6 { Vec3::Y } else { Vec3::X };
     let view = glam::camera::rh::view::look_at_mat4(light_position, Vec3::ZERO, up);
-    let proj = glam::camera::rh::proj::directx::perspective(
-        SPOT_CONE_ANGLE + SHADOW_FOV_MARGIN,
-        1.0,
-        SHADOW_NEAR,
-        SHADOW_FAR,
-    );
+    let fov = 2.0 * (r / distance).asin();
+    let proj = glam::camera::rh::proj::directx::perspective(fov, 1.0, distance - r, distance + r);
     proj * view
 }
 
@@ -105,9 +102,9 @@ pub struct ViewUniform {
     pub light_position: [f32; 4],
     /// xyz: unit spot axis (towards the origin); w: width of the smooth edge in cosine.
     pub spot_axis: [f32; 4],
-    /// rgb: spot colour times its intensity (W/sr) times the exposure.
+    /// rgb: spot colour times its intensity (W/sr) times the exposure; w: 1 / shadow map size.
     pub spot_radiance: [f32; 4],
-    /// rgb: the floor's linear albedo.
+    /// rgb: the floor's linear albedo; w: the object's bounding radius.
     pub floor_albedo: [f32; 4],
 }
 
@@ -139,18 +136,20 @@ impl GlobalsUniform {
 }
 
 impl ViewUniform {
-    pub fn new(latent: &dataset::Latent) -> Self {
+    /// The uniforms of one view; `object_radius` bounds the object about the origin and
+    /// `shadow_map_size` is the shadow map's side in texels.
+    pub fn new(latent: &dataset::Latent, object_radius: f32, shadow_map_size: u32) -> Self {
         let light = Vec3::from_array(latent.light_position().map(|v| v as f32));
         let cos_half = (0.5 * SPOT_CONE_ANGLE).cos();
         let light_rgb = Vec3::from_array(latent.light_rgb().map(|v| v as f32));
         let floor_rgb = Vec3::from_array(latent.floor_rgb().map(|v| v as f32));
         Self {
             model: Mat4::from_mat3(object_rotation(latent)).to_cols_array_2d(),
-            light_view_proj: light_view_proj(light).to_cols_array_2d(),
+            light_view_proj: light_view_proj(light, object_radius).to_cols_array_2d(),
             light_position: light.extend(cos_half).to_array(),
             spot_axis: (-light.normalize()).extend((1.0 - cos_half) * SPOT_BLEND).to_array(),
-            spot_radiance: (light_rgb * spot_intensity() * EXPOSURE).extend(0.0).to_array(),
-            floor_albedo: floor_rgb.extend(1.0).to_array(),
+            spot_radiance: (light_rgb * spot_intensity() * EXPOSURE).extend(1.0 / shadow_map_size as f32).to_array(),
+            floor_albedo: floor_rgb.extend(object_radius).to_array(),
         }
     }
 }

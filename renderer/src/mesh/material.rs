@@ -92,7 +92,11 @@ impl MaterialLibrary {
                 return Err(tobj::LoadError::OpenFileFailed);
             }
         };
-        match tobj::load_mtl_buf(&mut BufReader::new(file)) {
+        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            tobj::load_mtl_buf(&mut BufReader::new(file))
+        }))
+        .unwrap_or(Err(tobj::LoadError::MaterialParseError));
+        match parsed {
             Ok((materials, map)) => {
                 let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
                 state.materials.extend(materials.iter().cloned().map(|m| (m, dir.clone())));
@@ -102,6 +106,14 @@ impl MaterialLibrary {
                 state.error.get_or_insert(format!("{}: broken material library ({e})", path.display()));
                 Err(e)
             }
+        }
+    }
+
+    /// The first hard error met so far (an unreadable or broken `.mtl`), naming the file.
+    pub fn error(&self) -> anyhow::Result<()> {
+        match &self.state.borrow().error {
+            Some(e) => Err(anyhow::anyhow!(e.clone())),
+            None => Ok(()),
         }
     }
 

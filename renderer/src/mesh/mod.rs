@@ -9,6 +9,8 @@
 
 mod material;
 mod normalise;
+#[cfg(test)]
+mod tests;
 
 use std::path::{Path, PathBuf};
 
@@ -76,14 +78,23 @@ impl Mesh {
 pub fn load_obj(path: &Path) -> anyhow::Result<Mesh> {
     let options = tobj::LoadOptions { triangulate: true, single_index: true, ..Default::default() };
     let library = material::MaterialLibrary::new(path);
-    let (models, _) = tobj::load_obj_buf(
-        &mut std::io::BufReader::new(
-            std::fs::File::open(path).with_context(|| format!("{}: cannot read mesh", path.display()))?,
-        ),
-        &options,
-        |mtl| library.load(mtl),
-    )
-    .map_err(|e| anyhow::anyhow!("{}: not a valid OBJ mesh ({e})", path.display()))?;
+    let file = std::fs::File::open(path).with_context(|| format!("{}: cannot read mesh", path.display()))?;
+    // tobj panics on some malformed lines (e.g. a colour with two components): an error, not a crash.
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        tobj::load_obj_buf(&mut std::io::BufReader::new(file), &options, |mtl| library.load(mtl))
+    }));
+    let models = match parsed {
+        Ok(Ok((models, _))) => models,
+        Ok(Err(e)) => {
+            // A broken .mtl is reported by the library, naming that file.
+            library.error()?;
+            bail!("{}: not a valid OBJ mesh ({e})", path.display())
+        }
+        Err(_) => {
+            library.error()?;
+            bail!("{}: not a valid OBJ mesh (malformed line)", path.display())
+        }
+    };
     let loaded = library.finish()?;
 
     let mut builder = Builder::default();

@@ -1,4 +1,4 @@
-//! Batch norm in training mode as one fused op: per-channel statistics in f64, normalise, scale
+//! Batch norm in training mode as one fused op: per-channel statistics (f32 lanes, f64 totals), normalise, scale
 //! and shift in one pass; the backward is the closed form
 //! dx = gamma/sigma * (dy - mean(dy) - xhat * mean(dy * xhat)), dgamma = sum(dy * xhat),
 //! dbeta = sum(dy), also in one pass over x and dy after the per-channel sums.
@@ -33,16 +33,49 @@ impl Geometry {
     }
 }
 
-/// Per-channel mean and biased variance (two passes, f64 sums).
+/// Lanes of the f32 partial sums: wide enough to vectorise and to break the add dependency chain.
+const LANES: usize = 16;
+
+/// sum(f(x)) over a slice, as f32 partial sums in [`LANES`] lanes added up in f64.
+fn lane_sum(xs: &[f32], f: impl Fn(f32) -> f32) -> f64 {
+    let mut acc = [0f32; LANES];
+    let chunks = xs.chunks_exact(LANES);
+    let tail: f64 = chunks.remainder().iter().map(|&v| f(v) as f64).sum();
+    for chunk in chunks {
+        for (a, &v) in acc.iter_mut().zip(chunk) {
+            *a += f(v);
+        }
+    }
+    acc.iter().map(|&a| a as f64).sum::<f64>() + tail
+}
+
+/// (sum(dy), sum(dy * (x - mean))) over two slices, like [`lane_sum`].
+fn lane_sums_dy(x: &[f32], dy: &[f32], mean: f32) -> (f64, f64) {
+    let (mut a, mut b) = ([0f32; LANES], [0f32; LANES]);
+    let (xc, dc) = (x.chunks_exact(LANES), dy.chunks_exact(LANES));
+    let tail = xc.remainder().iter().zip(dc.remainder()).fold((0f64, 0f64), |(s, t), (&x, &d)| {
+        (s + d as f64, t + d as f64 * (x - mean) as f64)
+    });
+    for (xs, ds) in xc.zip(dc) {
+        for i in 0..LANES {
+            a[i] += ds[i];
+            b[i] += ds[i] * (xs[i] - mean);
+        }
+    }
+    let total = |acc: [f32; LANES]| acc.iter().map(|&v| v as f64).sum::<f64>();
+    (total(a) + tail.0, total(b) + tail.1)
+}
+
+/// Per-channel mean and biased variance (two passes; f32 lanes per image, f64 across images).
 fn channel_stats(g: Geometry, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
     (0..g.c)
         .into_par_iter()
         .map(|c| {
             let segments = || (0..g.n).map(|n| g.segment(x, n, c));
-            let sum: f64 = segments().map(|seg| seg.iter().map(|&v| v as f64).sum::<f64>()).sum();
-            let mean = sum / g.m() as f64;
-            let sq: f64 = segments().map(|seg| seg.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>()).sum();
-            (mean as f32, (sq / g.m() as f64) as f32)
+            let mean = segments().map(|seg| lane_sum(seg, |v| v)).sum::<f64>() / g.m() as f64;
+            let m32 = mean as f32;
+            let sq: f64 = segments().map(|seg| lane_sum(seg, |v| (v - m32) * (v - m32))).sum();
+            (m32, (sq / g.m() as f64) as f32)
         })
         .unzip()
 }
@@ -117,15 +150,10 @@ impl BatchNorm {
         (0..g.c)
             .into_par_iter()
             .map(|c| {
-                let (mean, inv_std) = (self.mean[c] as f64, self.inv_std[c] as f64);
-                let (mut s_dy, mut s_dy_xc) = (0f64, 0f64);
-                for n in 0..g.n {
-                    for (&x, &d) in g.segment(x, n, c).iter().zip(g.segment(dy, n, c)) {
-                        s_dy += d as f64;
-                        s_dy_xc += d as f64 * (x as f64 - mean);
-                    }
-                }
-                (s_dy, s_dy_xc * inv_std)
+                let (s_dy, s_dy_xc) = (0..g.n)
+                    .map(|n| lane_sums_dy(g.segment(x, n, c), g.segment(dy, n, c), self.mean[c]))
+                    .fold((0f64, 0f64), |(a, b), (da, db)| (a + da, b + db));
+                (s_dy, s_dy_xc * self.inv_std[c] as f64)
             })
             .unzip()
     }

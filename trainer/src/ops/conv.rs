@@ -13,6 +13,7 @@ use rayon::prelude::*;
 
 use super::cpu;
 use super::gemm::{matmul, Operand};
+use super::scratch;
 
 /// Sizes of one convolution.
 #[derive(Clone, Copy, Debug)]
@@ -73,22 +74,24 @@ fn valid_range(k: usize, pad: usize, stride: usize, len: usize, out_len: usize) 
     lo.min(hi)..hi
 }
 
-/// (C*K*K, N*P) patches of `x` (N, C, H, W); zeros where the window hangs over the padding.
-fn im2col(g: &Geometry, x: &[f32]) -> Vec<f32> {
+/// Writes the (C*K*K, N*P) patches of `x` (N, C, H, W) into `col`, zeros where the window hangs
+/// over the padding. Every element of `col` is written.
+fn im2col(g: &Geometry, x: &[f32], col: &mut [f32]) {
     let (p, np) = (g.p(), g.n * g.p());
-    let mut col = vec![0f32; g.ckk() * np];
     col.par_chunks_mut(np).enumerate().for_each(|(r, row)| {
         let (c, ky, kx) = (r / (g.k * g.k), (r / g.k) % g.k, r % g.k);
         let ox_range = g.valid_ox(kx);
-        if ox_range.is_empty() {
-            return;
-        }
         for n in 0..g.n {
             let plane = &x[(n * g.c + c) * g.h * g.w..][..g.h * g.w];
             for oy in 0..g.oh {
-                let Some(iy) = g.input_row(oy, ky) else { continue };
-                let src = &plane[iy * g.w..][..g.w];
                 let dst = &mut row[n * p + oy * g.ow..][..g.ow];
+                let Some(iy) = g.input_row(oy, ky).filter(|_| !ox_range.is_empty()) else {
+                    dst.fill(0.0);
+                    continue;
+                };
+                let src = &plane[iy * g.w..][..g.w];
+                dst[..ox_range.start].fill(0.0);
+                dst[ox_range.end..].fill(0.0);
                 let ix0 = ox_range.start * g.stride + kx - g.pad;
                 if g.stride == 1 {
                     dst[ox_range.clone()].copy_from_slice(&src[ix0..ix0 + ox_range.len()]);
@@ -100,7 +103,6 @@ fn im2col(g: &Geometry, x: &[f32]) -> Vec<f32> {
             }
         }
     });
-    col
 }
 
 /// The adjoint of [`im2col`]: sums each patch entry of `col` back into its input pixel.
@@ -129,16 +131,14 @@ fn col2im(g: &Geometry, col: &[f32]) -> Vec<f32> {
     x
 }
 
-/// (N, O, P) -> (O, N*P).
-fn to_channel_major(g: &Geometry, y: &[f32]) -> Vec<f32> {
+/// (N, O, P) -> (O, N*P), into `out`.
+fn to_channel_major(g: &Geometry, y: &[f32], out: &mut [f32]) {
     let p = g.p();
-    let mut out = vec![0f32; y.len()];
     out.par_chunks_mut(g.n * p).enumerate().for_each(|(o, row)| {
         for (n, dst) in row.chunks_mut(p).enumerate() {
             dst.copy_from_slice(&y[(n * g.o + o) * p..][..p]);
         }
     });
-    out
 }
 
 /// (O, N*P) -> (N, O, P).
@@ -166,34 +166,45 @@ impl CustomOp2 for Conv2d {
     fn cpu_fwd(&self, xs: &CpuStorage, xl: &Layout, ws: &CpuStorage, wl: &Layout) -> Result<(CpuStorage, Shape)> {
         let g = Geometry::new(xl.dims(), wl.dims(), self.stride, self.pad)?;
         let (x, w) = (cpu::slice(xs, xl, self.name())?, cpu::slice(ws, wl, self.name())?);
-        let col = im2col(&g, x);
-        let mut yt = vec![0f32; g.o * g.n * g.p()];
+        let mut col = scratch::take(g.ckk() * g.n * g.p());
+        im2col(&g, x, &mut col);
+        let mut yt = scratch::take(g.o * g.n * g.p());
         matmul(&mut yt, (g.o, g.n * g.p(), g.ckk()), Operand::plain(w), Operand::plain(&col), false);
-        drop(col);
-        Ok((CpuStorage::F32(to_batch_major(&g, &yt)), Shape::from((g.n, g.o, g.oh, g.ow))))
+        scratch::give(col);
+        let y = to_batch_major(&g, &yt);
+        scratch::give(yt);
+        Ok((CpuStorage::F32(y), Shape::from((g.n, g.o, g.oh, g.ow))))
     }
 
     fn bwd(&self, x: &Tensor, w: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let g = Geometry::new(x.dims(), w.dims(), self.stride, self.pad)?;
         let (np, ckk) = (g.n * g.p(), g.ckk());
-        let dyt = cpu::with_data(dy, |dy| to_channel_major(&g, dy))?;
+        let mut dyt = scratch::take(g.o * np);
+        cpu::with_data(dy, |dy| to_channel_major(&g, dy, &mut dyt))?;
         let grad_w = cpu::with_data(x, |x| {
-            let col = im2col(&g, x);
+            let mut col = scratch::take(ckk * np);
+            im2col(&g, x, &mut col);
             let mut gw = vec![0f32; g.o * ckk];
             matmul(&mut gw, (g.o, ckk, np), Operand::plain(&dyt), Operand::transposed(&col), false);
+            scratch::give(col);
             gw
         })?;
         let grad_w = cpu::tensor(grad_w, w.shape())?;
         // The network input needs no gradient: skip the largest col2im of the step.
-        if !x.track_op() {
-            return Ok((None, Some(grad_w)));
-        }
-        let grad_x = cpu::with_data(w, |w| {
-            let mut gcol = vec![0f32; ckk * np];
-            matmul(&mut gcol, (ckk, np, g.o), Operand::transposed(w), Operand::plain(&dyt), false);
-            col2im(&g, &gcol)
-        })?;
-        Ok((Some(cpu::tensor(grad_x, x.shape())?), Some(grad_w)))
+        let grad_x = if x.track_op() {
+            let grad_x = cpu::with_data(w, |w| {
+                let mut gcol = scratch::take(ckk * np);
+                matmul(&mut gcol, (ckk, np, g.o), Operand::transposed(w), Operand::plain(&dyt), false);
+                let grad_x = col2im(&g, &gcol);
+                scratch::give(gcol);
+                grad_x
+            })?;
+            Some(cpu::tensor(grad_x, x.shape())?)
+        } else {
+            None
+        };
+        scratch::give(dyt);
+        Ok((grad_x, Some(grad_w)))
     }
 }
 

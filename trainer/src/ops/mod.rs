@@ -12,6 +12,7 @@ mod conv;
 mod cpu;
 mod gemm;
 mod pool;
+mod scratch;
 pub mod reference;
 #[cfg(test)]
 mod tests;

@@ -36,21 +36,37 @@ impl MaxPool2d {
         Ok(Geometry { h, w, oh, ow })
     }
 
-    /// Index in `plane` of the first maximum of output (oy, ox)'s window (never empty: the padding
-    /// is at most half the kernel).
+    /// The rows and columns of `plane` that output (oy, ox)'s window covers (never empty: the
+    /// padding is at most half the kernel).
+    fn window(&self, g: &Geometry, oy: usize, ox: usize) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        let clip = |o: usize, len: usize| {
+            let start = o * self.stride;
+            start.saturating_sub(self.pad)..(start + self.kernel - self.pad).min(len)
+        };
+        (clip(oy, g.h), clip(ox, g.w))
+    }
+
+    /// Index in `plane` of the first maximum of output (oy, ox)'s window.
     fn argmax(&self, g: &Geometry, plane: &[f32], oy: usize, ox: usize) -> usize {
-        let (y0, x0) = ((oy * self.stride) as isize - self.pad as isize, (ox * self.stride) as isize - self.pad as isize);
-        let rows = y0.max(0) as usize..((y0 + self.kernel as isize) as usize).min(g.h);
-        let cols = x0.max(0) as usize..((x0 + self.kernel as isize) as usize).min(g.w);
+        let (rows, cols) = self.window(g, oy, ox);
         let mut best = rows.start * g.w + cols.start;
+        let mut best_value = plane[best];
         for iy in rows {
+            let row = &plane[iy * g.w..][..g.w];
             for ix in cols.clone() {
-                if plane[iy * g.w + ix] > plane[best] {
-                    best = iy * g.w + ix;
+                if row[ix] > best_value {
+                    (best, best_value) = (iy * g.w + ix, row[ix]);
                 }
             }
         }
         best
+    }
+
+    /// The maximum of output (oy, ox)'s window.
+    fn max(&self, g: &Geometry, plane: &[f32], oy: usize, ox: usize) -> f32 {
+        let (rows, cols) = self.window(g, oy, ox);
+        rows.map(|iy| plane[iy * g.w..][cols.clone()].iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)))
+            .fold(f32::NEG_INFINITY, f32::max)
     }
 }
 
@@ -67,7 +83,7 @@ impl CustomOp1 for MaxPool2d {
         y.par_chunks_mut(out_len).zip(x.par_chunks(plane_len)).for_each(|(out, plane)| {
             for oy in 0..g.oh {
                 for ox in 0..g.ow {
-                    out[oy * g.ow + ox] = plane[self.argmax(&g, plane, oy, ox)];
+                    out[oy * g.ow + ox] = self.max(&g, plane, oy, ox);
                 }
             }
         });

@@ -75,8 +75,26 @@ pub fn args(data: &Path, exp_dir: &Path, extra: &[&str]) -> trainer::config::Tra
     let data = data.to_string_lossy().into_owned();
     let exp = exp_dir.to_string_lossy().into_owned();
     let mut v: Vec<String> = [
-        "train", "--data", &data, "--exp-dir", &exp, "--arch", "resnet-tiny", "--resolution", "32", "--batch-size", "8",
-        "--mlp", "64-64", "--num-classes", "3", "--quiet", "--log-interval", "1", "--num-workers", "2",
+        "train",
+        "--data",
+        &data,
+        "--exp-dir",
+        &exp,
+        "--arch",
+        "resnet-tiny",
+        "--resolution",
+        "32",
+        "--batch-size",
+        "8",
+        "--mlp",
+        "64-64",
+        "--num-classes",
+        "3",
+        "--quiet",
+        "--log-interval",
+        "1",
+        "--num-workers",
+        "2",
     ]
     .iter()
     .map(|s| s.to_string())

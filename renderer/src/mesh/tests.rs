@@ -1,0 +1,150 @@
+//! Loading ShapeNet-layout meshes: fixtures, relative texture paths, warnings and errors.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/meshes").join(rel).join("models/model_normalized.obj")
+}
+
+/// Writes a ShapeNet-layout object (`models/` + `images/`) under a temporary folder.
+fn object(obj: &str, mtl: Option<&str>, texture: Option<&[u8]>) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    std::fs::write(models.join("model_normalized.obj"), obj).unwrap();
+    if let Some(mtl) = mtl {
+        std::fs::write(models.join("model_normalized.mtl"), mtl).unwrap();
+    }
+    if let Some(png) = texture {
+        std::fs::create_dir_all(dir.path().join("images")).unwrap();
+        std::fs::write(dir.path().join("images/texture0.png"), png).unwrap();
+    }
+    let path = models.join("model_normalized.obj");
+    (dir, path)
+}
+
+const TRIANGLE: &str = "mtllib model_normalized.mtl\nv 0 0 0\nv 1 0 0\nv 0 1 0\nvt 0 0\nvt 1 0\nvt 0 1\nusemtl m\nf 1/1 2/2 3/3\n";
+
+fn diagonal(mesh: &Mesh) -> f32 {
+    let (lo, hi) = mesh.bounds();
+    (0..3).map(|k| (hi[k] - lo[k]).powi(2)).sum::<f32>().sqrt()
+}
+
+#[test]
+fn textured_fixture_resolves_dotdot_texture_path() {
+    let mesh = load_obj(&fixture("90000001/textured_box")).unwrap();
+    assert!(mesh.warnings.is_empty(), "{:?}", mesh.warnings);
+    assert_eq!(mesh.triangle_count(), 24);
+    assert_eq!(mesh.textures.len(), 1);
+    let t = &mesh.textures[0];
+    assert!(t.path.ends_with("models/../images/texture0.png"), "{}", t.path.display());
+    assert_eq!((t.width, t.height, t.rgba.len()), (16, 16, 16 * 16 * 4));
+    // The texture's top-left marker is white, RGBA.
+    assert_eq!(&t.rgba[..4], &[250, 250, 250, 255]);
+    assert_eq!(mesh.materials[0].texture, Some(0));
+    assert!((mesh.materials[0].roughness - (1.0 - 0.05f32.sqrt())).abs() < 1e-6);
+    assert!((diagonal(&mesh) - 1.0).abs() < 1e-3);
+    // V is flipped for image rows: OBJ v = 1 becomes 0.
+    assert!(mesh.vertices.iter().any(|v| v.uv == [2.0, 0.0]));
+}
+
+#[test]
+fn untextured_fixture_is_normalised_flat_shaded_and_multi_material() {
+    let mesh = load_obj(&fixture("90000002/table")).unwrap();
+    assert!(mesh.warnings.is_empty(), "{:?}", mesh.warnings);
+    assert!(mesh.textures.is_empty());
+    let names: Vec<&str> = mesh.submeshes.iter().map(|s| mesh.materials[s.material].name.as_str()).collect();
+    assert_eq!(names, ["top_mat", "legs_mat", "vase_mat"]);
+    assert_eq!(mesh.materials[0].base_colour, [0.75, 0.12, 0.1]);
+    // Not normalised on disk (3x, off-centre): centred and scaled on load.
+    let (lo, hi) = mesh.bounds();
+    assert!((0..3).all(|k| (lo[k] + hi[k]).abs() < 1e-5), "{lo:?} {hi:?}");
+    assert!((diagonal(&mesh) - 1.0).abs() < 1e-5);
+    // No normals in the file: every triangle carries its face normal.
+    for t in mesh.indices.chunks_exact(3) {
+        let v = [0, 1, 2].map(|k| mesh.vertices[t[k] as usize]);
+        assert!(v[0].normal == v[1].normal && v[1].normal == v[2].normal);
+        let n = normalise::face_normal(v.map(|v| v.position));
+        assert!((0..3).all(|k| (n[k] - v[0].normal[k]).abs() < 1e-5));
+    }
+    // The OBJ's up axis (y; the table's legs stand along it) is world z: the table is taller
+    // in z than the legs are thick.
+    assert!(hi[2] - lo[2] > 0.3 && hi[1] - lo[1] > 0.3);
+}
+
+#[test]
+fn obj_y_up_maps_to_world_z_up() {
+    let (_dir, path) = object(TRIANGLE, Some("newmtl m\nKd 0.2 0.3 0.4\n"), None);
+    let mesh = load_obj(&path).unwrap();
+    let (lo, hi) = mesh.bounds();
+    // The triangle spans OBJ x and y; in the world it spans x and z, and is flat in y.
+    assert!(hi[1] - lo[1] < 1e-6 && hi[2] - lo[2] > 0.5 && hi[0] - lo[0] > 0.5);
+}
+
+#[test]
+fn missing_texture_warns_and_falls_back_to_kd() {
+    let mtl = "newmtl m\nKd 0.2 0.3 0.4\nmap_Kd ../images/texture0.png\n";
+    let (_dir, path) = object(TRIANGLE, Some(mtl), None);
+    let mesh = load_obj(&path).unwrap();
+    assert_eq!(mesh.warnings.len(), 1, "{:?}", mesh.warnings);
+    assert!(mesh.warnings[0].contains("texture0.png") && mesh.warnings[0].contains("Kd"), "{}", mesh.warnings[0]);
+    assert_eq!(mesh.materials[0].texture, None);
+    assert_eq!(mesh.materials[0].base_colour, [0.2, 0.3, 0.4]);
+}
+
+#[test]
+fn unreadable_texture_warns_and_falls_back_to_kd() {
+    let mtl = "newmtl m\nKd 0.2 0.3 0.4\nmap_Kd ../images/texture0.png\n";
+    let (_dir, path) = object(TRIANGLE, Some(mtl), Some(b"not a png"));
+    let mesh = load_obj(&path).unwrap();
+    assert_eq!(mesh.warnings.len(), 1, "{:?}", mesh.warnings);
+    assert!(mesh.warnings[0].contains("texture0.png"), "{}", mesh.warnings[0]);
+    assert_eq!(mesh.materials[0].texture, None);
+}
+
+#[test]
+fn missing_mtl_warns_and_uses_default_grey() {
+    let (_dir, path) = object(TRIANGLE, None, None);
+    let mesh = load_obj(&path).unwrap();
+    assert_eq!(mesh.warnings.len(), 1, "{:?}", mesh.warnings);
+    assert!(mesh.warnings[0].contains("model_normalized.mtl"));
+    assert_eq!(mesh.materials[mesh.submeshes[0].material].base_colour, [0.8; 3]);
+}
+
+#[test]
+fn nan_vertex_is_an_error_naming_the_file() {
+    let obj = "v 0 0 0\nv nan 0 0\nv 0 1 0\nf 1 2 3\n";
+    let (_dir, path) = object(obj, None, None);
+    let err = format!("{:#}", load_obj(&path).unwrap_err());
+    assert!(err.contains(&path.display().to_string()) && err.contains("non-finite"), "{err}");
+}
+
+#[test]
+fn broken_mtl_is_an_error_naming_the_mtl() {
+    for mtl in ["newmtl m\nKd zero 0 0\n", "newmtl m\nKd 0.5 0.5\n", "newmtl m\nmap_Kd\n"] {
+        let (_dir, path) = object(TRIANGLE, Some(mtl), None);
+        let err = format!("{:#}", load_obj(&path).unwrap_err());
+        assert!(err.contains("model_normalized.mtl") && err.contains("broken"), "{mtl:?}: {err}");
+    }
+}
+
+#[test]
+fn empty_unreadable_and_degenerate_meshes_are_errors() {
+    let (_dir, path) = object("# nothing\n", None, None);
+    let err = format!("{:#}", load_obj(&path).unwrap_err());
+    assert!(err.contains("no triangles") && err.contains("model_normalized.obj"), "{err}");
+
+    let missing = Path::new("/nonexistent/models/model_normalized.obj");
+    let err = format!("{:#}", load_obj(missing).unwrap_err());
+    assert!(err.contains("/nonexistent/models/model_normalized.obj") && err.contains("cannot read"), "{err}");
+
+    let (_dir, path) = object("v 1 1 1\nv 1 1 1\nv 1 1 1\nf 1 2 3\n", None, None);
+    let err = format!("{:#}", load_obj(&path).unwrap_err());
+    assert!(err.contains("degenerate"), "{err}");
+
+    let (_dir, path) = object("v 0 0 0\nv 1 0 0\nf 1 2 x\n", None, None);
+    let err = format!("{:#}", load_obj(&path).unwrap_err());
+    assert!(err.contains("not a valid OBJ"), "{err}");
+}
