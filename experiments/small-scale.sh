@@ -18,11 +18,11 @@ SEED=${SEED:-0}
 PROFILE=${PROFILE:-release}
 METHODS=${METHODS:-"VICReg SIE"}
 if [ "$QUICK" = 1 ]; then
-  PER_CLASS=${PER_CLASS:-6}; VIEWS=${VIEWS:-6}; IMAGE_SIZE=${IMAGE_SIZE:-32}; RES=${RES:-32}
+  PER_CLASS=${PER_CLASS:-6}; VIEWS=${VIEWS:-6}; IMAGE_SIZE=${IMAGE_SIZE:-32}; RES=${RES:-32}; ARCH=${ARCH:-resnet-tiny}
   EPOCHS=${EPOCHS:-2}; BATCH=${BATCH:-32}; PROBE_EPOCHS=${PROBE_EPOCHS:-5}; CLASSIFY_EPOCHS=${CLASSIFY_EPOCHS:-10}
   HIDDEN=${HIDDEN:-256-256}; SUFFIX=-quick
 else
-  PER_CLASS=${PER_CLASS:-60}; VIEWS=${VIEWS:-12}; IMAGE_SIZE=${IMAGE_SIZE:-64}; RES=${RES:-32}
+  PER_CLASS=${PER_CLASS:-60}; VIEWS=${VIEWS:-12}; IMAGE_SIZE=${IMAGE_SIZE:-64}; RES=${RES:-64}; ARCH=${ARCH:-resnet-small}
   EPOCHS=${EPOCHS:-30}; BATCH=${BATCH:-64}; PROBE_EPOCHS=${PROBE_EPOCHS:-30}; CLASSIFY_EPOCHS=${CLASSIFY_EPOCHS:-100}
   HIDDEN=${HIDDEN:-1024-1024}; SUFFIX=
 fi
@@ -45,12 +45,15 @@ T_START=$(date +%s)
 # 1. Build (the trainer's hot loops are our own code: a release build is several times faster).
 FLAG=; DIR=debug
 if [ "$PROFILE" = release ]; then FLAG=--release; DIR=release; fi
-BIN=target/$DIR
 if [ "$TOY" = 1 ]; then
   timed build cargo build $FLAG -p trainer --bin train --bin eval
 else
   timed build cargo build $FLAG -p trainer --bin train --bin eval -p renderer --bin render
 fi
+# Private copies: a later build in the shared target folder cannot change the binaries mid-run.
+BIN=$WORK/bin
+mkdir -p "$BIN"
+for b in train eval render; do [ -f "target/$DIR/$b" ] && cp "target/$DIR/$b" "$BIN/$b"; done
 
 # 2. Data: the built-in object library, rendered (or the toy solids).
 DATA=$WORK/dataset
@@ -72,7 +75,7 @@ REPORT_ARGS=()
 for METHOD in $METHODS; do
   RUN=$WORK/runs/$METHOD
   # shellcheck disable=SC2086
-  timed "train-$METHOD" "$BIN/train" --data "$DATA" --exp-dir "$RUN" --experience "$METHOD" --arch resnet-tiny \
+  timed "train-$METHOD" "$BIN/train" --data "$DATA" --exp-dir "$RUN" --experience "$METHOD" --arch "$ARCH" \
     --resolution "$RES" --batch-size "$BATCH" --epochs "$EPOCHS" --seed "$SEED" --quiet $CLASSES_FLAG
   timed "eval-$METHOD" "$BIN/eval" --checkpoint "$RUN" --data "$DATA" --resolution "$RES" \
     --epochs "$PROBE_EPOCHS" --classify-epochs "$CLASSIFY_EPOCHS" --hidden "$HIDDEN" --seed "$SEED" \
@@ -90,13 +93,15 @@ TOTAL=$(( $(date +%s) - T_START ))
   echo "Command: \`$( [ "$QUICK" = 1 ] && echo "QUICK=1 " )$( [ "$TOY" = 1 ] && echo "TOY=1 " )experiments/small-scale.sh\`, $(date -u +%Y-%m-%d), $(nproc) cores."
   echo
   echo "Budget: $( [ "$TOY" = 1 ] && echo "toy solids (5 classes)" || echo "built-in library" ), $PER_CLASS objects per class,"
-  echo "$VIEWS views of $IMAGE_SIZE px; \`resnet-tiny\` at $RES px, batch $BATCH, $EPOCHS epochs per method;"
+  echo "$VIEWS views of $IMAGE_SIZE px; \`$ARCH\` at $RES px, batch $BATCH, $EPOCHS epochs per method;"
   echo "probes: $PROBE_EPOCHS epochs (rotation, colour; MLP $HIDDEN), $CLASSIFY_EPOCHS (linear), batch 256, Adam 1e-3."
   echo
   cat "$WORK/table.md"
   echo
-  echo "top-1 in %, on val views; R² is the reference's (mean over all target elements); PRE, MRR and H@1"
-  echo "of the trained predictor, with the identity predictor's in parentheses (see \`eval --help\`)."
+  echo "top-1 in %, on val views; R² is the reference's (mean over all target elements); \"rot R² const\" is the"
+  echo "R² of predicting the train targets' column means (the floor any representation should beat). PRE, MRR"
+  echo "and H@1 of the trained predictor, with the identity predictor's in parentheses (candidates: all views"
+  echo "of the same object, source included)."
   echo
   echo "Wall time (s): total $TOTAL;$(for k in "${!SECONDS_OF[@]}"; do printf ' %s %s;' "$k" "${SECONDS_OF[$k]}"; done)"
 } > "$RESULTS.md"

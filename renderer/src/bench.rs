@@ -56,6 +56,9 @@ const FIXTURES: [(&str, &str, &[u8]); 5] = [
 pub struct BenchReport {
     pub adapter: String,
     pub image_size: u32,
+    pub antialias: crate::gpu::Antialias,
+    pub shadow_map_size: u32,
+    pub output: Output,
     pub views: usize,
     /// (mesh name, triangles) of the meshes cycled over.
     pub meshes: Vec<(String, usize)>,
@@ -87,8 +90,14 @@ impl fmt::Display for BenchReport {
         writeln!(f, "meshes: {}", meshes.join(", "))?;
         writeln!(
             f,
-            "{} views per run at {}x{}, shadows + 4x MSAA, JPEG q95 + latent files written",
-            self.views, self.image_size, self.image_size
+            "{} views per run at {}x{}, {}x{} shadow map, anti-aliasing {:?}, output {:?}",
+            self.views,
+            self.image_size,
+            self.image_size,
+            self.shadow_map_size,
+            self.shadow_map_size,
+            self.antialias,
+            self.output
         )?;
         for (i, r) in self.runs.iter().enumerate() {
             writeln!(f, "run {}: {r:.1} images/s, {:.1} CPU ms/image", i + 1, self.cpu_ms_per_image[i])?;
@@ -101,14 +110,37 @@ impl fmt::Display for BenchReport {
 }
 
 /// Renders `views` views per run, `runs` times, and reports images/s (printing each run).
+///
+/// Environment knobs for experiments (defaults: the production settings):
+/// `BENCH_AA` (none, msaa4, ssaa2), `BENCH_SHADOW` (shadow map side), `BENCH_PER_SUBMIT`
+/// (views per submission), `BENCH_OUTPUT` (files, jpeg: encode only, discard: render only),
+/// `BENCH_MESHES` (keep the meshes whose name contains it: textured_box, table, torus_knot).
+/// Mesa's own knobs apply too, e.g. `LP_NUM_THREADS` (lavapipe rasteriser threads).
 pub fn run_bench(views: usize, runs: usize, image_size: u32) -> anyhow::Result<BenchReport> {
-    run_bench_with(RenderOptions { image_size, ..Default::default() }, views, runs, Output::JpegFiles)
+    let env = |k: &str| std::env::var(k).ok();
+    let mut opts = RenderOptions { image_size, ..Default::default() };
+    if let Some(v) = env("BENCH_AA") {
+        opts.antialias = v.parse()?;
+    }
+    if let Some(v) = env("BENCH_SHADOW") {
+        opts.shadow_map_size = v.parse().with_context(|| format!("BENCH_SHADOW={v}"))?;
+    }
+    if let Some(v) = env("BENCH_PER_SUBMIT") {
+        opts.views_per_submit = v.parse().with_context(|| format!("BENCH_PER_SUBMIT={v}"))?;
+    }
+    let output = match env("BENCH_OUTPUT").as_deref() {
+        None | Some("files") => Output::JpegFiles,
+        Some("jpeg") => Output::JpegOnly,
+        Some("discard") => Output::Discard,
+        Some(other) => anyhow::bail!("BENCH_OUTPUT={other}: expected files, jpeg or discard"),
+    };
+    run_bench_with(opts, views, runs, output)
 }
 
 /// What a run does with its frames.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Output {
-    /// Encode JPEGs and write them with their latents (the real workload).
+    /// Encode JPEGs (quality 95) and write them atomically with their latents (the real workload).
     JpegFiles,
     /// Encode JPEGs only, in memory.
     JpegOnly,
@@ -117,9 +149,14 @@ pub enum Output {
 }
 
 /// [`run_bench`] with any renderer options (anti-aliasing, shadow map size, ...) and output.
-pub fn run_bench_with(opts: RenderOptions, views: usize, runs: usize, output: Output) -> anyhow::Result<BenchReport> {
+pub fn run_bench_with(
+    opts: RenderOptions,
+    views: usize,
+    runs: usize,
+    output: Output,
+) -> anyhow::Result<BenchReport> {
     anyhow::ensure!(views > 0 && runs > 0, "bench needs at least one view and one run");
-    let image_size = opts.image_size;
+    let (image_size, antialias, shadow_map_size) = (opts.image_size, opts.antialias, opts.shadow_map_size);
     let tree = TempDir::new("meshes")?;
     let mut objs = write_meshes(tree.path())?;
     // Experiments: BENCH_MESHES=torus_knot (a substring of the mesh names) keeps only those.
@@ -132,6 +169,9 @@ pub fn run_bench_with(opts: RenderOptions, views: usize, runs: usize, output: Ou
     let mut report = BenchReport {
         adapter: renderer.adapter_info(),
         image_size,
+        antialias,
+        shadow_map_size,
+        output,
         views,
         meshes: objs.iter().zip(&meshes).map(|(p, m)| (mesh_name(p), m.triangle_count())).collect(),
         runs: Vec::new(),
@@ -153,7 +193,10 @@ pub fn run_bench_with(opts: RenderOptions, views: usize, runs: usize, output: Ou
         let wall = start.elapsed().as_secs_f64();
         let cpu_ms = (process_cpu_seconds() - cpu_start) * 1e3 / written as f64;
         let rate = written as f64 / wall;
-        eprintln!("run {}: {written} images in {wall:.2} s: {rate:.1} images/s, {cpu_ms:.1} CPU ms/image", run + 1);
+        eprintln!(
+            "run {}: {written} images in {wall:.2} s: {rate:.1} images/s, {cpu_ms:.1} CPU ms/image",
+            run + 1
+        );
         report.runs.push(rate);
         report.cpu_ms_per_image.push(cpu_ms);
     }
@@ -173,8 +216,13 @@ fn process_cpu_seconds() -> f64 {
 }
 
 fn mesh_name(obj: &Path) -> String {
-    let comps: Vec<String> =
-        obj.components().rev().skip(2).take(2).map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let comps: Vec<String> = obj
+        .components()
+        .rev()
+        .skip(2)
+        .take(2)
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
     comps.into_iter().rev().collect::<Vec<_>>().join("/")
 }
 
@@ -201,17 +249,22 @@ fn render_and_write(
         for (object, latents, frames) in rx {
             let dir = out_dir.join(format!("object{object}"));
             std::fs::create_dir_all(&dir)?;
-            frames.par_iter().zip(&latents).enumerate().try_for_each(|(k, (frame, latent))| match output {
-                Output::JpegFiles => {
-                    dataset::atomic::write_bytes(&dir.join(format!("image_{k}.jpg")), &encode_jpeg(&frame.rgb, size))?;
-                    latent.write(&dir.join(format!("latent_{k}.npy")))
-                }
-                Output::JpegOnly => {
-                    std::hint::black_box(encode_jpeg(&frame.rgb, size));
-                    Ok(())
-                }
-                Output::Discard => Ok(()),
-            })?;
+            frames.par_iter().zip(&latents).enumerate().try_for_each(
+                |(k, (frame, latent))| match output {
+                    Output::JpegFiles => {
+                        dataset::atomic::write_bytes(
+                            &dir.join(format!("image_{k}.jpg")),
+                            &encode_jpeg(&frame.rgb, size),
+                        )?;
+                        latent.write(&dir.join(format!("latent_{k}.npy")))
+                    }
+                    Output::JpegOnly => {
+                        std::hint::black_box(encode_jpeg(&frame.rgb, size));
+                        Ok(())
+                    }
+                    Output::Discard => Ok(()),
+                },
+            )?;
             written += frames.len();
         }
         Ok(written)

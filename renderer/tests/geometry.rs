@@ -32,7 +32,8 @@ fn scipy_rows() -> Vec<Row> {
 }
 
 fn renderer() -> Option<Renderer> {
-    let opts = RenderOptions { image_size: SIZE, mask: true, antialias: Antialias::None, ..Default::default() };
+    let opts =
+        RenderOptions { image_size: SIZE, mask: true, antialias: Antialias::None, ..Default::default() };
     match Renderer::new(opts) {
         Ok(r) => Some(r),
         Err(e) => {
@@ -71,7 +72,8 @@ fn box_mesh() -> Mesh {
 /// spherical (2.5, pi/4, pi/2), looking at the origin, +Z up, square fov 2 atan(18/50).
 /// Returns pixel coordinates (x right, y down, pixel centres at +0.5).
 fn project(p: Vec3) -> [f32; 2] {
-    let eye = Vec3::new(0.0, 2.5 * std::f32::consts::FRAC_PI_4.sin(), 2.5 * std::f32::consts::FRAC_PI_4.cos());
+    let eye =
+        Vec3::new(0.0, 2.5 * std::f32::consts::FRAC_PI_4.sin(), 2.5 * std::f32::consts::FRAC_PI_4.cos());
     let forward = (Vec3::ZERO - eye).normalize();
     let right = forward.cross(Vec3::Z).normalize();
     let up = right.cross(forward);
@@ -84,7 +86,8 @@ fn project(p: Vec3) -> [f32; 2] {
 
 fn convex_hull(mut pts: Vec<[f32; 2]>) -> Vec<[f32; 2]> {
     pts.sort_by(|a, b| a[0].total_cmp(&b[0]).then(a[1].total_cmp(&b[1])));
-    let cross = |o: [f32; 2], a: [f32; 2], b: [f32; 2]| (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
+    let cross =
+        |o: [f32; 2], a: [f32; 2], b: [f32; 2]| (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
     let mut hull: Vec<[f32; 2]> = Vec::new();
     for pass in 0..2 {
         let start = hull.len();
@@ -150,8 +153,18 @@ fn expected_silhouette(rotation: Mat3) -> Silhouette {
 fn assert_matches(got: &Silhouette, want: &Silhouette, what: &str) {
     for k in 0..2 {
         // Pixel centres inside the silhouette: near its bounds (a sharp corner can reach further).
-        assert!((got.min[k] - want.min[k]).abs() <= 1.5, "{what}: min[{k}] {} vs {}", got.min[k], want.min[k]);
-        assert!((got.max[k] - want.max[k]).abs() <= 1.5, "{what}: max[{k}] {} vs {}", got.max[k], want.max[k]);
+        assert!(
+            (got.min[k] - want.min[k]).abs() <= 1.5,
+            "{what}: min[{k}] {} vs {}",
+            got.min[k],
+            want.min[k]
+        );
+        assert!(
+            (got.max[k] - want.max[k]).abs() <= 1.5,
+            "{what}: max[{k}] {} vs {}",
+            got.max[k],
+            want.max[k]
+        );
         assert!(
             (got.centroid[k] - want.centroid[k]).abs() <= 0.25,
             "{what}: centroid[{k}] {} vs {}",
@@ -187,7 +200,10 @@ fn scene_camera_matches_the_spec() {
     for p in [Vec3::ZERO, Vec3::new(0.3, -0.2, 0.1), Vec3::new(-0.4, 0.4, -0.5)] {
         let got = renderer::gpu::scene::project_to_pixel(p, SIZE).unwrap();
         let want = project(p);
-        assert!((got[0] - want[0]).abs() < 1e-3 && (got[1] - want[1]).abs() < 1e-3, "{p}: {got:?} vs {want:?}");
+        assert!(
+            (got[0] - want[0]).abs() < 1e-3 && (got[1] - want[1]).abs() < 1e-3,
+            "{p}: {got:?} vs {want:?}"
+        );
     }
     // The origin is the image centre.
     assert_eq!(project(Vec3::ZERO), [128.0, 128.0]);
@@ -207,7 +223,11 @@ fn silhouette_matches_camera_maths_for_scipy_rotations() {
     let frames = renderer.render_views(&gpu, &latents).unwrap();
     for ((latent, matrix), frame) in cases.iter().zip(&frames) {
         let mask = frame.mask.as_ref().expect("mask requested");
-        assert_matches(&mask_silhouette(mask), &expected_silhouette(*matrix), &format!("rotation {:?}", latent.rotation));
+        assert_matches(
+            &mask_silhouette(mask),
+            &expected_silhouette(*matrix),
+            &format!("rotation {:?}", latent.rotation),
+        );
     }
 }
 

@@ -55,8 +55,9 @@ fn latents() -> [(&'static str, Latent); 3] {
 fn check_scenes(mesh_dir: &str, prefix: &str) {
     let Some(renderer) = renderer() else { return };
     let mut renderer = renderer.lock().unwrap_or_else(|e| e.into_inner());
-    let mesh = load_obj(&repo().join("tests/fixtures/meshes").join(mesh_dir).join("models/model_normalized.obj"))
-        .expect("fixture mesh loads");
+    let mesh =
+        load_obj(&repo().join("tests/fixtures/meshes").join(mesh_dir).join("models/model_normalized.obj"))
+            .expect("fixture mesh loads");
     assert!(mesh.warnings.is_empty(), "{:?}", mesh.warnings);
     let gpu = renderer.upload(&mesh).unwrap();
     let cases = latents();
@@ -82,10 +83,19 @@ fn compare_or_bless(name: &str, rgb: &[u8], bless: bool) -> Result<(), String> {
         return Ok(());
     }
     let reference = image::open(&reference_path)
-        .map_err(|e| format!("{}: cannot read reference ({e}); run with BLESS=1 to create it", reference_path.display()))?
+        .map_err(|e| {
+            format!(
+                "{}: cannot read reference ({e}); run with BLESS=1 to create it",
+                reference_path.display()
+            )
+        })?
         .to_rgb8();
     if reference.dimensions() != (SIZE, SIZE) {
-        return Err(format!("{}: reference is {:?}, expected {SIZE}x{SIZE}", reference_path.display(), reference.dimensions()));
+        return Err(format!(
+            "{}: reference is {:?}, expected {SIZE}x{SIZE}",
+            reference_path.display(),
+            reference.dimensions()
+        ));
     }
     let mut diff = image::RgbImage::new(SIZE, SIZE);
     let mut differing = 0usize;
@@ -139,12 +149,22 @@ fn write_preview_sheet() {
     let latents: Vec<Latent> = (0..4)
         .map(|i| {
             let f = i as f64;
-            Latent::from_array([0.4 * f - 0.6, 0.3 * f, -0.5 * f, 0.13 + 0.27 * f, 0.2 * f, 1.7 * f, 0.9 - 0.3 * f])
+            Latent::from_array([
+                0.4 * f - 0.6,
+                0.3 * f,
+                -0.5 * f,
+                0.13 + 0.27 * f,
+                0.2 * f,
+                1.7 * f,
+                0.9 - 0.3 * f,
+            ])
         })
         .collect();
     let mut sheet = image::RgbImage::new(256 * latents.len() as u32, 512);
     for (row, dir) in ["90000001/textured_box", "90000002/table"].iter().enumerate() {
-        let mesh = load_obj(&repo().join("tests/fixtures/meshes").join(dir).join("models/model_normalized.obj")).unwrap();
+        let mesh =
+            load_obj(&repo().join("tests/fixtures/meshes").join(dir).join("models/model_normalized.obj"))
+                .unwrap();
         let gpu = renderer.upload(&mesh).unwrap();
         for (col, frame) in renderer.render_views(&gpu, &latents).unwrap().iter().enumerate() {
             let img = image::RgbImage::from_raw(256, 256, frame.rgb.clone()).unwrap();

@@ -47,5 +47,8 @@ async fn pick_adapter(instance: &wgpu::Instance, backends: wgpu::Backends) -> Op
 /// "name (backend, device type, driver info)".
 pub fn describe(adapter: &wgpu::Adapter) -> String {
     let info = adapter.get_info();
-    format!("{} ({:?}, {:?}, {} {})", info.name, info.backend, info.device_type, info.driver, info.driver_info)
+    format!(
+        "{} ({:?}, {:?}, {} {})",
+        info.name, info.backend, info.device_type, info.driver, info.driver_info
+    )
 }

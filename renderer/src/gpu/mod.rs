@@ -101,7 +101,8 @@ impl Renderer {
         anyhow::ensure!(opts.shadow_map_size >= 64, "shadow map size {} too small", opts.shadow_map_size);
         let (adapter, device, queue) = device::open(opts.backend.as_deref())?;
         let pipelines = Pipelines::new(&device, opts.antialias.samples());
-        let targets = Targets::new(&device, &pipelines, opts.image_size, opts.antialias, opts.shadow_map_size);
+        let targets =
+            Targets::new(&device, &pipelines, opts.image_size, opts.antialias, opts.shadow_map_size);
 
         let globals = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("globals"),
@@ -123,8 +124,14 @@ impl Renderer {
             label: Some("shadow map"),
             layout: &pipelines.shadow_layout,
             entries: &[
-                wgpu::BindGroupEntry { binding: 0, resource: wgpu::BindingResource::TextureView(&targets.shadow_view) },
-                wgpu::BindGroupEntry { binding: 1, resource: wgpu::BindingResource::Sampler(&shadow_sampler) },
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: wgpu::BindingResource::TextureView(&targets.shadow_view),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: wgpu::BindingResource::Sampler(&shadow_sampler),
+                },
             ],
         });
 
@@ -137,14 +144,14 @@ impl Renderer {
             mipmap_filter: wgpu::MipmapFilterMode::Linear,
             ..Default::default()
         });
-        let white_texture = crate::mesh::Texture {
-            path: "<white>".into(),
-            width: 1,
-            height: 1,
-            rgba: vec![255; 4],
-        };
+        let white_texture =
+            crate::mesh::Texture { path: "<white>".into(), width: 1, height: 1, rgba: vec![255; 4] };
         let white = upload::upload_texture(&device, &queue, &white_texture);
-        let shared = upload::MaterialResources { layout: &pipelines.material_layout, sampler: &albedo_sampler, white: &white };
+        let shared = upload::MaterialResources {
+            layout: &pipelines.material_layout,
+            sampler: &albedo_sampler,
+            white: &white,
+        };
         let floor_material = upload::material_bind_group(
             &device,
             &shared,
@@ -206,7 +213,11 @@ impl Renderer {
     }
 
     /// All views of one object, submitted together so frames overlap; RGB8 rows top-to-bottom.
-    pub fn render_views(&mut self, mesh: &GpuMesh, latents: &[dataset::Latent]) -> anyhow::Result<Vec<Frame>> {
+    pub fn render_views(
+        &mut self,
+        mesh: &GpuMesh,
+        latents: &[dataset::Latent],
+    ) -> anyhow::Result<Vec<Frame>> {
         if latents.is_empty() {
             return Ok(Vec::new());
         }
@@ -262,7 +273,14 @@ impl Renderer {
         self.padded_row as u64 * self.opts.image_size as u64
     }
 
-    fn record_view(&self, encoder: &mut wgpu::CommandEncoder, mesh: &GpuMesh, view: usize, k: usize, slot: usize) {
+    fn record_view(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        mesh: &GpuMesh,
+        view: usize,
+        k: usize,
+        slot: usize,
+    ) {
         let offset = [(view as u64 * VIEW_STRIDE) as u32];
         let t = &self.targets;
         {
@@ -270,7 +288,10 @@ impl Renderer {
                 label: Some("shadow"),
                 depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
                     view: &t.shadow_view,
-                    depth_ops: Some(wgpu::Operations { load: wgpu::LoadOp::Clear(1.0), store: wgpu::StoreOp::Store }),
+                    depth_ops: Some(wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(1.0),
+                        store: wgpu::StoreOp::Store,
+                    }),
                     stencil_ops: None,
                 }),
                 ..Default::default()
@@ -296,7 +317,10 @@ impl Renderer {
                 })],
                 depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
                     view: &t.scene_depth,
-                    depth_ops: Some(wgpu::Operations { load: wgpu::LoadOp::Clear(1.0), store: wgpu::StoreOp::Discard }),
+                    depth_ops: Some(wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(1.0),
+                        store: wgpu::StoreOp::Discard,
+                    }),
                     stencil_ops: None,
                 }),
                 ..Default::default()
@@ -324,7 +348,10 @@ impl Renderer {
                     view: &t.output_view,
                     depth_slice: None,
                     resolve_target: None,
-                    ops: wgpu::Operations { load: wgpu::LoadOp::Clear(wgpu::Color::BLACK), store: wgpu::StoreOp::Store },
+                    ops: wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                        store: wgpu::StoreOp::Store,
+                    },
                 })],
                 ..Default::default()
             });
@@ -358,10 +385,7 @@ impl Renderer {
         self.device
             .poll(wgpu::PollType::Wait { submission_index: Some(done.submission), timeout: None })
             .context("the graphics device failed while rendering")?;
-        done.mapped
-            .recv()
-            .context("readback was dropped")?
-            .context("cannot map the readback buffer")?;
+        done.mapped.recv().context("readback was dropped")?.context("cannot map the readback buffer")?;
         let buffer = &self.readback[done.slot];
         {
             let bytes = buffer
@@ -428,7 +452,8 @@ fn view_bind_group(
 /// The floor: a square at z = -1 wide enough to fill the view.
 fn floor_buffers(device: &wgpu::Device) -> (wgpu::Buffer, wgpu::Buffer) {
     let h = scene::FLOOR_HALF_SIZE;
-    let corner = |x: f32, y: f32| Vertex { position: [x, y, scene::FLOOR_Z], normal: [0.0, 0.0, 1.0], uv: [0.0; 2] };
+    let corner =
+        |x: f32, y: f32| Vertex { position: [x, y, scene::FLOOR_Z], normal: [0.0, 0.0, 1.0], uv: [0.0; 2] };
     let vertices = [corner(-h, -h), corner(h, -h), corner(h, h), corner(-h, h)];
     let indices: [u16; 6] = [0, 1, 2, 0, 2, 3];
     let v = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {

@@ -148,7 +148,9 @@ impl ViewUniform {
             light_view_proj: light_view_proj(light, object_radius).to_cols_array_2d(),
             light_position: light.extend(cos_half).to_array(),
             spot_axis: (-light.normalize()).extend((1.0 - cos_half) * SPOT_BLEND).to_array(),
-            spot_radiance: (light_rgb * spot_intensity() * EXPOSURE).extend(1.0 / shadow_map_size as f32).to_array(),
+            spot_radiance: (light_rgb * spot_intensity() * EXPOSURE)
+                .extend(1.0 / shadow_map_size as f32)
+                .to_array(),
             floor_albedo: floor_rgb.extend(object_radius).to_array(),
         }
     }
@@ -168,4 +170,4 @@ pub fn project_to_pixel(p: Vec3, size: u32) -> Option<[f32; 2]> {
 
 // Keep the shader's 256-byte dynamic-offset slots honest.
 const _: () = assert!(std::mem::size_of::<ViewUniform>() <= 256);
-const _: () = assert!(std::mem::size_of::<GlobalsUniform>() % 16 == 0);
+const _: () = assert!(std::mem::size_of::<GlobalsUniform>().is_multiple_of(16));

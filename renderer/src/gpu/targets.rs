@@ -89,11 +89,14 @@ impl Targets {
         let scene_size = size * antialias.scale();
         let samples = antialias.samples();
         let attach = wgpu::TextureUsages::RENDER_ATTACHMENT;
-        let output = texture(device, "output", size, 1, COLOUR_FORMAT, attach | wgpu::TextureUsages::COPY_SRC);
+        let output =
+            texture(device, "output", size, 1, COLOUR_FORMAT, attach | wgpu::TextureUsages::COPY_SRC);
         let output_view = view(&output);
         let (scene_colour, downsample) = match antialias {
             Antialias::None => (output_view.clone(), None),
-            Antialias::Msaa4 => (view(&texture(device, "msaa colour", size, samples, COLOUR_FORMAT, attach)), None),
+            Antialias::Msaa4 => {
+                (view(&texture(device, "msaa colour", size, samples, COLOUR_FORMAT, attach)), None)
+            }
             Antialias::Ssaa2 => {
                 let hires = view(&texture(
                     device,

@@ -84,7 +84,9 @@ impl MaterialLibrary {
         let file = match std::fs::File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                state.warnings.push(format!("{}: material library not found, using a default grey", path.display()));
+                state
+                    .warnings
+                    .push(format!("{}: material library not found, using a default grey", path.display()));
                 return Ok((Vec::new(), Default::default()));
             }
             Err(e) => {
@@ -155,7 +157,8 @@ fn convert(m: &tobj::Material, texture: Option<usize>) -> Material {
     let finite = |v: [f32; 3]| v.iter().all(|c| c.is_finite());
     let base_colour = m.diffuse.filter(|&c| finite(c)).map(|c| c.map(|x| x.clamp(0.0, 1.0)));
     let specular = m.specular.filter(|&c| finite(c)).map(|c| ((c[0] + c[1] + c[2]) / 3.0).clamp(0.0, 1.0));
-    let roughness = m.shininess.filter(|s| s.is_finite()).map(|ns| 1.0 - (ns.clamp(0.0, 1000.0) / 1000.0).sqrt());
+    let roughness =
+        m.shininess.filter(|s| s.is_finite()).map(|ns| 1.0 - (ns.clamp(0.0, 1000.0) / 1000.0).sqrt());
     Material {
         name: m.name.clone(),
         base_colour: base_colour.unwrap_or(DEFAULT_BASE_COLOUR),
@@ -189,7 +192,12 @@ fn decode_texture(path: &Path) -> anyhow::Result<Texture> {
         image = image.resize(MAX_TEXTURE_SIZE, MAX_TEXTURE_SIZE, image::imageops::FilterType::Triangle);
     }
     let rgba = image.to_rgba8();
-    Ok(Texture { path: path.to_path_buf(), width: rgba.width(), height: rgba.height(), rgba: rgba.into_raw() })
+    Ok(Texture {
+        path: path.to_path_buf(),
+        width: rgba.width(),
+        height: rgba.height(),
+        rgba: rgba.into_raw(),
+    })
 }
 
 #[cfg(test)]

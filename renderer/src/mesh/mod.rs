@@ -102,7 +102,12 @@ pub fn load_obj(path: &Path) -> anyhow::Result<Mesh> {
     for model in &models {
         let m = &model.mesh;
         if let Some(bad) = m.positions.iter().position(|v| !v.is_finite()) {
-            bail!("{}: non-finite vertex coordinate (vertex {} of object '{}')", path.display(), bad / 3 + 1, model.name);
+            bail!(
+                "{}: non-finite vertex coordinate (vertex {} of object '{}')",
+                path.display(),
+                bad / 3 + 1,
+                model.name
+            );
         }
         let material = m.material_id.filter(|&i| i < loaded.materials.len()).unwrap_or(default_material);
         builder.push_model(m, material);
@@ -113,7 +118,8 @@ pub fn load_obj(path: &Path) -> anyhow::Result<Mesh> {
     if mesh.indices.is_empty() {
         bail!("{}: mesh has no triangles", path.display());
     }
-    normalise::normalise(&mut mesh.vertices).with_context(|| format!("{}: cannot normalise", path.display()))?;
+    normalise::normalise(&mut mesh.vertices)
+        .with_context(|| format!("{}: cannot normalise", path.display()))?;
     Ok(mesh)
 }
 
@@ -144,9 +150,12 @@ impl Builder {
                 [0.0, 0.0]
             }
         };
-        let position = |i: usize| obj_to_world([m.positions[3 * i], m.positions[3 * i + 1], m.positions[3 * i + 2]]);
+        let position =
+            |i: usize| obj_to_world([m.positions[3 * i], m.positions[3 * i + 1], m.positions[3 * i + 2]]);
         let normals_ok = m.normals.len() == m.positions.len()
-            && m.normals.chunks_exact(3).all(|n| n.iter().all(|c| c.is_finite()) && n.iter().any(|&c| c != 0.0));
+            && m.normals
+                .chunks_exact(3)
+                .all(|n| n.iter().all(|c| c.is_finite()) && n.iter().any(|&c| c != 0.0));
         let triangles = m.indices.chunks_exact(3).filter(|t| t.iter().all(|&i| (i as usize) < vertex_count));
         if normals_ok {
             let base = self.vertices.len() as u32;
@@ -193,6 +202,14 @@ impl Builder {
             });
             self.indices.extend_from_slice(list);
         }
-        Mesh { source, vertices: self.vertices, indices: self.indices, submeshes, materials, textures, warnings }
+        Mesh {
+            source,
+            vertices: self.vertices,
+            indices: self.indices,
+            submeshes,
+            materials,
+            textures,
+            warnings,
+        }
     }
 }

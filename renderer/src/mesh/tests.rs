@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use super::*;
 
 fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/meshes").join(rel).join("models/model_normalized.obj")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/meshes")
+        .join(rel)
+        .join("models/model_normalized.obj")
 }
 
 /// Writes a ShapeNet-layout object (`models/` + `images/`) under a temporary folder.
@@ -89,7 +92,11 @@ fn missing_texture_warns_and_falls_back_to_kd() {
     let (_dir, path) = object(TRIANGLE, Some(mtl), None);
     let mesh = load_obj(&path).unwrap();
     assert_eq!(mesh.warnings.len(), 1, "{:?}", mesh.warnings);
-    assert!(mesh.warnings[0].contains("texture0.png") && mesh.warnings[0].contains("Kd"), "{}", mesh.warnings[0]);
+    assert!(
+        mesh.warnings[0].contains("texture0.png") && mesh.warnings[0].contains("Kd"),
+        "{}",
+        mesh.warnings[0]
+    );
     assert_eq!(mesh.materials[0].texture, None);
     assert_eq!(mesh.materials[0].base_colour, [0.2, 0.3, 0.4]);
 }

@@ -4,7 +4,8 @@
 //!
 //! `--impl fast` uses `trainer::ops` (custom CPU ops, fused Adam); `--impl stock` the same network
 //! on `trainer::ops::reference` (stock candle ops) and the tensor-op Adam. `--ops` times each op
-//! alone at ResNet-18 shapes instead. bench/train_step.sh runs this beside the PyTorch equivalent
+//! alone at ResNet-18 shapes instead, in CPU time (run it with one thread for the work each op
+//! costs, unaffected by other load). bench/train_step.sh runs this beside the PyTorch equivalent
 //! (bench/train_step.py), which builds the identical network.
 //!
 //! The network is the reference trainer's ResNet-18 as `trainer::backbone` builds it: zero padding
@@ -58,6 +59,20 @@ impl Kit {
         match self.0 {
             Impl::Fast => ops::max_pool2d(x, k, stride, pad),
             Impl::Stock => reference::max_pool2d(x, k, stride, pad),
+        }
+    }
+
+    fn relu(self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self.0 {
+            Impl::Fast => ops::relu(x),
+            Impl::Stock => x.relu(),
+        }
+    }
+
+    fn add_relu(self, a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
+        match self.0 {
+            Impl::Fast => ops::add_relu(a, b),
+            Impl::Stock => (a + b)?.relu(),
         }
     }
 
@@ -145,10 +160,10 @@ impl ResNet18 {
 
     fn forward(&self, kit: Kit, x: &Tensor) -> candle_core::Result<Tensor> {
         let h = kit.conv(&pad_hw(x, 2, 3)?, self.stem.as_tensor(), 2, 0)?;
-        let h = kit.bn(&h, &self.bn)?.relu()?;
+        let h = kit.relu(&kit.bn(&h, &self.bn)?)?;
         let mut h = kit.pool(&pad_hw(&h, 0, 1)?, 3, 2, 0)?;
         for b in &self.blocks {
-            let r = kit.bn(&kit.conv(&h, b.conv1.as_tensor(), 1, 1)?, &b.bn1)?.relu()?;
+            let r = kit.relu(&kit.bn(&kit.conv(&h, b.conv1.as_tensor(), 1, 1)?, &b.bn1)?)?;
             let r = if b.stride == 1 {
                 kit.conv(&r, b.conv2.as_tensor(), 1, 1)?
             } else {
@@ -159,7 +174,7 @@ impl ResNet18 {
                 Some((w, bn)) => kit.bn(&kit.conv(&h, w.as_tensor(), b.stride, 0)?, bn)?,
                 None => h.clone(),
             };
-            h = (r + s)?.relu()?;
+            h = kit.add_relu(&r, &s)?;
         }
         h.mean(D::Minus1)?.mean(D::Minus1)
     }
@@ -170,14 +185,16 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
-/// CPU time (user + system, all threads) this process has used, in seconds: with other
-/// processes competing for the cores, CPU time per step varies far less than wall time.
+/// CPU time all threads of this process have run, in seconds (from the scheduler's per-thread
+/// nanosecond counters): with other processes competing for the cores, CPU time varies far less
+/// than wall time.
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let ticks: f64 = rest.split_whitespace().skip(11).take(2).filter_map(|v| v.parse::<f64>().ok()).sum();
-    ticks / 100.0
+    let tasks = std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten();
+    let ns: u64 = tasks
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
+        .sum();
+    ns as f64 * 1e-9
 }
 
 /// Peak resident memory of this process (VmHWM), in MiB.
@@ -234,14 +251,14 @@ fn bench_step(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// Median seconds of `f` over a few runs after one warm-up.
+/// Median CPU seconds (all threads) of `f` over a few runs after one warm-up.
 fn time(mut f: impl FnMut() -> candle_core::Result<()>) -> Result<f64> {
     f()?;
     let mut ts = Vec::new();
     for _ in 0..5 {
-        let start = Instant::now();
+        let start = cpu_seconds();
         f()?;
-        ts.push(start.elapsed().as_secs_f64());
+        ts.push(cpu_seconds() - start);
     }
     Ok(median(ts))
 }

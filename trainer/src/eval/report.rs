@@ -111,8 +111,8 @@ fn cell(v: Option<f64>, scale: f64, digits: usize) -> String {
 /// The comparison table of SPEC section 5 as markdown: one row per (method name, report).
 pub fn markdown_table(rows: &[(String, EvalReport)]) -> String {
     let mut s = String::from(
-        "| method | top-1 all | top-1 inv | top-1 equi | rot R² all | rot R² inv | rot R² equi | colour R² | PRE (identity) | MRR (identity) | H@1 (identity) |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| method | top-1 all | top-1 inv | top-1 equi | rot R² all | rot R² inv | rot R² equi | rot R² const | colour R² | PRE (identity) | MRR (identity) | H@1 (identity) |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for (name, r) in rows {
         let pred = r.predictor.as_ref();
@@ -125,13 +125,14 @@ pub fn markdown_table(rows: &[(String, EvalReport)]) -> String {
         };
         let _ = writeln!(
             s,
-            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             cell(r.top1(Part::All), 100.0, 1),
             cell(r.top1(Part::Inv), 100.0, 1),
             cell(r.top1(Part::Equi), 100.0, 1),
             cell(r.rotation_r2(Part::All), 1.0, 3),
             cell(r.rotation_r2(Part::Inv), 1.0, 3),
             cell(r.rotation_r2(Part::Equi), 1.0, 3),
+            cell(r.rotation.as_ref().and_then(|m| m.get(&Part::All)).map(|x| x.r2_constant), 1.0, 3),
             cell(r.color.as_ref().map(|c| c.r2), 1.0, 3),
             pair(&|m| m.pre),
             pair(&|m| m.ranks.mrr),

@@ -11,7 +11,7 @@
 use candle_core::{DType, Device, Result, Tensor, Var};
 
 use super::adam::{Adam, AdamConfig};
-use super::{batch_norm_train, conv2d, max_pool2d, reference};
+use super::{add_relu, batch_norm_train, conv2d, max_pool2d, reference, relu};
 
 /// Deterministic uniform values in [-1, 1).
 fn uniform(len: usize, seed: u64) -> Vec<f32> {
@@ -296,4 +296,38 @@ fn adam_state_round_trips() {
     step(&mut a1, &p1);
     step(&mut a2, &p2);
     assert_close("resumed", p2.as_tensor(), p1.as_tensor(), 0.0);
+}
+
+/// Values at least 0.05 away from 0, so a step of 1e-2 never crosses the ReLU's kink.
+fn off_zero(dims: &[usize], seed: u64) -> Tensor {
+    let data = uniform(dims.iter().product(), seed).into_iter().map(|v| v + 0.05 * v.signum()).collect();
+    Tensor::from_vec(data, dims, &Device::Cpu).unwrap()
+}
+
+#[test]
+fn relu_and_add_relu_match_stock_candle() {
+    let (a, b) = (off_zero(&[2, 3, 4, 5], 31), off_zero(&[2, 3, 4, 5], 32));
+    assert_close("relu", &relu(&a).unwrap(), &a.relu().unwrap(), 0.0);
+    assert_close("add_relu", &add_relu(&a, &b).unwrap(), &(&a + &b).unwrap().relu().unwrap(), 0.0);
+    let (av, bv) = (Var::from_tensor(&a).unwrap(), Var::from_tensor(&b).unwrap());
+    let r = rand_tensor(a.dims(), 33);
+    let grads_of = |y: Tensor| {
+        let g = (y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        (g.get(av.as_tensor()).unwrap().clone(), g.get(bv.as_tensor()).unwrap().clone())
+    };
+    let (fa, fb) = grads_of(add_relu(av.as_tensor(), bv.as_tensor()).unwrap());
+    let (sa, sb) = grads_of((av.as_tensor() + bv.as_tensor()).unwrap().relu().unwrap());
+    assert_close("add_relu da", &fa, &sa, 0.0);
+    assert_close("add_relu db", &fb, &sb, 0.0);
+}
+
+#[test]
+fn relu_backward_matches_finite_differences() {
+    // b = a/2 keeps a + b off zero too.
+    let a = off_zero(&[2, 3, 4, 5], 41);
+    let b = (&a * 0.5).unwrap();
+    check_finite_differences("relu", &|t: &[Tensor]| relu(&t[0]), std::slice::from_ref(&a), 0, 1e-2);
+    let f = |t: &[Tensor]| add_relu(&t[0], &t[1]);
+    check_finite_differences("add_relu da", &f, &[a.clone(), b.clone()], 0, 1e-2);
+    check_finite_differences("add_relu db", &f, &[a, b], 1, 1e-2);
 }
