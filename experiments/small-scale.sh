@@ -28,7 +28,7 @@ else
 fi
 [ "$TOY" = 1 ] && SUFFIX="$SUFFIX-toy"
 WORK=${WORK:-experiments/work/small-scale$SUFFIX}
-RESULTS=experiments/results/small-scale$SUFFIX
+RESULTS=${RESULTS:-experiments/results/small-scale$SUFFIX}
 mkdir -p "$WORK" experiments/results
 
 log() { echo "[small-scale $(date -u +%H:%M:%S)] $*" >&2; }
@@ -56,7 +56,7 @@ mkdir -p "$BIN"
 for b in train eval render; do [ -f "target/$DIR/$b" ] && cp "target/$DIR/$b" "$BIN/$b"; done
 
 # 2. Data: the built-in object library, rendered (or the toy solids).
-DATA=$WORK/dataset
+DATA=${DATA:-$WORK/dataset}
 if [ -f "$DATA/val_labels.npy" ]; then
   log "dataset exists: $DATA"
 elif [ "$TOY" = 1 ]; then

@@ -76,6 +76,12 @@ pub struct DatasetArgs {
     /// Fraction of each class's objects in the val split.
     #[arg(long, default_value_t = 0.2)]
     pub val_fraction: f64,
+    /// Anti-aliasing: fxaa (default; the fastest on lavapipe), msaa4, ssaa2 or none.
+    #[arg(long, default_value = "fxaa")]
+    pub antialias: crate::gpu::Antialias,
+    /// Renderers drawing objects in parallel (each is one wgpu device).
+    #[arg(long, default_value_t = 2)]
+    pub renderers: usize,
     /// Where the built-in library is generated when --shapenet is not given.
     #[arg(long, default_value = "./synth-shapenet")]
     pub library: PathBuf,

@@ -79,7 +79,13 @@ fn run_dataset(a: DatasetArgs) -> anyhow::Result<bool> {
         mask: a.mask,
         keep_going: a.keep_going,
         val_fraction: a.val_fraction,
-        render: RenderOptions { image_size: a.image_size, mask: a.mask, ..Default::default() },
+        render: RenderOptions {
+            image_size: a.image_size,
+            mask: a.mask,
+            antialias: a.antialias,
+            ..Default::default()
+        },
+        renderers: a.renderers,
     };
     let summary = job::run(&cfg)?;
     println!("{}", summary.line());

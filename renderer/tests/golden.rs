@@ -1,7 +1,8 @@
 //! Golden-image tests: fixed scenes rendered and compared with reference PNGs in `tests/golden/`.
 //!
 //! Two fixture meshes in ShapeNet layout (`tests/fixtures/meshes/`: a textured one and an
-//! untextured multi-material one), three fixed latents each, 128 px, 4x MSAA. A pixel differs
+//! untextured multi-material one), three fixed latents each, 128 px, with 4x MSAA and with FXAA
+//! (the default). A pixel differs
 //! when any channel is off by more than [`CHANNEL_TOLERANCE`]; a scene fails when more than
 //! [`MAX_DIFFERING_FRACTION`] of its pixels differ, and then `tests/golden/diff_<name>.png`
 //! (gitignored) shows the differing pixels in red over a dimmed reference, next to
@@ -28,20 +29,26 @@ fn repo() -> PathBuf {
     here.canonicalize().unwrap_or(here)
 }
 
-fn renderer() -> Option<&'static Mutex<Renderer>> {
-    static RENDERER: OnceLock<Option<Mutex<Renderer>>> = OnceLock::new();
-    RENDERER
-        .get_or_init(|| {
-            let opts = RenderOptions { image_size: SIZE, antialias: Antialias::Msaa4, ..Default::default() };
-            match Renderer::new(opts) {
-                Ok(r) => Some(Mutex::new(r)),
-                Err(e) => {
-                    eprintln!("SKIPPED golden-image tests: no wgpu adapter ({e:#})");
-                    None
-                }
+fn renderer(antialias: Antialias) -> Option<&'static Mutex<Renderer>> {
+    static MSAA: OnceLock<Option<Mutex<Renderer>>> = OnceLock::new();
+    static FXAA: OnceLock<Option<Mutex<Renderer>>> = OnceLock::new();
+    let cell = match antialias {
+        Antialias::Msaa4 => &MSAA,
+        Antialias::Fxaa => &FXAA,
+        other => panic!("no golden images for {other:?}"),
+    };
+    cell.get_or_init(|| {
+        let opts = RenderOptions { image_size: SIZE, antialias, ..Default::default() };
+        match Renderer::new(opts) {
+            Ok(r) => Some(Mutex::new(r)),
+            Err(e) if format!("{e:#}").contains("no graphics adapter") => {
+                eprintln!("SKIPPED golden-image tests: {e:#}");
+                None
             }
-        })
-        .as_ref()
+            Err(e) => panic!("cannot start the renderer: {e:#}"),
+        }
+    })
+    .as_ref()
 }
 
 fn latents() -> [(&'static str, Latent); 3] {
@@ -52,8 +59,8 @@ fn latents() -> [(&'static str, Latent); 3] {
     ]
 }
 
-fn check_scenes(mesh_dir: &str, prefix: &str) {
-    let Some(renderer) = renderer() else { return };
+fn check_scenes(mesh_dir: &str, prefix: &str, antialias: Antialias) {
+    let Some(renderer) = renderer(antialias) else { return };
     let mut renderer = renderer.lock().unwrap_or_else(|e| e.into_inner());
     let mesh =
         load_obj(&repo().join("tests/fixtures/meshes").join(mesh_dir).join("models/model_normalized.obj"))
@@ -131,20 +138,28 @@ fn compare_or_bless(name: &str, rgb: &[u8], bless: bool) -> Result<(), String> {
 
 #[test]
 fn textured_mesh_matches_golden_images() {
-    check_scenes("90000001/textured_box", "textured_box");
+    check_scenes("90000001/textured_box", "textured_box", Antialias::Msaa4);
 }
 
 #[test]
 fn untextured_multi_material_mesh_matches_golden_images() {
-    check_scenes("90000002/table", "table");
+    check_scenes("90000002/table", "table", Antialias::Msaa4);
+}
+
+#[test]
+fn fxaa_matches_golden_images() {
+    check_scenes("90000001/textured_box", "fxaa_textured_box", Antialias::Fxaa);
+    check_scenes("90000002/table", "fxaa_table", Antialias::Fxaa);
 }
 
 /// Not a check: writes `target/preview_sheet.png` (both fixtures, several latents, 256 px) for a
-/// person to look at. `cargo test -p renderer --test golden -- --ignored`.
+/// person to look at. `cargo test -p renderer --test golden -- --ignored` (`PREVIEW_AA=fxaa`
+/// etc. picks the anti-aliasing).
 #[test]
 #[ignore]
 fn write_preview_sheet() {
-    let opts = RenderOptions { image_size: 256, ..Default::default() };
+    let antialias = std::env::var("PREVIEW_AA").map(|v| v.parse().unwrap()).unwrap_or(Antialias::Msaa4);
+    let opts = RenderOptions { image_size: 256, antialias, ..Default::default() };
     let Ok(mut renderer) = Renderer::new(opts) else { return };
     let latents: Vec<Latent> = (0..4)
         .map(|i| {
@@ -171,7 +186,7 @@ fn write_preview_sheet() {
             image::imageops::replace(&mut sheet, &img, 256 * col as i64, 256 * row as i64);
         }
     }
-    let out = repo().join("target/preview_sheet.png");
+    let out = repo().join(format!("target/preview_sheet_{antialias:?}.png"));
     sheet.save(&out).unwrap();
     eprintln!("wrote {}", out.display());
 }

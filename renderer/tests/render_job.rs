@@ -108,6 +108,19 @@ fn tree_bytes(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     out
 }
 
+fn walkdir_names(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walkdir_names(&p));
+        } else {
+            out.push(p.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    out
+}
+
 fn assert_same_tree(a: &Path, b: &Path) {
     let (ta, tb) = (tree_bytes(a), tree_bytes(b));
     assert_eq!(ta.keys().collect::<Vec<_>>(), tb.keys().collect::<Vec<_>>(), "different file lists");
@@ -175,6 +188,8 @@ fn renders_resumes_and_shards_identically() {
     let out = run_ok(render_cmd(&shapenet, &resumed, &["--mask"]));
     eprintln!("resume: {}", String::from_utf8_lossy(&out.stdout));
     assert_same_tree(&full, &resumed);
+    let temps = walkdir_names(&resumed).into_iter().filter(|n| n.ends_with(".tmp")).count();
+    assert_eq!(temps, 0, "the resumed run removes the killed run's temporary files");
 
     // 3. Two shards into one folder equal one run.
     let sharded = tmp.path().join("sharded");

@@ -18,7 +18,8 @@ pub fn open(backend: Option<&str>) -> anyhow::Result<(wgpu::Adapter, wgpu::Devic
     let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
         label: Some("renderer"),
         required_features: wgpu::Features::empty(),
-        required_limits: wgpu::Limits::default().using_resolution(adapter.limits()),
+        // Modest limits (3 bind groups, small uniforms) so GL and older devices qualify too.
+        required_limits: wgpu::Limits::downlevel_defaults().using_resolution(adapter.limits()),
         experimental_features: wgpu::ExperimentalFeatures::disabled(),
         memory_hints: wgpu::MemoryHints::Performance,
         trace: wgpu::Trace::Off,

@@ -23,3 +23,23 @@ pub fn encode_mask_png(mask: &[u8], size: u32) -> Vec<u8> {
         .expect("encoding an in-memory L8 PNG cannot fail");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jpeg_and_mask_png_decode_back() {
+        let size = 20;
+        let rgb: Vec<u8> = (0..size * size * 3).map(|i| (i % 251) as u8).collect();
+        let jpeg = encode_jpeg(&rgb, size);
+        let decoded = image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (size, size));
+        assert_eq!(decoded.color(), image::ColorType::Rgb8);
+
+        let mask: Vec<u8> = (0..size * size).map(|i| if i % 3 == 0 { 255 } else { 0 }).collect();
+        let png = encode_mask_png(&mask, size);
+        let decoded = image::load_from_memory_with_format(&png, image::ImageFormat::Png).unwrap().to_luma8();
+        assert_eq!(decoded.into_raw(), mask);
+    }
+}

@@ -14,6 +14,7 @@ pub const VIEW_STRIDE: u64 = 256;
 
 const SCENE_WGSL: &str = include_str!("../../../shaders/scene.wgsl");
 const DOWNSAMPLE_WGSL: &str = include_str!("../../../shaders/downsample.wgsl");
+const FXAA_WGSL: &str = include_str!("../../../shaders/fxaa.wgsl");
 
 /// Material uniform (WGSL `Material`).
 #[repr(C)]
@@ -32,10 +33,13 @@ pub struct Pipelines {
     pub shadow_layout: wgpu::BindGroupLayout,
     /// Group 0 of the supersampling resolve: the large target.
     pub downsample_layout: wgpu::BindGroupLayout,
+    /// Group 0 of the FXAA pass: the scene and a bilinear sampler.
+    pub fxaa_layout: wgpu::BindGroupLayout,
     pub shadow: wgpu::RenderPipeline,
     pub object: wgpu::RenderPipeline,
     pub floor: wgpu::RenderPipeline,
     pub downsample: wgpu::RenderPipeline,
+    pub fxaa: wgpu::RenderPipeline,
 }
 
 fn uniform_entry(binding: u32, dynamic: bool, min_size: u64) -> wgpu::BindGroupLayoutEntry {
@@ -123,6 +127,14 @@ impl Pipelines {
             entries: &[texture_entry(0, wgpu::TextureSampleType::Float { filterable: false })],
         });
 
+        let fxaa_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("fxaa"),
+            entries: &[
+                texture_entry(0, wgpu::TextureSampleType::Float { filterable: true }),
+                sampler_entry(1, wgpu::SamplerBindingType::Filtering),
+            ],
+        });
+
         let scene = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("scene.wgsl"),
             source: wgpu::ShaderSource::Wgsl(SCENE_WGSL.into()),
@@ -198,36 +210,53 @@ impl Pipelines {
         };
         let object = main("object", "vs_object", "fs_object");
         let floor = main("floor", "vs_floor", "fs_floor");
-        let downsample = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-            label: Some("downsample"),
-            layout: Some(&downsample_pipeline_layout),
-            vertex: wgpu::VertexState {
-                module: &downsample_module,
-                entry_point: Some("vs_fullscreen"),
-                compilation_options: Default::default(),
-                buffers: &[],
-            },
-            primitive: wgpu::PrimitiveState::default(),
-            depth_stencil: None,
-            multisample: wgpu::MultisampleState::default(),
-            fragment: Some(wgpu::FragmentState {
-                module: &downsample_module,
-                entry_point: Some("fs_downsample"),
-                compilation_options: Default::default(),
-                targets: &colour_target,
-            }),
-            multiview_mask: None,
-            cache: None,
+        let post = |label, layout: &wgpu::PipelineLayout, module: &wgpu::ShaderModule, fs, targets| {
+            device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+                label: Some(label),
+                layout: Some(layout),
+                vertex: wgpu::VertexState {
+                    module,
+                    entry_point: Some("vs_fullscreen"),
+                    compilation_options: Default::default(),
+                    buffers: &[],
+                },
+                primitive: wgpu::PrimitiveState::default(),
+                depth_stencil: None,
+                multisample: wgpu::MultisampleState::default(),
+                fragment: Some(wgpu::FragmentState {
+                    module,
+                    entry_point: Some(fs),
+                    compilation_options: Default::default(),
+                    targets,
+                }),
+                multiview_mask: None,
+                cache: None,
+            })
+        };
+        let fxaa_module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("fxaa.wgsl"),
+            source: wgpu::ShaderSource::Wgsl(FXAA_WGSL.into()),
         });
+        let downsample = post(
+            "downsample",
+            &downsample_pipeline_layout,
+            &downsample_module,
+            "fs_downsample",
+            &colour_target,
+        );
+        let fxaa =
+            post("fxaa", &layout("fxaa", &[Some(&fxaa_layout)]), &fxaa_module, "fs_fxaa", &colour_target);
         Self {
             view_layout,
             material_layout,
             shadow_layout,
             downsample_layout,
+            fxaa_layout,
             shadow,
             object,
             floor,
             downsample,
+            fxaa,
         }
     }
 }

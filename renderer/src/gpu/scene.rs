@@ -34,8 +34,10 @@ pub const SPOT_CONE_ANGLE: f32 = PI / 8.0;
 pub const SPOT_BLEND: f32 = 0.15;
 
 /// Scene-referred radiance to display value. 1.0 keeps Cycles' numbers as they are (Blender's
-/// "Standard" view transform): the floor under the sun alone sits near sRGB 0.55 and the spot
-/// pool adds about as much again in its colour, which is the look of the reference images.
+/// "Standard" view transform, clipped at 1): the floor's strongest channel (albedo 0.6) under sun
+/// and sky is 0.6 * 1.75 / pi = 0.33 linear, sRGB 0.62; straight below the spot (5 m) the pool
+/// adds 0.6 * 0.8 * 39.8 / 25 / pi = 0.24 in the light's channel; a grey (0.8) object's top face
+/// reaches about 0.6 linear. Lit object, clearly coloured floor, visible coloured pool and shadow.
 pub const EXPOSURE: f32 = 1.0;
 /// Light that the path tracer gathers indirectly and a rasteriser has to add by hand, as
 /// irradiance (W/m^2): from the grey world above, and from the lit floor below (scaled by the

@@ -7,10 +7,14 @@ use super::pipelines::{Pipelines, COLOUR_FORMAT, DEPTH_FORMAT, SHADOW_FORMAT};
 pub enum Antialias {
     /// No anti-aliasing (tests of raw geometry).
     None,
-    /// 4x multisampling, resolved in linear space (default: cheapest on lavapipe).
+    /// 4x multisampling, resolved in linear space: the best edges, but on lavapipe its cost grows
+    /// with the triangle count.
     Msaa4,
     /// Render at twice the size and average 2x2 blocks.
     Ssaa2,
+    /// Post-process edge blending (FXAA) of the single-sampled scene (default): a fixed cost per
+    /// pixel, so the cheapest for meshes with many small triangles; textures a little softer.
+    Fxaa,
 }
 
 impl Antialias {
@@ -39,7 +43,8 @@ impl std::str::FromStr for Antialias {
             "none" | "off" => Ok(Self::None),
             "msaa" | "msaa4" => Ok(Self::Msaa4),
             "ssaa" | "ssaa2" => Ok(Self::Ssaa2),
-            _ => anyhow::bail!("unknown anti-aliasing '{s}' (none, msaa4, ssaa2)"),
+            "fxaa" => Ok(Self::Fxaa),
+            _ => anyhow::bail!("unknown anti-aliasing '{s}' (none, msaa4, ssaa2, fxaa)"),
         }
     }
 }
@@ -51,8 +56,8 @@ pub struct Targets {
     /// Final image, `size` x `size`, single-sampled: the MSAA resolve target or the downsample output.
     pub output: wgpu::Texture,
     pub output_view: wgpu::TextureView,
-    /// For supersampling: bind group reading `scene_colour` in the downsample pass.
-    pub downsample: Option<wgpu::BindGroup>,
+    /// For supersampling and FXAA: bind group reading `scene_colour` in the post pass.
+    pub post: Option<wgpu::BindGroup>,
     pub shadow_view: wgpu::TextureView,
     pub shadow_size: u32,
 }
@@ -92,29 +97,52 @@ impl Targets {
         let output =
             texture(device, "output", size, 1, COLOUR_FORMAT, attach | wgpu::TextureUsages::COPY_SRC);
         let output_view = view(&output);
-        let (scene_colour, downsample) = match antialias {
+        let (scene_colour, post) = match antialias {
             Antialias::None => (output_view.clone(), None),
             Antialias::Msaa4 => {
                 (view(&texture(device, "msaa colour", size, samples, COLOUR_FORMAT, attach)), None)
             }
-            Antialias::Ssaa2 => {
-                let hires = view(&texture(
+            Antialias::Ssaa2 | Antialias::Fxaa => {
+                let scene = view(&texture(
                     device,
-                    "supersampled colour",
+                    "scene colour",
                     scene_size,
                     1,
                     COLOUR_FORMAT,
                     attach | wgpu::TextureUsages::TEXTURE_BINDING,
                 ));
-                let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("downsample"),
-                    layout: &pipelines.downsample_layout,
-                    entries: &[wgpu::BindGroupEntry {
-                        binding: 0,
-                        resource: wgpu::BindingResource::TextureView(&hires),
-                    }],
-                });
-                (hires, Some(bind_group))
+                let bind_group = if antialias == Antialias::Ssaa2 {
+                    device.create_bind_group(&wgpu::BindGroupDescriptor {
+                        label: Some("downsample"),
+                        layout: &pipelines.downsample_layout,
+                        entries: &[wgpu::BindGroupEntry {
+                            binding: 0,
+                            resource: wgpu::BindingResource::TextureView(&scene),
+                        }],
+                    })
+                } else {
+                    let sampler = device.create_sampler(&wgpu::SamplerDescriptor {
+                        label: Some("fxaa"),
+                        mag_filter: wgpu::FilterMode::Linear,
+                        min_filter: wgpu::FilterMode::Linear,
+                        ..Default::default()
+                    });
+                    device.create_bind_group(&wgpu::BindGroupDescriptor {
+                        label: Some("fxaa"),
+                        layout: &pipelines.fxaa_layout,
+                        entries: &[
+                            wgpu::BindGroupEntry {
+                                binding: 0,
+                                resource: wgpu::BindingResource::TextureView(&scene),
+                            },
+                            wgpu::BindGroupEntry {
+                                binding: 1,
+                                resource: wgpu::BindingResource::Sampler(&sampler),
+                            },
+                        ],
+                    })
+                };
+                (scene, Some(bind_group))
             }
         };
         let scene_depth = view(&texture(device, "depth", scene_size, samples, DEPTH_FORMAT, attach));
@@ -126,15 +154,7 @@ impl Targets {
             SHADOW_FORMAT,
             attach | wgpu::TextureUsages::TEXTURE_BINDING,
         );
-        Self {
-            scene_colour,
-            scene_depth,
-            output,
-            output_view,
-            downsample,
-            shadow_view: view(&shadow),
-            shadow_size,
-        }
+        Self { scene_colour, scene_depth, output, output_view, post, shadow_view: view(&shadow), shadow_size }
     }
 
     /// The MSAA resolve target, when the scene is multisampled.

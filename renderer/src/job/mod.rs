@@ -8,7 +8,7 @@ pub mod progress;
 pub mod shard;
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 use std::time::Instant;
 
 use anyhow::{bail, Context};
@@ -36,6 +36,8 @@ pub struct JobConfig {
     pub keep_going: bool,
     pub val_fraction: f64,
     pub render: RenderOptions,
+    /// Renderers working in parallel (lavapipe draws one mesh on about one core).
+    pub renderers: usize,
 }
 
 impl JobConfig {
@@ -50,7 +52,8 @@ impl JobConfig {
             "from_latents": self.from_latents.is_some(),
             "mask": self.mask,
             "val_fraction": self.val_fraction,
-            "jpeg_quality": output::JPEG_QUALITY,
+            "jpeg_quality": crate::gpu::JPEG_QUALITY,
+            "antialias": format!("{:?}", self.render.antialias),
         })
     }
 }
@@ -168,8 +171,12 @@ pub fn run(cfg: &JobConfig) -> anyhow::Result<Summary> {
     let bar = progress::bar(total as u64);
 
     if !work.is_empty() {
-        let mut renderer = Renderer::new(cfg.render.clone())?;
-        render_all(cfg, &tree.root, work, &mut renderer, &bar, &mut summary)?;
+        let renderers = (0..cfg.renderers.clamp(1, work.len()))
+            .map(|_| Renderer::new(cfg.render.clone()))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let outcome = render_all(cfg, &tree.root, work, renderers, &bar)?;
+        summary.rendered = outcome.rendered;
+        summary.failures = outcome.failures;
     }
     bar.finish_and_clear();
 
@@ -191,21 +198,38 @@ pub fn run(cfg: &JobConfig) -> anyhow::Result<Summary> {
     Ok(summary)
 }
 
-/// The pipeline: a loader thread reads meshes ahead, this thread renders, a writer thread encodes
-/// and writes JPEGs on the rayon pool. Bounded channels keep memory flat.
+/// What the rendering stage did.
+#[derive(Default)]
+struct Outcome {
+    rendered: usize,
+    failures: Vec<Failure>,
+}
+
+/// The pipeline: a loader thread reads meshes ahead, one thread per renderer draws objects as they
+/// come, a writer thread encodes and writes the files on the rayon pool. Bounded channels keep
+/// memory flat. Objects are written whole, so which renderer drew one does not change its bytes.
 fn render_all(
     cfg: &JobConfig,
     shapenet: &Path,
-    work: Vec<ObjectWork>,
-    renderer: &mut Renderer,
+    mut work: Vec<ObjectWork>,
+    renderers: Vec<Renderer>,
     bar: &indicatif::ProgressBar,
-    summary: &mut Summary,
-) -> anyhow::Result<()> {
-    let (load_tx, load_rx) = mpsc::sync_channel::<Loaded>(2);
-    let (write_tx, write_rx) = mpsc::sync_channel::<Rendered>(2);
+) -> anyhow::Result<Outcome> {
+    let (load_tx, load_rx) = mpsc::sync_channel::<Loaded>(renderers.len() + 1);
+    let load_rx = Mutex::new(load_rx);
+    let (write_tx, write_rx) = mpsc::sync_channel::<Rendered>(renderers.len() + 1);
+    let outcome = Mutex::new(Outcome::default());
+    // Without --keep-going, the first failing object (in object order) stops the run before any of
+    // its files is written; objects after it are not started.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    work.sort_by(|a, b| a.key.cmp(&b.key));
     std::thread::scope(|scope| {
-        scope.spawn(move || {
+        let stop = &stop;
+        let loader = scope.spawn(move || {
             for w in work {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    return;
+                }
                 let mesh = mesh::load_obj(&objects::mesh_path(shapenet, &w.key));
                 if load_tx.send(Loaded { work: w, mesh }).is_err() {
                     return;
@@ -214,6 +238,7 @@ fn render_all(
         });
         let writer = scope.spawn(move || -> anyhow::Result<()> {
             for r in write_rx {
+                output::remove_stale_temps(&r.key.dir(&cfg.out))?;
                 r.views.par_iter().try_for_each(|(v, latent, frame)| {
                     output::write_view(
                         &cfg.out,
@@ -230,44 +255,75 @@ fn render_all(
             Ok(())
         });
 
-        let result = (|| -> anyhow::Result<()> {
-            for loaded in load_rx {
-                let key = loaded.work.key.clone();
-                let mesh = match loaded.mesh {
-                    Ok(m) => m,
-                    Err(e) => {
-                        let error = format!("{e:#}");
-                        if !cfg.keep_going {
-                            bail!("{error}");
+        let workers: Vec<_> = renderers
+            .into_iter()
+            .map(|mut renderer| {
+                let (load_rx, write_tx, outcome) = (&load_rx, write_tx.clone(), &outcome);
+                scope.spawn(move || -> anyhow::Result<()> {
+                    loop {
+                        let next = load_rx.lock().expect("loader queue").recv();
+                        let Ok(loaded) = next else { return Ok(()) };
+                        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            return Ok(());
                         }
-                        bar.println(format!("error: {key}: {error}"));
-                        summary.failures.push(Failure { object: key.to_string(), error });
-                        bar.inc(loaded.work.pending.len() as u64);
-                        continue;
+                        let key = loaded.work.key.clone();
+                        let mesh = match loaded.mesh {
+                            Ok(m) => m,
+                            Err(e) => {
+                                let error = format!("{e:#}");
+                                if !cfg.keep_going {
+                                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                                    bail!("{error}");
+                                }
+                                bar.println(format!("error: {key}: {error}"));
+                                bar.inc(loaded.work.pending.len() as u64);
+                                outcome
+                                    .lock()
+                                    .expect("outcome")
+                                    .failures
+                                    .push(Failure { object: key.to_string(), error });
+                                continue;
+                            }
+                        };
+                        for w in &mesh.warnings {
+                            bar.println(format!("warning: {w}"));
+                        }
+                        let gpu_mesh = renderer.upload(&mesh)?;
+                        let latents: Vec<Latent> = loaded.work.pending.iter().map(|(_, l)| *l).collect();
+                        let frames = renderer.render_views(&gpu_mesh, &latents)?;
+                        let views: Vec<_> = loaded
+                            .work
+                            .pending
+                            .into_iter()
+                            .zip(frames)
+                            .map(|((v, l), f)| (v, l, f))
+                            .collect();
+                        outcome.lock().expect("outcome").rendered += views.len();
+                        if write_tx.send(Rendered { key, views }).is_err() {
+                            return Ok(()); // the writer failed: its error is reported below
+                        }
                     }
-                };
-                for w in &mesh.warnings {
-                    bar.println(format!("warning: {w}"));
-                }
-                let gpu_mesh = renderer.upload(&mesh)?;
-                let latents: Vec<Latent> = loaded.work.pending.iter().map(|(_, l)| *l).collect();
-                let frames = renderer.render_views(&gpu_mesh, &latents)?;
-                let views = loaded
-                    .work
-                    .pending
-                    .into_iter()
-                    .zip(frames)
-                    .map(|((v, l), f)| (v, l, f))
-                    .collect::<Vec<_>>();
-                summary.rendered += views.len();
-                if write_tx.send(Rendered { key, views }).is_err() {
-                    break; // the writer failed: its error is reported below
-                }
-            }
-            Ok(())
-        })();
+                })
+            })
+            .collect();
         drop(write_tx);
+        let mut result = Ok(());
+        for w in workers {
+            let r = w.join().expect("render thread panicked");
+            if result.is_ok() {
+                result = r;
+            }
+        }
+        // After an early stop the loader may be blocked on a full queue: drain it until it ends.
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        while !loader.is_finished() {
+            while load_rx.lock().expect("loader queue").try_recv().is_ok() {}
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         let written = writer.join().expect("writer thread panicked");
         result.and(written)
-    })
+    })?;
+    let mut outcome = outcome.into_inner().expect("outcome");
+    outcome.failures.sort_by(|a, b| a.object.cmp(&b.object));
+    Ok(outcome)
 }

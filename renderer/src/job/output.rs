@@ -8,24 +8,21 @@ use std::path::Path;
 
 use anyhow::Context;
 use dataset::{atomic, Latent, ObjectKey};
-use image::codecs::jpeg::JpegEncoder;
-use image::codecs::png::PngEncoder;
-use image::{ExtendedColorType, ImageEncoder};
 
-pub const JPEG_QUALITY: u8 = 95;
+use crate::gpu::{encode_jpeg, encode_mask_png};
 
-/// Encodes tightly packed RGB8 rows as a JPEG.
-pub fn encode_jpeg(rgb: &[u8], size: u32) -> anyhow::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(rgb.len() / 4);
-    JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY).encode(rgb, size, size, ExtendedColorType::Rgb8)?;
-    Ok(out)
-}
-
-/// Encodes an 8-bit grayscale mask as a PNG.
-pub fn encode_mask_png(mask: &[u8], size: u32) -> anyhow::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    PngEncoder::new(&mut out).write_image(mask, size, size, ExtendedColorType::L8)?;
-    Ok(out)
+/// Removes temporary files that a killed run left in an object's folder (names `.<file>.<pid>.tmp`).
+pub fn remove_stale_temps(object_dir: &Path) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(object_dir) else { return Ok(()) };
+    for entry in entries {
+        let name = entry?.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.ends_with(".tmp") {
+            let path = object_dir.join(&*name);
+            std::fs::remove_file(&path).with_context(|| format!("{}: cannot remove", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// True when every file of the view is on disk.
@@ -46,13 +43,12 @@ pub fn write_view(
     mask: Option<&[u8]>,
 ) -> anyhow::Result<()> {
     let image_path = key.image_path(root, view);
-    let jpeg = encode_jpeg(rgb, size).with_context(|| format!("{}: cannot encode", image_path.display()))?;
+    let jpeg = encode_jpeg(rgb, size);
     atomic::write_bytes(&image_path, &jpeg)
         .with_context(|| format!("{}: cannot write", image_path.display()))?;
     if let Some(mask) = mask {
         let mask_path = key.mask_path(root, view);
-        let png =
-            encode_mask_png(mask, size).with_context(|| format!("{}: cannot encode", mask_path.display()))?;
+        let png = encode_mask_png(mask, size);
         atomic::write_bytes(&mask_path, &png)
             .with_context(|| format!("{}: cannot write", mask_path.display()))?;
     }

@@ -146,7 +146,10 @@ impl ResNet18 {
                     conv2: p.conv(&format!("{name}.conv2"), width, width, 3)?,
                     bn2: p.bn(&format!("{name}.bn2"), width)?,
                     shortcut: if b == 0 {
-                        Some((p.conv(&format!("{name}.downsample.0"), width, inp, 1)?, p.bn(&format!("{name}.downsample.1"), width)?))
+                        Some((
+                            p.conv(&format!("{name}.downsample.0"), width, inp, 1)?,
+                            p.bn(&format!("{name}.downsample.1"), width)?,
+                        ))
                     } else {
                         None
                     },
@@ -200,7 +203,10 @@ fn cpu_seconds() -> f64 {
 /// Peak resident memory of this process (VmHWM), in MiB.
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok());
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok());
     kib.unwrap_or(f64::NAN) / 1024.0
 }
 
@@ -215,7 +221,8 @@ fn bench_step(args: &Args) -> Result<()> {
         Impl::Stock => Adam::new_tensor_ops(params.0, config)?,
     };
     let shape = (args.batch, 3, args.resolution, args.resolution);
-    let (x1, x2) = (Tensor::randn(0f32, 1.0, shape, &Device::Cpu)?, Tensor::randn(0f32, 1.0, shape, &Device::Cpu)?);
+    let (x1, x2) =
+        (Tensor::randn(0f32, 1.0, shape, &Device::Cpu)?, Tensor::randn(0f32, 1.0, shape, &Device::Cpu)?);
     let (mut times, mut cpu_times) = (Vec::new(), Vec::new());
     for step in 0..args.warmup + args.steps {
         let (start, cpu_start) = (Instant::now(), cpu_seconds());
@@ -251,20 +258,23 @@ fn bench_step(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// Median CPU seconds (all threads) of `f` over a few runs after one warm-up.
+/// Mean CPU seconds (all threads) of `f` over 8 runs after one warm-up, measured over the runs
+/// together: the scheduler's counters are not precise for a single sub-millisecond call.
 fn time(mut f: impl FnMut() -> candle_core::Result<()>) -> Result<f64> {
+    const RUNS: usize = 8;
     f()?;
-    let mut ts = Vec::new();
-    for _ in 0..5 {
-        let start = cpu_seconds();
+    let start = cpu_seconds();
+    for _ in 0..RUNS {
         f()?;
-        ts.push(cpu_seconds() - start);
     }
-    Ok(median(ts))
+    Ok((cpu_seconds() - start) / RUNS as f64)
 }
 
 /// Forward and backward time (ms) of `op` on `inputs` (all differentiated), or why it failed.
-fn time_op(inputs: &[Tensor], op: &dyn Fn(&[Tensor]) -> candle_core::Result<Tensor>) -> Result<(f64, f64), String> {
+fn time_op(
+    inputs: &[Tensor],
+    op: &dyn Fn(&[Tensor]) -> candle_core::Result<Tensor>,
+) -> Result<(f64, f64), String> {
     let vars: Vec<Var> = inputs.iter().map(|t| Var::from_tensor(t).unwrap()).collect();
     let ts: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
     let fwd = time(|| op(&ts).map(|_| ())).map_err(|e| e.to_string())?;
@@ -272,10 +282,13 @@ fn time_op(inputs: &[Tensor], op: &dyn Fn(&[Tensor]) -> candle_core::Result<Tens
     Ok((fwd * 1e3, (both - fwd).max(0.0) * 1e3))
 }
 
+/// (name, x dims, w dims, stride, padding).
+type ConvCase = (&'static str, [usize; 4], [usize; 4], usize, usize);
+
 fn bench_ops(batch: usize) -> Result<()> {
     let randn = |dims: &[usize]| Tensor::randn(0f32, 1.0, dims, &Device::Cpu);
     // (name, x dims, w dims, stride, padding) at the reference ResNet-18's 64 px shapes.
-    let convs: [(&str, [usize; 4], [usize; 4], usize, usize); 6] = [
+    let convs: [ConvCase; 6] = [
         ("stem 7x7/2", [batch, 3, 69, 69], [64, 3, 7, 7], 2, 0),
         ("layer1 3x3", [batch, 64, 16, 16], [64, 64, 3, 3], 1, 1),
         ("layer2 3x3/2", [batch, 128, 17, 17], [128, 128, 3, 3], 2, 0),
@@ -301,7 +314,11 @@ fn bench_ops(batch: usize) -> Result<()> {
         report(name, stock, fast);
     }
     let x = [randn(&[batch, 64, 33, 33])?];
-    report("max-pool 3x3/2", time_op(&x, &|t| reference::max_pool2d(&t[0], 3, 2, 0)), time_op(&x, &|t| ops::max_pool2d(&t[0], 3, 2, 0)));
+    report(
+        "max-pool 3x3/2",
+        time_op(&x, &|t| reference::max_pool2d(&t[0], 3, 2, 0)),
+        time_op(&x, &|t| ops::max_pool2d(&t[0], 3, 2, 0)),
+    );
     let bn_in = [randn(&[batch, 64, 32, 32])?, randn(&[64])?, randn(&[64])?];
     report(
         "batch norm 64ch",
@@ -312,14 +329,27 @@ fn bench_ops(batch: usize) -> Result<()> {
     let sizes = [2_359_296usize, 4_718_592, 4_112_000];
     let mut adam_ms = Vec::new();
     for fused in [false, true] {
-        let vars: Vec<(String, Var)> =
-            sizes.iter().enumerate().map(|(i, &n)| Ok((format!("p{i}"), Var::randn(0f32, 1.0, n, &Device::Cpu)?))).collect::<Result<_>>()?;
-        let grads = vars.iter().map(|(_, v)| v.as_tensor().sum_all()).collect::<candle_core::Result<Vec<_>>>()?;
+        let vars: Vec<(String, Var)> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| Ok((format!("p{i}"), Var::randn(0f32, 1.0, n, &Device::Cpu)?)))
+            .collect::<Result<_>>()?;
+        let grads =
+            vars.iter().map(|(_, v)| v.as_tensor().sum_all()).collect::<candle_core::Result<Vec<_>>>()?;
         let grads = grads.into_iter().reduce(|a, b| (a + b).unwrap()).unwrap().backward()?;
-        let mut adam = if fused { Adam::new(vars, AdamConfig::default())? } else { Adam::new_tensor_ops(vars, AdamConfig::default())? };
+        let mut adam = if fused {
+            Adam::new(vars, AdamConfig::default())?
+        } else {
+            Adam::new_tensor_ops(vars, AdamConfig::default())?
+        };
         adam_ms.push(time(|| adam.step(&grads))? * 1e3);
     }
-    println!("adam 11.2M       stock: {:8.2} ms  fast: {:8.2} ms  speed-up {:5.1}x", adam_ms[0], adam_ms[1], adam_ms[0] / adam_ms[1]);
+    println!(
+        "adam 11.2M       stock: {:8.2} ms  fast: {:8.2} ms  speed-up {:5.1}x",
+        adam_ms[0],
+        adam_ms[1],
+        adam_ms[0] / adam_ms[1]
+    );
     Ok(())
 }
 

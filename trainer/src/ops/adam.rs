@@ -126,7 +126,11 @@ impl Adam {
     }
 
     /// Restores state written by [`Adam::state`].
-    pub fn load_state(&mut self, tensors: &std::collections::HashMap<String, Tensor>, step: u64) -> Result<()> {
+    pub fn load_state(
+        &mut self,
+        tensors: &std::collections::HashMap<String, Tensor>,
+        step: u64,
+    ) -> Result<()> {
         for s in &mut self.slots {
             let m_key = format!("{}.exp_avg", s.name);
             let v_key = format!("{}.exp_avg_sq", s.name);
@@ -134,9 +138,14 @@ impl Adam {
                 Moments::Host { m, v } => {
                     for (key, dst) in [(&m_key, m), (&v_key, v)] {
                         if let Some(t) = tensors.get(key) {
-                            let data = t.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+                            let data =
+                                t.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
                             if data.len() != dst.len() {
-                                bail!("adam state {key}: {} values for a parameter of {}", data.len(), dst.len())
+                                bail!(
+                                    "adam state {key}: {} values for a parameter of {}",
+                                    data.len(),
+                                    dst.len()
+                                )
                             }
                             *dst = data;
                         }
@@ -179,7 +188,9 @@ impl InplaceOp2 for FusedAdam<'_> {
     fn cpu_fwd(&self, ps: &mut CpuStorage, pl: &Layout, gs: &CpuStorage, gl: &Layout) -> Result<()> {
         let grad = cpu::slice(gs, gl, self.name())?;
         let CpuStorage::F32(data) = ps else { bail!("fused-adam: parameter is not f32") };
-        let Some((start, end)) = pl.contiguous_offsets() else { bail!("fused-adam: parameter is not contiguous") };
+        let Some((start, end)) = pl.contiguous_offsets() else {
+            bail!("fused-adam: parameter is not contiguous")
+        };
         let param = &mut data[start..end];
         let (mut m, mut v) = (self.m.borrow_mut(), self.v.borrow_mut());
         if grad.len() != param.len() || m.len() != param.len() || v.len() != param.len() {

@@ -53,9 +53,11 @@ fn lane_sum(xs: &[f32], f: impl Fn(f32) -> f32) -> f64 {
 fn lane_sums_dy(x: &[f32], dy: &[f32], mean: f32) -> (f64, f64) {
     let (mut a, mut b) = ([0f32; LANES], [0f32; LANES]);
     let (xc, dc) = (x.chunks_exact(LANES), dy.chunks_exact(LANES));
-    let tail = xc.remainder().iter().zip(dc.remainder()).fold((0f64, 0f64), |(s, t), (&x, &d)| {
-        (s + d as f64, t + d as f64 * (x - mean) as f64)
-    });
+    let tail = xc
+        .remainder()
+        .iter()
+        .zip(dc.remainder())
+        .fold((0f64, 0f64), |(s, t), (&x, &d)| (s + d as f64, t + d as f64 * (x - mean) as f64));
     for (xs, ds) in xc.zip(dc) {
         for i in 0..LANES {
             a[i] += ds[i];
@@ -140,7 +142,11 @@ impl CustomOp3 for BatchNorm {
             })
         })??;
         let to_channels = |v: Vec<f64>| cpu::tensor(v.into_iter().map(|s| s as f32).collect(), g.c);
-        Ok((Some(cpu::tensor(grad_x, x.shape())?), Some(to_channels(sum_dy_xhat)?), Some(to_channels(sum_dy)?)))
+        Ok((
+            Some(cpu::tensor(grad_x, x.shape())?),
+            Some(to_channels(sum_dy_xhat)?),
+            Some(to_channels(sum_dy)?),
+        ))
     }
 }
 
@@ -160,7 +166,15 @@ impl BatchNorm {
 
     /// dx = gamma * inv_std * (dy - sum_dy/M - xhat * sum_dy_xhat/M), per channel an affine map
     /// dx = a*dy + b*(x - mean) + c.
-    fn grad_input(&self, g: Geometry, x: &[f32], dy: &[f32], gamma: &[f32], sum_dy: &[f64], sum_dy_xhat: &[f64]) -> Vec<f32> {
+    fn grad_input(
+        &self,
+        g: Geometry,
+        x: &[f32],
+        dy: &[f32],
+        gamma: &[f32],
+        sum_dy: &[f64],
+        sum_dy_xhat: &[f64],
+    ) -> Vec<f32> {
         let m = g.m() as f64;
         let coef: Vec<(f32, f32, f32, f32)> = (0..g.c)
             .map(|c| {
@@ -172,14 +186,17 @@ impl BatchNorm {
             .collect();
         let mut grad = vec![0f32; x.len()];
         let image = g.c * g.s;
-        grad.par_chunks_mut(image).zip(x.par_chunks(image)).zip(dy.par_chunks(image)).for_each(|((gx, x), dy)| {
-            for (c, &(a, b, mean, c0)) in coef.iter().enumerate() {
-                let range = c * g.s..(c + 1) * g.s;
-                for ((gx, &x), &d) in gx[range.clone()].iter_mut().zip(&x[range.clone()]).zip(&dy[range]) {
-                    *gx = a * d + b * (x - mean) + c0;
+        grad.par_chunks_mut(image).zip(x.par_chunks(image)).zip(dy.par_chunks(image)).for_each(
+            |((gx, x), dy)| {
+                for (c, &(a, b, mean, c0)) in coef.iter().enumerate() {
+                    let range = c * g.s..(c + 1) * g.s;
+                    for ((gx, &x), &d) in gx[range.clone()].iter_mut().zip(&x[range.clone()]).zip(&dy[range])
+                    {
+                        *gx = a * d + b * (x - mean) + c0;
+                    }
                 }
-            }
-        });
+            },
+        );
         grad
     }
 }
@@ -192,7 +209,12 @@ fn check_channels(g: Geometry, gamma: usize, beta: usize) -> Result<()> {
 }
 
 /// CPU f32 batch norm (training mode); see the module docs.
-pub(crate) fn batch_norm_train(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<(Tensor, Tensor, Tensor)> {
+pub(crate) fn batch_norm_train(
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    eps: f64,
+) -> Result<(Tensor, Tensor, Tensor)> {
     let x = x.contiguous()?;
     let g = Geometry::of(x.dims())?;
     let (mean, var) = cpu::with_data(&x, |d| channel_stats(g, d))?;

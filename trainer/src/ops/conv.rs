@@ -1,12 +1,16 @@
-//! Convolution as im2col + one gemm over the whole batch, forward and backward.
+//! Convolution as im2col + gemm, forward and backward.
 //!
-//! The im2col matrix `col` is (C*K*K, N*P) with P = OH*OW: one row per (input channel, kernel
-//! row, kernel column), one column per output pixel of every image. One gemm over all N*P
-//! columns keeps the small late-stage feature maps (2x2 at 64 px) efficient, where a gemm per
-//! image would re-read the weights N times. Outputs are produced channel-major (O, N*P) and
-//! permuted to NCHW.
+//! The im2col matrix `col` is (C*K*K, B*P) with P = OH*OW: one row per (input channel, kernel
+//! row, kernel column), one column per output pixel of each of a block of B images. Outputs are
+//! produced channel-major (O, N*P) and permuted to NCHW.
 //!
-//! Backward: grad W = dY (O, N*P) * col^T; grad X = col2im(W^T (C*K*K, O) * dY).
+//! Block size: large early feature maps go a few images at a time, so that `col` stays in the
+//! L2 cache between being written and being read by the gemm (and, backward, the column
+//! gradient between the gemm and col2im); small late maps (2x2 at 64 px) go as one block of the
+//! whole batch, since every block re-reads the weights and there they outweigh `col`.
+//!
+//! Backward: grad W = sum over blocks of dY_block (O, B*P) * col_block^T;
+//! grad X = col2im(W^T (C*K*K, O) * dY_block) per block.
 
 use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
@@ -28,7 +32,12 @@ struct Geometry {
     pad: usize,
     oh: usize,
     ow: usize,
+    /// Images per im2col block.
+    block: usize,
 }
+
+/// Target size of one im2col block, in floats (768 KiB: most of a 1 MiB L2).
+const BLOCK_FLOATS: usize = 192 * 1024;
 
 impl Geometry {
     fn new(x: &[usize], w: &[usize], stride: usize, pad: usize) -> Result<Self> {
@@ -43,7 +52,26 @@ impl Geometry {
         }
         let oh = (h + 2 * pad - kh) / stride + 1;
         let ow = (wd + 2 * pad - kw) / stride + 1;
-        Ok(Self { n, c, h, w: wd, o, k: kh, stride, pad, oh, ow })
+        let mut g = Self { n, c, h, w: wd, o, k: kh, stride, pad, oh, ow, block: n };
+        g.block = g.default_block();
+        Ok(g)
+    }
+
+    /// Images per block: as many as fit [`BLOCK_FLOATS`], unless re-reading the weights once
+    /// per block (O*CKK each) would cost more than the whole-batch `col` saves (CKK*N*P).
+    fn default_block(&self) -> usize {
+        let per_image = (self.ckk() * self.p()).max(1);
+        let block = (BLOCK_FLOATS / per_image).clamp(1, self.n.max(1));
+        if self.o * self.n.div_ceil(block) > self.n * self.p() {
+            self.n.max(1)
+        } else {
+            block
+        }
+    }
+
+    /// The blocks of images: (first image, number of images).
+    fn blocks(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        (0..self.n).step_by(self.block).map(|n0| (n0, self.block.min(self.n - n0)))
     }
 
     /// Output pixels per image.
@@ -74,17 +102,17 @@ fn valid_range(k: usize, pad: usize, stride: usize, len: usize, out_len: usize) 
     lo.min(hi)..hi
 }
 
-/// Writes the (C*K*K, N*P) patches of `x` (N, C, H, W) into `col`, zeros where the window hangs
-/// over the padding. Every element of `col` is written.
-fn im2col(g: &Geometry, x: &[f32], col: &mut [f32]) {
-    let (p, np) = (g.p(), g.n * g.p());
-    col.par_chunks_mut(np).enumerate().for_each(|(r, row)| {
+/// Writes the (C*K*K, B*P) patches of images `n0..n0 + B` of `x` (N, C, H, W) into `col`, zeros
+/// where the window hangs over the padding. Every element of `col[..C*K*K*B*P]` is written.
+fn im2col(g: &Geometry, x: &[f32], (n0, b): (usize, usize), col: &mut [f32]) {
+    let (p, bp) = (g.p(), b * g.p());
+    col[..g.ckk() * bp].par_chunks_mut(bp).enumerate().for_each(|(r, row)| {
         let (c, ky, kx) = (r / (g.k * g.k), (r / g.k) % g.k, r % g.k);
         let ox_range = g.valid_ox(kx);
-        for n in 0..g.n {
-            let plane = &x[(n * g.c + c) * g.h * g.w..][..g.h * g.w];
+        for i in 0..b {
+            let plane = &x[((n0 + i) * g.c + c) * g.h * g.w..][..g.h * g.w];
             for oy in 0..g.oh {
-                let dst = &mut row[n * p + oy * g.ow..][..g.ow];
+                let dst = &mut row[i * p + oy * g.ow..][..g.ow];
                 let Some(iy) = g.input_row(oy, ky).filter(|_| !ox_range.is_empty()) else {
                     dst.fill(0.0);
                     continue;
@@ -105,30 +133,28 @@ fn im2col(g: &Geometry, x: &[f32], col: &mut [f32]) {
     });
 }
 
-/// The adjoint of [`im2col`]: sums each patch entry of `col` back into its input pixel.
-fn col2im(g: &Geometry, col: &[f32]) -> Vec<f32> {
-    let (p, np, plane_len) = (g.p(), g.n * g.p(), g.h * g.w);
-    let mut x = vec![0f32; g.n * g.c * plane_len];
-    x.par_chunks_mut(g.c * plane_len).enumerate().for_each(|(n, image)| {
-        for (c, plane) in image.chunks_mut(plane_len).enumerate() {
-            for ky in 0..g.k {
-                for kx in 0..g.k {
-                    let row = &col[((c * g.k + ky) * g.k + kx) * np + n * p..][..p];
-                    let ox_range = g.valid_ox(kx);
-                    let ix0 = (ox_range.start * g.stride + kx).wrapping_sub(g.pad);
-                    for oy in 0..g.oh {
-                        let Some(iy) = g.input_row(oy, ky) else { continue };
-                        let dst = &mut plane[iy * g.w..][..g.w];
-                        let src = &row[oy * g.ow..][ox_range.clone()];
-                        for (i, s) in src.iter().enumerate() {
-                            dst[ix0 + i * g.stride] += s;
-                        }
+/// The adjoint of [`im2col`]: adds each entry of the block's column gradient `col`
+/// (C*K*K, B*P) into its input pixel of `x` (the B images' (C, H, W) planes).
+fn col2im(g: &Geometry, col: &[f32], b: usize, x: &mut [f32]) {
+    let (p, bp, plane_len) = (g.p(), b * g.p(), g.h * g.w);
+    x.par_chunks_mut(plane_len).enumerate().for_each(|(plane_index, plane)| {
+        let (i, c) = (plane_index / g.c, plane_index % g.c);
+        for ky in 0..g.k {
+            for kx in 0..g.k {
+                let row = &col[((c * g.k + ky) * g.k + kx) * bp + i * p..][..p];
+                let ox_range = g.valid_ox(kx);
+                let ix0 = (ox_range.start * g.stride + kx).wrapping_sub(g.pad);
+                for oy in 0..g.oh {
+                    let Some(iy) = g.input_row(oy, ky) else { continue };
+                    let dst = &mut plane[iy * g.w..][..g.w];
+                    let src = &row[oy * g.ow..][ox_range.clone()];
+                    for (j, s) in src.iter().enumerate() {
+                        dst[ix0 + j * g.stride] += s;
                     }
                 }
             }
         }
     });
-    x
 }
 
 /// (N, O, P) -> (O, N*P), into `out`.
@@ -156,6 +182,8 @@ fn to_batch_major(g: &Geometry, yt: &[f32]) -> Vec<f32> {
 struct Conv2d {
     stride: usize,
     pad: usize,
+    /// Images per block instead of the default (tests exercise the blocking on small shapes).
+    block: Option<usize>,
 }
 
 impl CustomOp2 for Conv2d {
@@ -163,52 +191,93 @@ impl CustomOp2 for Conv2d {
         "conv2d-im2col"
     }
 
-    fn cpu_fwd(&self, xs: &CpuStorage, xl: &Layout, ws: &CpuStorage, wl: &Layout) -> Result<(CpuStorage, Shape)> {
-        let g = Geometry::new(xl.dims(), wl.dims(), self.stride, self.pad)?;
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let g = self.geometry(xl.dims(), wl.dims())?;
         let (x, w) = (cpu::slice(xs, xl, self.name())?, cpu::slice(ws, wl, self.name())?);
-        let mut col = scratch::take(g.ckk() * g.n * g.p());
-        im2col(&g, x, &mut col);
-        let mut yt = scratch::take(g.o * g.n * g.p());
-        matmul(&mut yt, (g.o, g.n * g.p(), g.ckk()), Operand::plain(w), Operand::plain(&col), false);
+        let (p, np) = (g.p(), g.n * g.p());
+        let mut col = scratch::take(g.ckk() * g.block * p);
+        let mut yt = scratch::take(g.o * np);
+        for (n0, b) in g.blocks() {
+            im2col(&g, x, (n0, b), &mut col);
+            let dst = &mut yt[n0 * p..];
+            matmul(dst, np, (g.o, b * p, g.ckk()), Operand::plain(w), Operand::plain(&col), false);
+        }
         scratch::give(col);
         let y = to_batch_major(&g, &yt);
         scratch::give(yt);
         Ok((CpuStorage::F32(y), Shape::from((g.n, g.o, g.oh, g.ow))))
     }
 
-    fn bwd(&self, x: &Tensor, w: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let g = Geometry::new(x.dims(), w.dims(), self.stride, self.pad)?;
-        let (np, ckk) = (g.n * g.p(), g.ckk());
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let g = self.geometry(x.dims(), w.dims())?;
+        let (ckk, p, np) = (g.ckk(), g.p(), g.n * g.p());
+        // The network input needs no gradient: skip the largest col2im of the step.
+        let want_x = x.track_op();
         let mut dyt = scratch::take(g.o * np);
         cpu::with_data(dy, |dy| to_channel_major(&g, dy, &mut dyt))?;
-        let grad_w = cpu::with_data(x, |x| {
-            let mut col = scratch::take(ckk * np);
-            im2col(&g, x, &mut col);
-            let mut gw = vec![0f32; g.o * ckk];
-            matmul(&mut gw, (g.o, ckk, np), Operand::plain(&dyt), Operand::transposed(&col), false);
-            scratch::give(col);
-            gw
-        })?;
-        let grad_w = cpu::tensor(grad_w, w.shape())?;
-        // The network input needs no gradient: skip the largest col2im of the step.
-        let grad_x = if x.track_op() {
-            let grad_x = cpu::with_data(w, |w| {
-                let mut gcol = scratch::take(ckk * np);
-                matmul(&mut gcol, (ckk, np, g.o), Operand::transposed(w), Operand::plain(&dyt), false);
-                let grad_x = col2im(&g, &gcol);
-                scratch::give(gcol);
-                grad_x
-            })?;
-            Some(cpu::tensor(grad_x, x.shape())?)
-        } else {
-            None
-        };
+        let mut grad_w = vec![0f32; g.o * ckk];
+        let mut grad_x = if want_x { vec![0f32; x.elem_count()] } else { Vec::new() };
+        cpu::with_data(x, |x| {
+            cpu::with_data(w, |w| {
+                let mut col = scratch::take(ckk * g.block * p);
+                let mut gcol = if want_x { scratch::take(ckk * g.block * p) } else { Vec::new() };
+                for (n0, b) in g.blocks() {
+                    let dy_block = Operand::columns(&dyt[n0 * p..], np);
+                    im2col(&g, x, (n0, b), &mut col);
+                    let col_t = Operand::transposed(&col[..ckk * b * p]);
+                    matmul(&mut grad_w, ckk, (g.o, ckk, b * p), dy_block, col_t, n0 > 0);
+                    if want_x {
+                        matmul(&mut gcol, b * p, (ckk, b * p, g.o), Operand::transposed(w), dy_block, false);
+                        col2im(&g, &gcol, b, &mut grad_x[n0 * g.c * g.h * g.w..][..b * g.c * g.h * g.w]);
+                    }
+                }
+                scratch::give(col);
+                if want_x {
+                    scratch::give(gcol);
+                }
+            })
+        })??;
         scratch::give(dyt);
-        Ok((grad_x, Some(grad_w)))
+        let grad_x = if want_x { Some(cpu::tensor(grad_x, x.shape())?) } else { None };
+        Ok((grad_x, Some(cpu::tensor(grad_w, w.shape())?)))
+    }
+}
+
+impl Conv2d {
+    fn geometry(&self, x: &[usize], w: &[usize]) -> Result<Geometry> {
+        let mut g = Geometry::new(x, w, self.stride, self.pad)?;
+        if let Some(block) = self.block {
+            g.block = block.clamp(1, g.n.max(1));
+        }
+        Ok(g)
     }
 }
 
 /// CPU f32 convolution; see the module docs.
 pub(crate) fn conv2d(x: &Tensor, w: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
-    x.contiguous()?.apply_op2(&w.contiguous()?, Conv2d { stride, pad: padding })
+    x.contiguous()?.apply_op2(&w.contiguous()?, Conv2d { stride, pad: padding, block: None })
+}
+
+/// [`conv2d`] with a given number of images per im2col block.
+#[cfg(test)]
+pub(crate) fn conv2d_blocked(
+    x: &Tensor,
+    w: &Tensor,
+    stride: usize,
+    padding: usize,
+    block: usize,
+) -> Result<Tensor> {
+    x.contiguous()?.apply_op2(&w.contiguous()?, Conv2d { stride, pad: padding, block: Some(block) })
 }

@@ -1,6 +1,8 @@
 //! Access to the f32 data behind CPU tensors and storages, for the hand-written kernels.
 
-use candle_core::{backend::BackendStorage, bail, CpuStorage, DType, Device, Layout, Result, Shape, Storage, Tensor};
+use candle_core::{
+    backend::BackendStorage, bail, CpuStorage, DType, Device, Layout, Result, Shape, Storage, Tensor,
+};
 
 /// True when every tensor is an f32 tensor on the CPU: the fast kernels' domain.
 pub(crate) fn is_cpu_f32(tensors: &[&Tensor]) -> bool {
@@ -9,9 +11,7 @@ pub(crate) fn is_cpu_f32(tensors: &[&Tensor]) -> bool {
 
 /// The contiguous f32 elements a layout selects from a CPU storage.
 pub(crate) fn slice<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> Result<&'a [f32]> {
-    let CpuStorage::F32(data) = storage else {
-        bail!("{op}: expected f32 data, got {:?}", storage.dtype())
-    };
+    let CpuStorage::F32(data) = storage else { bail!("{op}: expected f32 data, got {:?}", storage.dtype()) };
     match layout.contiguous_offsets() {
         Some((start, end)) => Ok(&data[start..end]),
         None => bail!("{op}: expected a contiguous input, got strides {:?}", layout.stride()),

@@ -9,48 +9,67 @@ pub(crate) struct Operand<'a> {
     pub data: &'a [f32],
     /// Read the stored matrix transposed.
     pub transposed: bool,
+    /// Distance between stored rows, when not densely packed (a block of columns of a wider
+    /// matrix).
+    pub row_stride: Option<usize>,
 }
 
 impl<'a> Operand<'a> {
     pub fn plain(data: &'a [f32]) -> Self {
-        Self { data, transposed: false }
+        Self { data, transposed: false, row_stride: None }
     }
 
     pub fn transposed(data: &'a [f32]) -> Self {
-        Self { data, transposed: true }
+        Self { data, transposed: true, row_stride: None }
     }
 
-    /// (row stride, column stride) of the logical `rows` x `cols` matrix.
-    fn strides(&self, rows: usize, cols: usize) -> (isize, isize) {
+    /// Columns of a wider row-major matrix whose rows lie `row_stride` apart.
+    pub fn columns(data: &'a [f32], row_stride: usize) -> Self {
+        Self { data, transposed: false, row_stride: Some(row_stride) }
+    }
+
+    /// (row stride, column stride) of the logical `rows` x `cols` matrix, and the number of
+    /// elements its last entry lies past the first.
+    fn strides(&self, rows: usize, cols: usize) -> (isize, isize, usize) {
+        let (stored_rows, stored_cols) = if self.transposed { (cols, rows) } else { (rows, cols) };
+        let ld = self.row_stride.unwrap_or(stored_cols);
+        assert!(ld >= stored_cols, "matmul: row stride {ld} below the row length {stored_cols}");
+        let extent = (stored_rows - 1) * ld + stored_cols;
         if self.transposed {
-            (1, rows as isize)
+            (1, ld as isize, extent)
         } else {
-            (cols as isize, 1)
+            (ld as isize, 1, extent)
         }
     }
 }
 
-/// `dst` (m x n, row-major) = a (m x k) * b (k x n), or `dst += a * b` with `accumulate`.
-/// Threads over rayon's pool (its size follows RAYON_NUM_THREADS).
+/// `dst` (m x n, row-major, rows `dst_row_stride` apart) = a (m x k) * b (k x n), or
+/// `dst += a * b` with `accumulate`. Threads over rayon's pool (its size follows RAYON_NUM_THREADS).
 pub(crate) fn matmul(
     dst: &mut [f32],
+    dst_row_stride: usize,
     (m, n, k): (usize, usize, usize),
     a: Operand,
     b: Operand,
     accumulate: bool,
 ) {
-    assert!(dst.len() >= m * n && a.data.len() >= m * k && b.data.len() >= k * n, "matmul: operand too small");
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
+        // An empty sum: the product is zero.
         if !accumulate {
-            dst[..m * n].fill(0.0);
+            dst.chunks_mut(dst_row_stride).take(m).for_each(|row| row[..n].fill(0.0));
         }
         return;
     }
-    let (a_rs, a_cs) = a.strides(m, k);
-    let (b_rs, b_cs) = b.strides(k, n);
+    let (a_rs, a_cs, a_extent) = a.strides(m, k);
+    let (b_rs, b_cs, b_extent) = b.strides(k, n);
+    assert!(dst_row_stride >= n, "matmul: destination rows overlap");
+    assert!(
+        dst.len() >= (m - 1) * dst_row_stride + n && a.data.len() >= a_extent && b.data.len() >= b_extent,
+        "matmul: operand too small"
+    );
     let threads = rayon::current_num_threads();
     let parallelism = if threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
     // SAFETY: the asserts above keep every index the strides reach inside the three slices, and
@@ -62,7 +81,7 @@ pub(crate) fn matmul(
             k,
             dst.as_mut_ptr(),
             1,
-            n as isize,
+            dst_row_stride as isize,
             accumulate,
             a.data.as_ptr(),
             a_cs,

@@ -13,9 +13,9 @@ mod conv;
 mod cpu;
 mod gemm;
 mod pool;
+pub mod reference;
 mod relu;
 mod scratch;
-pub mod reference;
 #[cfg(test)]
 mod tests;
 
@@ -42,7 +42,12 @@ pub fn max_pool2d(x: &Tensor, kernel: usize, stride: usize, padding: usize) -> R
 /// Batch norm in training mode over (N, C, ...) with per-channel `gamma`, `beta`.
 /// Returns (output, batch mean (C), unbiased batch variance (C)) for the running statistics;
 /// the two statistics carry no gradient.
-pub fn batch_norm_train(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<(Tensor, Tensor, Tensor)> {
+pub fn batch_norm_train(
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    eps: f64,
+) -> Result<(Tensor, Tensor, Tensor)> {
     if cpu::is_cpu_f32(&[x, gamma, beta]) {
         batch_norm::batch_norm_train(x, gamma, beta, eps)
     } else {

@@ -97,15 +97,16 @@ impl CustomOp1 for MaxPool2d {
         let grad = cpu::with_data(x, |x| {
             cpu::with_data(dy, |dy| {
                 let mut grad = vec![0f32; x.len()];
-                grad.par_chunks_mut(plane_len).zip(x.par_chunks(plane_len)).zip(dy.par_chunks(out_len)).for_each(
-                    |((grad, plane), dy)| {
+                grad.par_chunks_mut(plane_len)
+                    .zip(x.par_chunks(plane_len))
+                    .zip(dy.par_chunks(out_len))
+                    .for_each(|((grad, plane), dy)| {
                         for oy in 0..g.oh {
                             for ox in 0..g.ow {
                                 grad[self.argmax(&g, plane, oy, ox)] += dy[oy * g.ow + ox];
                             }
                         }
-                    },
-                );
+                    });
                 grad
             })
         })??;

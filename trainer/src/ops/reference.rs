@@ -51,7 +51,12 @@ fn strided_window(x: &Tensor, dy: usize, dx: usize, oh: usize, ow: usize, stride
 
 /// Batch norm in training mode over (N, C, ...) with per-channel `gamma`, `beta`.
 /// Returns (output, batch mean (C), unbiased batch variance (C)) for the running statistics.
-pub fn batch_norm_train(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<(Tensor, Tensor, Tensor)> {
+pub fn batch_norm_train(
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    eps: f64,
+) -> Result<(Tensor, Tensor, Tensor)> {
     let dims = x.dims().to_vec();
     let c = dims[1];
     let n_per_channel = x.elem_count() / c;

@@ -15,11 +15,13 @@ fn masked_grad(y: &Tensor, dy: &Tensor) -> Result<Tensor> {
     let grad = cpu::with_data(y, |y| {
         cpu::with_data(dy, |dy| {
             let mut grad = vec![0f32; y.len()];
-            grad.par_chunks_mut(CHUNK).zip(y.par_chunks(CHUNK)).zip(dy.par_chunks(CHUNK)).for_each(|((g, y), dy)| {
-                for ((g, &y), &d) in g.iter_mut().zip(y).zip(dy) {
-                    *g = if y > 0.0 { d } else { 0.0 };
-                }
-            });
+            grad.par_chunks_mut(CHUNK).zip(y.par_chunks(CHUNK)).zip(dy.par_chunks(CHUNK)).for_each(
+                |((g, y), dy)| {
+                    for ((g, &y), &d) in g.iter_mut().zip(y).zip(dy) {
+                        *g = if y > 0.0 { d } else { 0.0 };
+                    }
+                },
+            );
             grad
         })
     })??;
@@ -56,7 +58,13 @@ impl CustomOp2 for AddRelu {
         "add-relu"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         if l1.shape() != l2.shape() {
             candle_core::bail!("add_relu: shapes {:?} and {:?} differ", l1.shape(), l2.shape())
         }
@@ -70,7 +78,13 @@ impl CustomOp2 for AddRelu {
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
 
-    fn bwd(&self, _a: &Tensor, _b: &Tensor, y: &Tensor, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        _a: &Tensor,
+        _b: &Tensor,
+        y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let grad = masked_grad(y, dy)?;
         Ok((Some(grad.clone()), Some(grad)))
     }

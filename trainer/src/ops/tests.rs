@@ -70,13 +70,19 @@ fn check_finite_differences(
         minus[i] -= h;
         let numeric = (loss(plus) - loss(minus)) / (2.0 * h as f64);
         let a = analytic[i] as f64;
-        assert!((numeric - a).abs() <= 5e-3 + 1e-2 * a.abs(), "{what}: d/dx[{i}] analytic {a}, numeric {numeric}");
+        assert!(
+            (numeric - a).abs() <= 5e-3 + 1e-2 * a.abs(),
+            "{what}: d/dx[{i}] analytic {a}, numeric {numeric}"
+        );
     }
 }
 
 /// (N, C, H, W, O, K, stride, padding): 7x7 stems with and without padding, 3x3, 1x1 shortcuts,
 /// a non-square input.
-const CONVS: &[(usize, usize, usize, usize, usize, usize, usize, usize)] = &[
+/// (N, C, H, W, O, K, stride, padding).
+type ConvCase = (usize, usize, usize, usize, usize, usize, usize, usize);
+
+const CONVS: &[ConvCase] = &[
     (2, 3, 15, 15, 4, 7, 2, 0),
     (2, 3, 13, 11, 4, 7, 2, 3),
     (2, 5, 7, 7, 6, 3, 1, 1),
@@ -90,18 +96,37 @@ fn conv_inputs(i: usize) -> (Tensor, Tensor, usize, usize) {
     (rand_tensor(&[n, c, h, w], 1 + i as u64), rand_tensor(&[o, c, k, k], 100 + i as u64), s, p)
 }
 
+/// The conv under test: the default blocking (whole batch at these sizes), or `block` images per
+/// im2col block (a partial last block included: N is 2 or 3).
+fn conv_with(block: Option<usize>) -> impl Fn(&Tensor, &Tensor, usize, usize) -> Result<Tensor> {
+    move |x, w, s, p| match block {
+        None => conv2d(x, w, s, p),
+        Some(b) => super::conv::conv2d_blocked(x, w, s, p, b),
+    }
+}
+
+const BLOCKS: [Option<usize>; 3] = [None, Some(1), Some(2)];
+
 #[test]
 fn conv_forward_matches_stock_candle() {
-    for i in 0..CONVS.len() {
-        let (x, w, s, p) = conv_inputs(i);
-        assert_close(&format!("conv {:?}", CONVS[i]), &conv2d(&x, &w, s, p).unwrap(), &reference::conv2d(&x, &w, s, p).unwrap(), 1e-5);
+    for block in BLOCKS {
+        for (i, case) in CONVS.iter().enumerate() {
+            let (x, w, s, p) = conv_inputs(i);
+            let got = conv_with(block)(&x, &w, s, p).unwrap();
+            assert_close(
+                &format!("conv {case:?} block {block:?}"),
+                &got,
+                &reference::conv2d(&x, &w, s, p).unwrap(),
+                1e-5,
+            );
+        }
     }
 }
 
 #[test]
 fn conv_backward_matches_stock_candle_autograd() {
-    for i in 0..CONVS.len() {
-        let (_, _, h, w, _, k, s, p) = CONVS[i];
+    for (i, &case) in CONVS.iter().enumerate() {
+        let (_, _, h, w, _, k, s, p) = case;
         if (h + 2 * p - k) % s != 0 || (w + 2 * p - k) % s != 0 {
             // Stock candle's conv_transpose-based backward returns a wrongly sized dx when the
             // stride does not divide the padded extent; the finite differences cover these.
@@ -114,23 +139,24 @@ fn conv_backward_matches_stock_candle_autograd() {
             let g = (out * r).unwrap().sum_all().unwrap().backward().unwrap();
             (g.get(xv.as_tensor()).unwrap().clone(), g.get(wv.as_tensor()).unwrap().clone())
         };
-        let (gx, gw) = grads_of(conv2d(xv.as_tensor(), wv.as_tensor(), s, p).unwrap());
         let (rx, rw) = grads_of(reference::conv2d(xv.as_tensor(), wv.as_tensor(), s, p).unwrap());
-        assert_close(&format!("conv dx {:?}", CONVS[i]), &gx, &rx, 1e-4);
-        assert_close(&format!("conv dw {:?}", CONVS[i]), &gw, &rw, 1e-4);
+        for block in BLOCKS {
+            let (gx, gw) = grads_of(conv_with(block)(xv.as_tensor(), wv.as_tensor(), s, p).unwrap());
+            assert_close(&format!("conv dx {case:?} block {block:?}"), &gx, &rx, 1e-4);
+            assert_close(&format!("conv dw {case:?} block {block:?}"), &gw, &rw, 1e-4);
+        }
     }
 }
 
 #[test]
 fn conv_backward_matches_finite_differences() {
-    let f = |t: &[Tensor]| conv2d(&t[0], &t[1], CONVS[1].6, CONVS[1].7);
-    let (x, w, _, _) = conv_inputs(1);
-    check_finite_differences("conv dx", &f, &[x.clone(), w.clone()], 0, 1e-2);
-    check_finite_differences("conv dw", &f, &[x, w], 1, 1e-2);
-    let f = |t: &[Tensor]| conv2d(&t[0], &t[1], CONVS[3].6, CONVS[3].7);
-    let (x, w, _, _) = conv_inputs(3);
-    check_finite_differences("conv dx", &f, &[x.clone(), w.clone()], 0, 1e-2);
-    check_finite_differences("conv dw", &f, &[x, w], 1, 1e-2);
+    for (i, block) in [(1, None), (3, None), (3, Some(2))] {
+        let conv = conv_with(block);
+        let f = |t: &[Tensor]| conv(&t[0], &t[1], CONVS[i].6, CONVS[i].7);
+        let (x, w, _, _) = conv_inputs(i);
+        check_finite_differences(&format!("conv dx {i}"), &f, &[x.clone(), w.clone()], 0, 1e-2);
+        check_finite_differences(&format!("conv dw {i}"), &f, &[x, w], 1, 1e-2);
+    }
 }
 
 #[test]
@@ -174,7 +200,8 @@ fn naive_max_pool(x: &Tensor, k: usize, s: usize, p: usize) -> Tensor {
                 let mut m = f32::NEG_INFINITY;
                 for ky in 0..k {
                     for kx in 0..k {
-                        let (iy, ix) = ((oy * s + ky) as isize - p as isize, (ox * s + kx) as isize - p as isize);
+                        let (iy, ix) =
+                            ((oy * s + ky) as isize - p as isize, (ox * s + kx) as isize - p as isize);
                         if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
                             m = m.max(plane[iy as usize * w + ix as usize]);
                         }
@@ -194,8 +221,18 @@ const POOLS: &[(usize, usize, usize)] = &[(3, 2, 0), (3, 2, 1), (2, 2, 0), (3, 1
 fn max_pool_forward_matches_naive() {
     let x = pool_input(&[2, 3, 9, 8]);
     for &(k, s, p) in POOLS {
-        assert_close(&format!("pool {k} {s} {p}"), &max_pool2d(&x, k, s, p).unwrap(), &naive_max_pool(&x, k, s, p), 0.0);
-        assert_close(&format!("ref pool {k} {s} {p}"), &reference::max_pool2d(&x, k, s, p).unwrap(), &naive_max_pool(&x, k, s, p), 0.0);
+        assert_close(
+            &format!("pool {k} {s} {p}"),
+            &max_pool2d(&x, k, s, p).unwrap(),
+            &naive_max_pool(&x, k, s, p),
+            0.0,
+        );
+        assert_close(
+            &format!("ref pool {k} {s} {p}"),
+            &reference::max_pool2d(&x, k, s, p).unwrap(),
+            &naive_max_pool(&x, k, s, p),
+            0.0,
+        );
     }
 }
 
@@ -245,7 +282,13 @@ fn batch_norm_backward_matches_reference_autograd_and_finite_differences() {
         }
         let f = |t: &[Tensor]| Ok(batch_norm_train(&t[0], &t[1], &t[2], 1e-5)?.0);
         for which in 0..3 {
-            check_finite_differences(&format!("bn input {which} {dims:?}"), &f, &[x.clone(), g.clone(), b.clone()], which, 1e-2);
+            check_finite_differences(
+                &format!("bn input {which} {dims:?}"),
+                &f,
+                &[x.clone(), g.clone(), b.clone()],
+                which,
+                1e-2,
+            );
         }
     }
 }
@@ -265,7 +308,8 @@ fn adam_matches_hand_computed_steps() {
         let p = Var::from_vec(vec![1f32, -2.0], 2, &Device::Cpu).unwrap();
         let c = Tensor::new(&[0.5f32, -1.0], &Device::Cpu).unwrap();
         let params = vec![("p".to_string(), p.clone())];
-        let mut adam = if fused { Adam::new(params, config) } else { Adam::new_tensor_ops(params, config) }.unwrap();
+        let mut adam =
+            if fused { Adam::new(params, config) } else { Adam::new_tensor_ops(params, config) }.unwrap();
         for want in expected {
             let grads = (p.as_tensor() * &c).unwrap().sum_all().unwrap().backward().unwrap();
             adam.step(&grads).unwrap();
@@ -275,8 +319,18 @@ fn adam_matches_hand_computed_steps() {
         }
         assert_eq!(adam.step_count(), 2);
         let state: std::collections::HashMap<_, _> = adam.state().into_iter().collect();
-        assert_close("exp_avg", &state["p.exp_avg"], &Tensor::new(&[0.113f32, -0.227], &Device::Cpu).unwrap(), 1e-6);
-        assert_close("exp_avg_sq", &state["p.exp_avg_sq"], &Tensor::new(&[0.00070774f32, 0.00285466], &Device::Cpu).unwrap(), 1e-6);
+        assert_close(
+            "exp_avg",
+            &state["p.exp_avg"],
+            &Tensor::new(&[0.113f32, -0.227], &Device::Cpu).unwrap(),
+            1e-6,
+        );
+        assert_close(
+            "exp_avg_sq",
+            &state["p.exp_avg_sq"],
+            &Tensor::new(&[0.00070774f32, 0.00285466], &Device::Cpu).unwrap(),
+            1e-6,
+        );
     }
 }
 
