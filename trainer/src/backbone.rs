@@ -83,14 +83,14 @@ impl BasicBlock {
     }
 
     fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
-        let h = self.bn1.forward(&self.conv1.forward(x)?, mode)?.relu()?;
+        let h = ops::relu(&self.bn1.forward(&self.conv1.forward(x)?, mode)?)?;
         let h = if self.layout == Layout::Reference && self.stride != 1 { pad_hw(&h, 0, 1)? } else { h };
         let h = self.bn2.forward(&self.conv2.forward(&h)?, mode)?;
         let identity = match &self.downsample {
             Some((conv, bn)) => bn.forward(&conv.forward(x)?, mode)?,
             None => x.clone(),
         };
-        (h + identity)?.relu()
+        ops::add_relu(&h, &identity)
     }
 }
 
@@ -154,14 +154,14 @@ impl ResNet {
             Stem::Reference => {
                 let h = self.conv1.forward(&pad_hw(x, 2, 3)?)?;
                 // After ReLU every value is >= 0, so zero padding equals the reference's -1e4.
-                let h = self.bn1.forward(&h, mode)?.relu()?;
+                let h = ops::relu(&self.bn1.forward(&h, mode)?)?;
                 ops::max_pool2d(&pad_hw(&h, 0, 1)?, 3, 2, 0)?
             }
             Stem::Torchvision => {
-                let h = self.bn1.forward(&self.conv1.forward(x)?, mode)?.relu()?;
+                let h = ops::relu(&self.bn1.forward(&self.conv1.forward(x)?, mode)?)?;
                 ops::max_pool2d(&h, 3, 2, 1)?
             }
-            Stem::Small { .. } => self.bn1.forward(&self.conv1.forward(x)?, mode)?.relu()?,
+            Stem::Small { .. } => ops::relu(&self.bn1.forward(&self.conv1.forward(x)?, mode)?)?,
         };
         for stage in &self.stages {
             for block in stage {

@@ -4,6 +4,7 @@
 use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
+    trainer::ops::prefer_single_candle_thread();
     let args = trainer::config::TrainArgs::parse();
     let summary = trainer::train::run(&args)?;
     eprintln!(

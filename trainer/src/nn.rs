@@ -113,7 +113,7 @@ impl Projector {
     pub fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
         let mut h = x.clone();
         for (lin, bn) in &self.hidden {
-            h = bn.forward(&lin.forward(&h)?, mode)?.relu()?;
+            h = crate::ops::relu(&bn.forward(&lin.forward(&h)?, mode)?)?;
         }
         self.last.forward(&h)
     }

@@ -168,6 +168,7 @@ fn report_command(
 }
 
 fn main() -> Result<()> {
+    trainer::ops::prefer_single_candle_thread();
     let cli = Cli::parse();
     let c = &cli.common;
     let tasks: Vec<Task> = match &cli.command {
