@@ -1,4 +1,3 @@
-// READ /work/main/TEAM.md FIRST: team rules (no git commits, shared target dir, deadline 04:35 UTC).
 //! Headless wgpu renderer of 3DIEBench-style datasets.
 //!
 //! - [`mesh`]: ShapeNetCore v2 OBJ/MTL/texture loading and normalisation (CPU side).

@@ -1,4 +1,3 @@
-// READ /work/main/TEAM.md FIRST: team rules (no git commits, shared target dir, deadline 04:35 UTC).
 //! Differentiable ops the model is built from. The public signatures here are stable.
 //!
 //! Tensors are NCHW, f32. On the CPU each op is a custom candle op with a hand-written forward and
