@@ -4,7 +4,8 @@
 use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
-    trainer::ops::prefer_single_candle_thread();
+    // SAFETY: first statement of main: no other thread exists yet.
+    unsafe { trainer::ops::prefer_single_candle_thread() };
     let args = trainer::config::TrainArgs::parse();
     let summary = trainer::train::run(&args)?;
     eprintln!(

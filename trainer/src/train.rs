@@ -111,6 +111,14 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
         kind,
         args.resolution,
     )?);
+    if ds.len() < 2 {
+        // The loss's variance and covariance terms need at least two samples per batch.
+        anyhow::bail!(
+            "{}: {} object(s); training needs at least two",
+            args.images_file().display(),
+            ds.len()
+        );
+    }
 
     let model = SslModel::new(&model_cfg, &device, args.seed)?;
     let adam_cfg = AdamConfig { lr: args.base_lr, weight_decay: args.wd, ..AdamConfig::default() };

@@ -78,12 +78,13 @@ pub fn write_manifests(input: &ManifestInput) -> anyhow::Result<ManifestCounts> 
     counts.images = image_records.len();
     records::write_image_records(input.out, &image_records)?;
 
+    let failures = merged_failures(input, &complete);
     let classes = input
         .tree
         .synsets
         .iter()
         .map(|s| ClassInfo {
-            label: label(&ObjectKey { synset: s.clone(), object_id: String::new() }),
+            label: input.tree.label(s).expect("synsets of the tree have labels"),
             synset: s.clone(),
             name: input.tree.class_name(s),
             objects: complete.iter().filter(|(k, _)| &k.synset == s).count(),
@@ -99,10 +100,26 @@ pub fn write_manifests(input: &ManifestInput) -> anyhow::Result<ManifestCounts> 
         train_objects: counts.train,
         val_objects: counts.val,
         images: counts.images,
-        failures: input.failures.to_vec(),
+        failures,
         conventions: DatasetManifest::conventions(),
     }
     .write(input.out)
     .with_context(|| format!("{}: cannot write the dataset manifest", input.out.display()))?;
     Ok(counts)
+}
+
+/// Failures of this run merged with those an earlier run or another shard recorded, keeping only
+/// objects that are still incomplete: `manifest.json` lists what is missing from the dataset now.
+fn merged_failures(input: &ManifestInput, complete: &[&(ObjectKey, Vec<usize>)]) -> Vec<Failure> {
+    let done: std::collections::HashSet<String> = complete.iter().map(|(k, _)| k.to_string()).collect();
+    let mut merged = std::collections::BTreeMap::new();
+    if let Ok(previous) = DatasetManifest::read(input.out) {
+        for f in previous.failures {
+            merged.insert(f.object.clone(), f);
+        }
+    }
+    for f in input.failures {
+        merged.insert(f.object.clone(), f.clone());
+    }
+    merged.into_values().filter(|f| !done.contains(&f.object)).collect()
 }

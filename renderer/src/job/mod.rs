@@ -218,12 +218,12 @@ fn render_all(
     let (load_tx, load_rx) = mpsc::sync_channel::<Loaded>(renderers.len() + 1);
     let load_rx = Mutex::new(load_rx);
     let (write_tx, write_rx) = mpsc::sync_channel::<Rendered>(renderers.len() + 1);
-    let outcome = Mutex::new(Outcome::default());
+    let failures = Mutex::new(Vec::new());
     // Without --keep-going, the first failing object (in object order) stops the run before any of
     // its files is written; objects after it are not started.
     let stop = std::sync::atomic::AtomicBool::new(false);
     work.sort_by(|a, b| a.key.cmp(&b.key));
-    std::thread::scope(|scope| {
+    let rendered = std::thread::scope(|scope| {
         let stop = &stop;
         let loader = scope.spawn(move || {
             for w in work {
@@ -236,7 +236,8 @@ fn render_all(
                 }
             }
         });
-        let writer = scope.spawn(move || -> anyhow::Result<()> {
+        let writer = scope.spawn(move || -> anyhow::Result<usize> {
+            let mut written = 0;
             for r in write_rx {
                 output::remove_stale_temps(&r.key.dir(&cfg.out))?;
                 r.views.par_iter().try_for_each(|(v, latent, frame)| {
@@ -251,14 +252,15 @@ fn render_all(
                     )
                 })?;
                 bar.inc(r.views.len() as u64);
+                written += r.views.len();
             }
-            Ok(())
+            Ok(written)
         });
 
         let workers: Vec<_> = renderers
             .into_iter()
             .map(|mut renderer| {
-                let (load_rx, write_tx, outcome) = (&load_rx, write_tx.clone(), &outcome);
+                let (load_rx, write_tx, failures) = (&load_rx, write_tx.clone(), &failures);
                 scope.spawn(move || -> anyhow::Result<()> {
                     loop {
                         let next = load_rx.lock().expect("loader queue").recv();
@@ -267,8 +269,19 @@ fn render_all(
                             return Ok(());
                         }
                         let key = loaded.work.key.clone();
-                        let mesh = match loaded.mesh {
-                            Ok(m) => m,
+                        let drawn = loaded.mesh.and_then(|mesh| {
+                            for w in &mesh.warnings {
+                                bar.println(format!("warning: {w}"));
+                            }
+                            let gpu_mesh =
+                                renderer.upload(&mesh).with_context(|| format!("{key}: cannot upload"))?;
+                            let latents: Vec<Latent> = loaded.work.pending.iter().map(|(_, l)| *l).collect();
+                            renderer
+                                .render_views(&gpu_mesh, &latents)
+                                .with_context(|| format!("{key}: cannot render"))
+                        });
+                        let frames = match drawn {
+                            Ok(frames) => frames,
                             Err(e) => {
                                 let error = format!("{e:#}");
                                 if !cfg.keep_going {
@@ -277,20 +290,13 @@ fn render_all(
                                 }
                                 bar.println(format!("error: {key}: {error}"));
                                 bar.inc(loaded.work.pending.len() as u64);
-                                outcome
+                                failures
                                     .lock()
-                                    .expect("outcome")
-                                    .failures
+                                    .expect("failures")
                                     .push(Failure { object: key.to_string(), error });
                                 continue;
                             }
                         };
-                        for w in &mesh.warnings {
-                            bar.println(format!("warning: {w}"));
-                        }
-                        let gpu_mesh = renderer.upload(&mesh)?;
-                        let latents: Vec<Latent> = loaded.work.pending.iter().map(|(_, l)| *l).collect();
-                        let frames = renderer.render_views(&gpu_mesh, &latents)?;
                         let views: Vec<_> = loaded
                             .work
                             .pending
@@ -298,7 +304,6 @@ fn render_all(
                             .zip(frames)
                             .map(|((v, l), f)| (v, l, f))
                             .collect();
-                        outcome.lock().expect("outcome").rendered += views.len();
                         if write_tx.send(Rendered { key, views }).is_err() {
                             return Ok(()); // the writer failed: its error is reported below
                         }
@@ -322,8 +327,9 @@ fn render_all(
         }
         let written = writer.join().expect("writer thread panicked");
         result.and(written)
-    })?;
-    let mut outcome = outcome.into_inner().expect("outcome");
-    outcome.failures.sort_by(|a, b| a.object.cmp(&b.object));
-    Ok(outcome)
+    });
+    let rendered = rendered?;
+    let mut failures = failures.into_inner().expect("failures");
+    failures.sort_by(|a, b| a.object.cmp(&b.object));
+    Ok(Outcome { rendered, failures })
 }

@@ -115,15 +115,20 @@ pub fn objects_with_latents(dir: &Path) -> anyhow::Result<Vec<ObjectKey>> {
     let mut out = Vec::new();
     let synsets = std::fs::read_dir(dir).with_context(|| format!("{}: cannot read", dir.display()))?;
     for s in synsets {
-        let s = s?;
+        let s = s.with_context(|| format!("{}: cannot list", dir.display()))?;
         if !s.path().is_dir() {
             continue;
         }
-        for o in std::fs::read_dir(s.path())? {
-            let o = o?;
+        let listing =
+            std::fs::read_dir(s.path()).with_context(|| format!("{}: cannot list", s.path().display()))?;
+        for o in listing {
+            let o = o.with_context(|| format!("{}: cannot list", s.path().display()))?;
             let key = ObjectKey::new(&s.file_name().to_string_lossy(), &o.file_name().to_string_lossy());
             if let Ok(key) = key {
-                if o.path().is_dir() && !dataset::layout::latent_views(&o.path())?.is_empty() {
+                let views =
+                    if o.path().is_dir() { dataset::layout::latent_views(&o.path()) } else { Ok(Vec::new()) };
+                let views = views.with_context(|| format!("{}: cannot list", o.path().display()))?;
+                if !views.is_empty() {
                     out.push(key);
                 }
             }

@@ -168,7 +168,8 @@ fn report_command(
 }
 
 fn main() -> Result<()> {
-    trainer::ops::prefer_single_candle_thread();
+    // SAFETY: first statement of main: no other thread exists yet.
+    unsafe { trainer::ops::prefer_single_candle_thread() };
     let cli = Cli::parse();
     let c = &cli.common;
     let tasks: Vec<Task> = match &cli.command {

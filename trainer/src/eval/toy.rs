@@ -222,7 +222,6 @@ pub fn generate(
         let scale = stretch(key, seed);
         for v in 0..views {
             let latent = dataset::factors::sample_latent(seed, key, v);
-            latent.write(&key.latent_path(out, v))?;
             let img = draw(class, scale, &latent, size);
             let mut bytes = Vec::new();
             image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 95)
@@ -231,6 +230,8 @@ pub fn generate(
             let path = key.image_path(out, v);
             dataset::atomic::write_bytes(&path, &bytes)
                 .with_context(|| format!("{}: cannot write", path.display()))?;
+            // The latent goes last: a view exists only once all its files do.
+            latent.write(&key.latent_path(out, v))?;
         }
         Ok(())
     })?;

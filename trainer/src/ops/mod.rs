@@ -56,10 +56,13 @@ pub fn batch_norm_train(
 
 /// Candle's own CPU thread pool spins between ops and fights rayon (which our ops use) on small
 /// machines: with `CANDLE_NUM_THREADS=1` a ResNet-18 step took 1.45 instead of 2.0 CPU-s here.
-/// Sets it unless the user chose a value; call before the first candle op.
-pub fn prefer_single_candle_thread() {
+/// Sets it unless the user chose a value.
+///
+/// # Safety
+/// Call at the start of `main`, before any other thread exists (it sets an environment variable).
+pub unsafe fn prefer_single_candle_thread() {
     if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
-        // SAFETY: called at the start of main, before any other thread exists.
+        // SAFETY: the caller guarantees that no other thread exists yet.
         unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
     }
 }
