@@ -61,21 +61,17 @@ pub fn cross_entropy(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
     candle_nn::loss::cross_entropy(logits, labels)
 }
 
-/// R^2 as the reference computes it: 1 - sum((t - p)^2) / sum((t - mean(t))^2), mean over all
-/// elements of the target.
+/// R^2 as the reference computes it (see [`crate::eval::metrics::r2_reference`]).
 pub fn r2_score(pred: &Tensor, target: &Tensor) -> Result<f32> {
-    let ss_res = (target - pred)?.sqr()?.sum_all()?.to_scalar::<f32>()?;
-    let mean = target.mean_all()?;
-    let ss_tot = target.broadcast_sub(&mean)?.sqr()?.sum_all()?.to_scalar::<f32>()?;
-    Ok(1.0 - ss_res / ss_tot)
+    let (p, t) = (pred.flatten_all()?.to_vec1::<f32>()?, target.flatten_all()?.to_vec1::<f32>()?);
+    Ok(crate::eval::metrics::r2_reference(&p, &t) as f32)
 }
 
-/// Fraction of rows whose argmax equals the label.
+/// Fraction of rows whose argmax equals the label (see [`crate::eval::metrics::top1`]).
 pub fn top1(logits: &Tensor, labels: &Tensor) -> Result<f32> {
-    let pred = logits.argmax(1)?.to_vec1::<u32>()?;
-    let labels = labels.to_vec1::<u32>()?;
-    let hits = pred.iter().zip(&labels).filter(|(p, l)| p == l).count();
-    Ok(hits as f32 / labels.len().max(1) as f32)
+    let (_, classes) = logits.dims2()?;
+    let labels: Vec<i64> = labels.to_vec1::<u32>()?.into_iter().map(i64::from).collect();
+    Ok(crate::eval::metrics::top1(&logits.flatten_all()?.to_vec1::<f32>()?, classes, &labels) as f32)
 }
 
 /// Mean off-diagonal correlation between the columns of `v` (standardised with std + 1e-5),

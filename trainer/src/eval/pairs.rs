@@ -44,26 +44,28 @@ pub fn draw(index: &SplitIndex, per_object: usize, seed: u64, purpose: u64) -> P
     pairs
 }
 
-/// Relative rotation targets (n, 4): the quaternion of R1^-1 R2, SciPy order, as the trainer's latent.
+/// Relative rotation targets (n, 4): the trainer's pair latent (quaternion of R1^-1 R2, SciPy order).
 pub fn rotation_targets(latents: &[[f64; 7]], pairs: &Pairs) -> Vec<f32> {
-    let mut out = Vec::with_capacity(pairs.len() * 4);
-    for (&a, &b) in pairs.first.iter().zip(&pairs.second) {
-        let (la, lb) = (&latents[a as usize], &latents[b as usize]);
-        let q = dataset::rotation::relative_quat([la[0], la[1], la[2]], [lb[0], lb[1], lb[2]]);
-        out.extend(q.map(|v| v as f32));
-    }
-    out
+    pair_targets(latents, pairs, |l| l[..4].to_vec())
 }
 
-/// Colour targets (n, 2): (floor_hue_2 - floor_hue_1, light_hue_2 - light_hue_1).
+/// Colour targets (n, 2): (floor_hue_2 - floor_hue_1, light_hue_2 - light_hue_1), the colour part
+/// of the trainer's rotation+colour pair latent.
 pub fn colour_targets(latents: &[[f64; 7]], pairs: &Pairs) -> Vec<f32> {
-    let mut out = Vec::with_capacity(pairs.len() * 2);
-    for (&a, &b) in pairs.first.iter().zip(&pairs.second) {
-        let (la, lb) = (&latents[a as usize], &latents[b as usize]);
-        out.push((lb[3] - la[3]) as f32);
-        out.push((lb[6] - la[6]) as f32);
-    }
-    out
+    pair_targets(latents, pairs, |l| l[4..].to_vec())
+}
+
+/// Concatenates a part of [`crate::data::pair_latent`] (rotation + colour kind) over the pairs.
+fn pair_targets(latents: &[[f64; 7]], pairs: &Pairs, part: impl Fn(&[f32]) -> Vec<f32>) -> Vec<f32> {
+    let latent = |i: u32| dataset::Latent::from_array(latents[i as usize]);
+    pairs
+        .first
+        .iter()
+        .zip(&pairs.second)
+        .flat_map(|(&a, &b)| {
+            part(&crate::data::pair_latent(&latent(a), &latent(b), crate::data::LatentKind::RotationColour))
+        })
+        .collect()
 }
 
 /// Probe inputs (n, 2 * cols): the two views' feature rows concatenated.
