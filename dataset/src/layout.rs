@@ -112,14 +112,21 @@ pub fn mask_name(view: usize) -> String {
 
 /// View indices `k` of the `latent_<k>.npy` files in an object folder, sorted.
 pub fn latent_views(object_dir: &Path) -> std::io::Result<Vec<usize>> {
+    numbered_files(object_dir, "latent_", ".npy")
+}
+
+/// View indices `k` of the `image_<k>.jpg` files in an object folder, sorted.
+pub fn image_views(object_dir: &Path) -> std::io::Result<Vec<usize>> {
+    numbered_files(object_dir, "image_", ".jpg")
+}
+
+fn numbered_files(dir: &Path, prefix: &str, suffix: &str) -> std::io::Result<Vec<usize>> {
     let mut views = Vec::new();
-    for entry in std::fs::read_dir(object_dir)? {
+    for entry in std::fs::read_dir(dir)? {
         let name = entry?.file_name();
         let name = name.to_string_lossy();
-        if let Some(k) = name.strip_prefix("latent_").and_then(|r| r.strip_suffix(".npy")) {
-            if let Ok(k) = k.parse::<usize>() {
-                views.push(k);
-            }
+        if let Some(k) = name.strip_prefix(prefix).and_then(|r| r.strip_suffix(suffix)) {
+            views.extend(k.parse::<usize>().ok());
         }
     }
     views.sort_unstable();

@@ -69,20 +69,10 @@ pub fn manifest_num_classes(root: &Path) -> Option<usize> {
 /// The views `k` of an object folder (`image_k.jpg` and `latent_k.npy`); a view with only one
 /// of the two files is an error naming the missing one.
 pub fn object_views(dir: &Path) -> anyhow::Result<Vec<usize>> {
-    let entries = std::fs::read_dir(dir)
-        .with_context(|| format!("{}: cannot list the object folder", dir.display()))?;
-    let (mut images, mut latents) = (Vec::new(), Vec::new());
-    for e in entries {
-        let name = e.with_context(|| format!("{}: cannot list", dir.display()))?.file_name();
-        let name = name.to_string_lossy();
-        if let Some(k) = name.strip_prefix("image_").and_then(|r| r.strip_suffix(".jpg")) {
-            images.extend(k.parse::<usize>().ok());
-        } else if let Some(k) = name.strip_prefix("latent_").and_then(|r| r.strip_suffix(".npy")) {
-            latents.extend(k.parse::<usize>().ok());
-        }
-    }
-    images.sort_unstable();
-    latents.sort_unstable();
+    let list = |found: std::io::Result<Vec<usize>>| {
+        found.with_context(|| format!("{}: cannot list the object folder", dir.display()))
+    };
+    let (images, latents) = (list(layout::image_views(dir))?, list(layout::latent_views(dir))?);
     // A view with only one of its two files is a broken dataset, not a smaller object.
     if let Some(k) = latents.iter().find(|k| images.binary_search(k).is_err()) {
         bail!("{}: missing ({} exists)", dir.join(layout::image_name(*k)).display(), layout::latent_name(*k));
