@@ -9,7 +9,7 @@ use dataset::{atomic, ObjectKey};
 use image::{ImageEncoder, Rgb, RgbImage};
 
 use crate::gpu::{RenderOptions, Renderer};
-use crate::job::objects::{mesh_path, ShapeNetTree};
+use crate::job::objects::{obj_path, ShapeNetTree};
 use crate::mesh::load_obj;
 
 /// Pixels between two objects of a row (views of one object touch).
@@ -74,7 +74,7 @@ pub fn contact_sheet(
         let text_y = y0 + image_size.saturating_sub(7 * FONT_SCALE) / 2;
         pixfont::draw(&mut sheet, &row.name, i64::from(GAP * 2), i64::from(text_y), FONT_SCALE, INK);
         for (c, key) in row.objects.iter().enumerate() {
-            let path = mesh_path(library_root, key);
+            let path = obj_path(library_root, key);
             let mesh = load_obj(&path)?;
             let gpu = renderer.upload(&mesh).with_context(|| format!("uploading {}", path.display()))?;
             let latents: Vec<_> = (0..views).map(|v| dataset::factors::sample_latent(seed, key, v)).collect();

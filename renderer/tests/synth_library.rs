@@ -1,6 +1,6 @@
 //! The built-in library is valid input for the renderer: every object loads without a warning.
 
-use renderer::job::objects::{mesh_path, ShapeNetTree};
+use renderer::job::objects::{obj_path, ShapeNetTree};
 use renderer::mesh::load_obj;
 
 #[test]
@@ -13,7 +13,7 @@ fn every_generated_object_loads_without_warnings() {
     assert_eq!(tree.synsets.len(), synth::classes().len());
     assert!(tree.synsets.len() >= 10);
     for key in &found {
-        let path = mesh_path(dir.path(), key);
+        let path = obj_path(dir.path(), key);
         let mesh = load_obj(&path).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
         assert!(mesh.warnings.is_empty(), "{}: {:?}", path.display(), mesh.warnings);
         assert!(mesh.triangle_count() > 0);

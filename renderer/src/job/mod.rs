@@ -230,7 +230,7 @@ fn render_all(
                 if stop.load(std::sync::atomic::Ordering::Relaxed) {
                     return;
                 }
-                let mesh = mesh::load_obj(&objects::mesh_path(shapenet, &w.key));
+                let mesh = mesh::load_obj(&objects::obj_path(shapenet, &w.key));
                 if load_tx.send(Loaded { work: w, mesh }).is_err() {
                     return;
                 }

@@ -6,11 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use dataset::ObjectKey;
-
-/// The relative path of an object's mesh inside a ShapeNetCore v2 tree.
-pub fn mesh_path(root: &Path, key: &ObjectKey) -> PathBuf {
-    key.dir(root).join("models").join("model_normalized.obj")
-}
+// The path of an object's mesh in a ShapeNetCore v2 tree: one definition for writer and reader.
+pub use synth::layout::obj_path;
 
 /// A ShapeNetCore v2 tree: its synsets (sorted, the label order) and class names.
 pub struct ShapeNetTree {
@@ -60,7 +57,7 @@ impl ShapeNetTree {
                 let entry = entry.with_context(|| format!("{}: cannot list", dir.display()))?;
                 let id = entry.file_name().to_string_lossy().into_owned();
                 if let Ok(key) = ObjectKey::new(synset, &id) {
-                    if mesh_path(&self.root, &key).is_file() {
+                    if obj_path(&self.root, &key).is_file() {
                         out.push(key);
                     }
                 }
