@@ -113,6 +113,19 @@ fn rotation_probe_reads_rotation_only_where_it_is_encoded() {
 }
 
 #[test]
+fn pose_ceiling_reads_the_true_poses_whatever_the_features() {
+    let mut c = cache();
+    // Features with no rotation at all: the ceiling does not look at them.
+    for split in [&mut c.train, &mut c.val] {
+        split.reps = split.reps.zeros_like().unwrap();
+    }
+    let ceiling = tasks::rotation_pose_ceiling(&c, &small_config()).unwrap();
+    assert!(ceiling.r2 > 0.6, "ceiling R^2 {}", ceiling.r2);
+    let zero = tasks::rotation(&c, &small_config()).unwrap()[&Part::All].r2;
+    assert!(ceiling.r2 > zero + 0.3, "ceiling {} vs zero features {zero}", ceiling.r2);
+}
+
+#[test]
 fn colour_probe_recovers_hue_differences() {
     let r = tasks::color(&cache(), &small_config()).unwrap();
     assert!(r.r2 > 0.9, "colour R^2 {}", r.r2);

@@ -195,7 +195,10 @@ pub fn evaluate(
         eprintln!("eval: {}", task.name());
         match task {
             Task::Classify => report.classify = Some(tasks::classify(&cache, &options.config.classify)?),
-            Task::Rotation => report.rotation = Some(tasks::rotation(&cache, &options.config)?),
+            Task::Rotation => {
+                report.rotation = Some(tasks::rotation(&cache, &options.config)?);
+                report.rotation_ceiling = Some(tasks::rotation_pose_ceiling(&cache, &options.config)?);
+            }
             Task::Color => report.color = Some(tasks::color(&cache, &options.config)?),
             Task::Predictor => {
                 if cache.val.equi_embeddings.is_none() {

@@ -138,22 +138,33 @@ pub fn pair_probe(
     probe_config: &ProbeConfig,
     config: &EvalConfig,
 ) -> Result<RegressionResult> {
-    let rep_dim = cache.train.rep_dim()?;
-    let (start, len) = part.columns(rep_dim, cache.equi_dim);
-    let device = cache.train.reps.device().clone();
+    let (start, len) = part.columns(cache.train.rep_dim()?, cache.equi_dim);
     let train_x = probe::columns(&cache.train.reps, start, len)?;
     let val_x = probe::columns(&cache.val.reps, start, len)?;
+    pair_probe_on(cache, &train_x, &val_x, target, probe_config, config)
+}
+
+/// The pair probe on any per-view features (rows aligned with the cache's views).
+fn pair_probe_on(
+    cache: &FeatureCache,
+    train_x: &Tensor,
+    val_x: &Tensor,
+    target: PairTarget,
+    probe_config: &ProbeConfig,
+    config: &EvalConfig,
+) -> Result<RegressionResult> {
+    let device = train_x.device().clone();
     let train_latents = cache.train.latent_rows()?;
     let val_latents = cache.val.latent_rows()?;
     let seed = probe_config.seed;
     let val_pairs = pairs::draw(&cache.val.index, config.val_pairs_per_object, seed, u64::MAX);
     ensure!(!val_pairs.is_empty(), "no val object has two views");
-    let x_val = pairs::concat_inputs(&val_x, &val_pairs)?;
+    let x_val = pairs::concat_inputs(val_x, &val_pairs)?;
     let t_val = pairs::target_tensor(target.values(&val_latents, &val_pairs), target.width(), &device)?;
     probe::mlp_regressor(
         |epoch| {
             let p = pairs::draw(&cache.train.index, config.train_pairs_per_object, seed, epoch as u64);
-            let x = pairs::concat_inputs(&train_x, &p)?;
+            let x = pairs::concat_inputs(train_x, &p)?;
             let t = pairs::target_tensor(target.values(&train_latents, &p), target.width(), &device)?;
             Ok((x, t))
         },
@@ -162,6 +173,32 @@ pub fn pair_probe(
         &config.hidden,
         probe_config,
     )
+}
+
+/// The rotation probe's ceiling on this dataset: the same probe, pairs and schedule on features
+/// that encode each view's true pose exactly (its 9 rotation-matrix entries, from the latents).
+/// It says how much of the gap to R^2 = 1 is the probe and the data size rather than the
+/// representation.
+pub fn rotation_pose_ceiling(cache: &FeatureCache, config: &EvalConfig) -> Result<RegressionResult> {
+    let pose = |split: &SplitFeatures| -> Result<Tensor> {
+        let values: Vec<f32> = split
+            .latent_rows()?
+            .iter()
+            .flat_map(|l| dataset::rotation::matrix_from_euler_xyz([l[0], l[1], l[2]]))
+            .flatten()
+            .map(|x| x as f32)
+            .collect();
+        pairs::target_tensor(values, 9, split.reps.device())
+    };
+    pair_probe_on(
+        cache,
+        &pose(&cache.train)?,
+        &pose(&cache.val)?,
+        PairTarget::Rotation,
+        &config.rotation,
+        config,
+    )
+    .context("rotation probe on true poses")
 }
 
 /// Rotation probe for each part.
