@@ -176,6 +176,13 @@ pub struct TrainArgs {
     /// SimCLR temperature.
     #[arg(long, default_value_t = 0.1)]
     pub simclr_temp: f64,
+    /// Diagnostic, not self-supervised: let the online rotation probe's MSE (on the whole
+    /// representation) train the backbone, weighted by this. With `--sim-coeff 0 --std-coeff 0
+    /// --cov-coeff 0` this trains the network to predict the relative rotation from images: how
+    /// much pose this architecture, resolution and budget can hold at all.
+    #[arg(long, default_value_t = 0.0)]
+    #[serde(default)]
+    pub rotation_supervision: f64,
     #[arg(long, default_value_t = 256)]
     pub resolution: u32,
     /// [default: <data>/train_images.npy]

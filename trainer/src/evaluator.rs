@@ -57,6 +57,8 @@ impl OnlineEvaluator {
     }
 
     /// `r1`, `r2` (N, repr) representations of the two views, `labels` (N,) u32, `quat` (N, 4).
+    /// `rotation_supervision` > 0: the rotation head on the whole representation reads the
+    /// representations before detaching, and its MSE, times this weight, trains the backbone too.
     /// Returns the evaluator's loss and its metrics.
     pub fn forward(
         &self,
@@ -64,7 +66,9 @@ impl OnlineEvaluator {
         r2: &Tensor,
         labels: &Tensor,
         quat: &Tensor,
+        rotation_supervision: f64,
     ) -> Result<(Tensor, EvalStats)> {
+        let (attached1, attached2) = (r1, r2);
         let (r1, r2) = (r1.detach(), r2.detach());
         let both = Tensor::cat(&[&r1, &r2], 0)?;
         let labels2 = Tensor::cat(&[labels, labels], 0)?;
@@ -84,11 +88,14 @@ impl OnlineEvaluator {
             total = (total + ce)?;
         }
 
-        let pred = self.predictor_angles_repr.forward(&Tensor::cat(&[&r1, &r2], 1)?)?;
+        let supervised = rotation_supervision > 0.0;
+        let pair =
+            if supervised { Tensor::cat(&[attached1, attached2], 1)? } else { Tensor::cat(&[&r1, &r2], 1)? };
+        let pred = self.predictor_angles_repr.forward(&pair)?;
         let mse = loss::mse(&pred, quat)?;
         st.mse_repr = mse.to_scalar()?;
         st.r2_repr = loss::r2_score(&pred, quat)?;
-        total = (total + mse)?;
+        total = (total + if supervised { (mse * rotation_supervision)? } else { mse })?;
 
         if let Some(head) = &self.predictor_angles_equi_repr {
             let e = self.repr - self.inv;

@@ -27,11 +27,22 @@ pub struct LossConfig {
     pub cov_coeff: f64,
     pub equi_factor: f64,
     pub simclr_temp: f64,
+    /// Weight of the supervised rotation term (0: self-supervised only); see
+    /// `OnlineEvaluator::forward`. A diagnostic upper bound, not one of the paper's methods.
+    #[serde(default)]
+    pub rotation_supervision: f64,
 }
 
 impl Default for LossConfig {
     fn default() -> Self {
-        Self { sim_coeff: 10.0, std_coeff: 10.0, cov_coeff: 1.0, equi_factor: 0.45, simclr_temp: 0.1 }
+        Self {
+            sim_coeff: 10.0,
+            std_coeff: 10.0,
+            cov_coeff: 1.0,
+            equi_factor: 0.45,
+            simclr_temp: 0.1,
+            rotation_supervision: 0.0,
+        }
     }
 }
 
@@ -184,7 +195,8 @@ impl SslModel {
         let r1 = self.representation(&batch.x1, mode)?;
         let r2 = self.representation(&batch.x2, mode)?;
         let quat = batch.latent.narrow(1, 0, 4)?;
-        let (eval_loss, online) = self.evaluator.forward(&r1, &r2, &batch.labels, &quat)?;
+        let (eval_loss, online) =
+            self.evaluator.forward(&r1, &r2, &batch.labels, &quat, lc.rotation_supervision)?;
         let (i1, e1) = self.embeddings(&r1, mode)?;
         let (i2, e2) = self.embeddings(&r2, mode)?;
         let cat = |a: &Option<Tensor>, b: &Option<Tensor>| -> Result<Tensor> {

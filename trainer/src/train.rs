@@ -49,6 +49,7 @@ fn loss_config(a: &TrainArgs) -> LossConfig {
         cov_coeff: a.cov_coeff,
         equi_factor: a.equi_factor,
         simclr_temp: a.simclr_temp,
+        rotation_supervision: a.rotation_supervision,
     }
 }
 

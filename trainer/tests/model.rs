@@ -142,3 +142,26 @@ fn checkpoint_api_for_evaluation() {
     let tracked = &tv["layer2.0.downsample.1.num_batches_tracked"];
     assert_eq!((tracked.dims(), tracked.to_scalar::<i64>().unwrap()), (&[][..], 2));
 }
+
+#[test]
+fn rotation_supervision_alone_decides_whether_the_rotation_head_trains_the_representation() {
+    use candle_core::Var;
+    use trainer::evaluator::OnlineEvaluator;
+    use trainer::params::ParamStore;
+    let store = ParamStore::new(&Device::Cpu, 0);
+    let evaluator = OnlineEvaluator::new(&store.root().pp("evaluator"), 8, 0, 3).unwrap();
+    let r1 = Var::from_tensor(&Tensor::randn(0f32, 1.0, (4, 8), &Device::Cpu).unwrap()).unwrap();
+    let r2 = Var::from_tensor(&Tensor::randn(0f32, 1.0, (4, 8), &Device::Cpu).unwrap()).unwrap();
+    let labels = Tensor::new(&[0u32, 1, 2, 0], &Device::Cpu).unwrap();
+    let quat = Tensor::randn(0f32, 1.0, (4, 4), &Device::Cpu).unwrap();
+    let grad_of_r1 = |weight: f64| {
+        let (loss, _) = evaluator.forward(&r1, &r2, &labels, &quat, weight).unwrap();
+        let grads = loss.backward().unwrap();
+        grads.get(&r1).map(|g| g.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap())
+    };
+    assert_eq!(grad_of_r1(0.0), None, "the online evaluator must not train the backbone by default");
+    let supervised = grad_of_r1(1.0).expect("supervision reaches the representation");
+    assert!(supervised > 0.0);
+    let doubled = grad_of_r1(2.0).unwrap();
+    assert!((doubled / supervised - 2.0).abs() < 1e-3, "{doubled} vs 2 x {supervised}");
+}
