@@ -179,7 +179,7 @@ pub struct TrainArgs {
     /// Diagnostic, not self-supervised: let the online rotation probe's MSE (on the whole
     /// representation) train the backbone, weighted by this. With `--sim-coeff 0 --std-coeff 0
     /// --cov-coeff 0` this trains the network to predict the relative rotation from images: how
-    /// much pose this architecture, resolution and budget can hold at all.
+    /// much pose this data, architecture and budget let a network learn with labels.
     #[arg(long, default_value_t = 0.0)]
     #[serde(default)]
     pub rotation_supervision: f64,

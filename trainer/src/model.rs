@@ -28,7 +28,7 @@ pub struct LossConfig {
     pub equi_factor: f64,
     pub simclr_temp: f64,
     /// Weight of the supervised rotation term (0: self-supervised only); see
-    /// `OnlineEvaluator::forward`. A diagnostic upper bound, not one of the paper's methods.
+    /// `OnlineEvaluator::forward`. A diagnostic, not one of the paper's methods.
     #[serde(default)]
     pub rotation_supervision: f64,
 }
