@@ -6,7 +6,7 @@
 #   experiments/small-scale.sh            # full budget (about 65 min on 2 cores)
 #   QUICK=1 experiments/small-scale.sh    # smoke run (a few minutes)
 #   TOY=1 ...                             # coloured solids from `eval toy-data` instead of `render`
-#                                         # (360 per class, 100 epochs: TOY_PER_CLASS, TOY_EPOCHS)
+#                                         # (defaults: 360 per class, 100 epochs)
 #
 # Every knob is an environment variable (defaults below). Outputs: the work folder ($WORK:
 # library, dataset, runs, eval JSON) and experiments/results/small-scale{,-quick}.{md,png}.
@@ -19,6 +19,10 @@ SEED=${SEED:-0}
 PROFILE=${PROFILE:-release}
 # "Supervised" is also accepted: a rotation-supervised diagnostic run (see below).
 METHODS=${METHODS:-"VICReg SIE"}
+if [ "$TOY" = 1 ] && [ "$QUICK" != 1 ]; then
+  # The toy solids' run in experiments/results/small-scale-toy.md: 1,800 objects, 1,200 steps.
+  PER_CLASS=${PER_CLASS:-360}; EPOCHS=${EPOCHS:-100}
+fi
 if [ "$QUICK" = 1 ]; then
   PER_CLASS=${PER_CLASS:-6}; VIEWS=${VIEWS:-6}; IMAGE_SIZE=${IMAGE_SIZE:-32}; RES=${RES:-32}; ARCH=${ARCH:-resnet-tiny}
   EPOCHS=${EPOCHS:-2}; BATCH=${BATCH:-32}; MLP=${MLP:-32-32-32}; PROBE_EPOCHS=${PROBE_EPOCHS:-5}; CLASSIFY_EPOCHS=${CLASSIFY_EPOCHS:-10}
@@ -33,11 +37,7 @@ else
   EPOCHS=${EPOCHS:-250}; BATCH=${BATCH:-128}; MLP=${MLP:-128-128-128}; PROBE_EPOCHS=${PROBE_EPOCHS:-30}
   CLASSIFY_EPOCHS=${CLASSIFY_EPOCHS:-100}; HIDDEN=${HIDDEN:-1024-1024}; SUFFIX=
 fi
-if [ "$TOY" = 1 ]; then
-  # The toy solids' run in experiments/results/small-scale-toy.md: 1,800 objects, 1,200 steps.
-  [ "$QUICK" = 1 ] || { PER_CLASS=${TOY_PER_CLASS:-360}; EPOCHS=${TOY_EPOCHS:-100}; }
-  SUFFIX="$SUFFIX-toy"
-fi
+[ "$TOY" = 1 ] && SUFFIX="$SUFFIX-toy"
 WORK=${WORK:-experiments/work/small-scale$SUFFIX}
 RESULTS=${RESULTS:-experiments/results/small-scale$SUFFIX}
 mkdir -p "$WORK" experiments/results
