@@ -77,10 +77,11 @@ for b in train eval render; do [ -f "target/$DIR/$b" ] && cp "target/$DIR/$b" "$
 
 # 2. Data: the built-in object library, rendered (or the toy solids).
 # Folders named by the settings that made them, so a work folder from another budget is never
-# silently reused (train resumes a run of the same model; it cannot tell the data changed).
+# silently reused (train resumes a run of the same model; it cannot tell the data or seed changed).
+# The runs name the seed too: a DATA given by the caller does not.
 DATA_TAG=${PER_CLASS}x${VIEWS}-${IMAGE_SIZE}px-seed$SEED
 DATA=${DATA:-$WORK/dataset-$DATA_TAG}
-RUNS=$WORK/runs-$(basename "$DATA")-$ARCH-${RES}px-b$BATCH-mlp$MLP
+RUNS=$WORK/runs-$(basename "$DATA")-$ARCH-${RES}px-b$BATCH-mlp$MLP-seed$SEED
 if [ -f "$DATA/val_labels.npy" ]; then
   log "dataset exists: $DATA"
 elif [ "$TOY" = 1 ]; then
