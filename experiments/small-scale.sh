@@ -3,8 +3,9 @@
 # object library, SIE's representation predicts the rotation between two views better than
 # VICReg's, while classification stays close and the predictor beats the identity.
 #
-#   experiments/small-scale.sh            # full budget (about 95 min on 2 cores)
-#   QUICK=1 experiments/small-scale.sh    # smoke run (a few minutes)
+#   experiments/small-scale.sh            # full budget: 200 epochs (about 3.5 h on 2 cores)
+#   EPOCHS=67 experiments/small-scale.sh  # a third of it (94 min): SIE not yet clearly ahead
+#   QUICK=1 experiments/small-scale.sh    # smoke run (seconds once built)
 #   TOY=1 ...                             # coloured solids from `eval toy-data` instead of `render`
 #                                         # (defaults: 360 per class, 100 epochs)
 #
@@ -37,11 +38,13 @@ else
   # 7,200 objects: on 1,440 training objects even a rotation-supervised backbone memorises their
   # poses and is at the floor on new objects; on 5,760 it generalises
   # (experiments/results/small-scale-objects-supervised.md). Trained at 32 px (4x cheaper steps)
-  # with batch 128, so 67 epochs are ~3,000 steps, and projectors no wider than the batch (a
-  # D-wide embedding of N < D samples cannot have a small covariance term). Earlier budgets:
+  # with batch 128 (45 steps per epoch), and projectors no wider than the batch (a D-wide
+  # embedding of N < D samples cannot have a small covariance term). 200 epochs (9,000 steps):
+  # SIE's lead in rotation R^2 grows with steps and is within the probe's noise at 67
+  # (experiments/results/small-scale-67-epochs.md, -100-epochs.md). Earlier budgets:
   # experiments/results/small-scale-1800-objects.md, small-scale-first.md.
   PER_CLASS=${PER_CLASS:-600}; VIEWS=${VIEWS:-8}; IMAGE_SIZE=${IMAGE_SIZE:-64}; RES=${RES:-32}; ARCH=${ARCH:-resnet-small}
-  EPOCHS=${EPOCHS:-67}; BATCH=${BATCH:-128}; MLP=${MLP:-128-128-128}; PROBE_EPOCHS=${PROBE_EPOCHS:-30}
+  EPOCHS=${EPOCHS:-200}; BATCH=${BATCH:-128}; MLP=${MLP:-128-128-128}; PROBE_EPOCHS=${PROBE_EPOCHS:-30}
   HIDDEN=${HIDDEN:-1024-1024}; SUFFIX=
 fi
 # Every published result trained its linear probe for PROBE_EPOCHS (30) epochs.
