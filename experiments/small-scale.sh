@@ -3,7 +3,7 @@
 # object library, SIE's representation predicts the rotation between two views better than
 # VICReg's, while classification stays close and the predictor beats the identity.
 #
-#   experiments/small-scale.sh            # full budget: 200 epochs (about 3.5 h on 2 cores)
+#   experiments/small-scale.sh            # full budget: 200 epochs (about 3.6 h on 2 cores)
 #   EPOCHS=67 experiments/small-scale.sh  # a third of it (94 min): SIE not yet clearly ahead
 #   QUICK=1 experiments/small-scale.sh    # smoke run (seconds once built)
 #   TOY=1 ...                             # coloured solids from `eval toy-data` instead of `render`
