@@ -5,13 +5,13 @@
 const PI: f32 = 3.14159265358979;
 
 struct Globals {
-    view_proj: mat4x4<f32>,
-    eye: vec4<f32>,
-    // x: sun irradiance; y: sin(sun angular radius); z: sky ambient irradiance; w: floor bounce.
+    // x: unused; y: sin(sun angular radius); z: sky ambient irradiance; w: floor bounce.
     sun: vec4<f32>,
 }
 
+// Everything a factor configuration can vary comes per view.
 struct View {
+    view_proj: mat4x4<f32>,
     model: mat4x4<f32>,
     light_view_proj: mat4x4<f32>,
     // xyz: spot position; w: cos(cone half angle).
@@ -22,6 +22,10 @@ struct View {
     spot_radiance: vec4<f32>,
     // rgb: floor albedo; w: radius of the object's bounding sphere (soft sun occlusion).
     floor_albedo: vec4<f32>,
+    // xyz: camera position; w: sun irradiance.
+    eye: vec4<f32>,
+    // xyz: centre of the object's bounding sphere.
+    object_centre: vec4<f32>,
 }
 
 struct Material {
@@ -69,8 +73,9 @@ fn vs_shadow(v: VertexIn) -> @builtin(position) vec4<f32> {
 fn vs_object(v: VertexIn) -> VertexOut {
     let world = view.model * vec4<f32>(v.position, 1.0);
     var out: VertexOut;
-    out.clip = globals.view_proj * world;
+    out.clip = view.view_proj * world;
     out.world = world.xyz;
+    // The model matrix is a rotation times a uniform scale: it maps normals as directions.
     out.normal = (view.model * vec4<f32>(v.normal, 0.0)).xyz;
     out.uv = v.uv;
     return out;
@@ -79,7 +84,7 @@ fn vs_object(v: VertexIn) -> VertexOut {
 @vertex
 fn vs_floor(v: VertexIn) -> VertexOut {
     var out: VertexOut;
-    out.clip = globals.view_proj * vec4<f32>(v.position, 1.0);
+    out.clip = view.view_proj * vec4<f32>(v.position, 1.0);
     out.world = v.position;
     out.normal = v.normal;
     out.uv = v.uv;
@@ -145,11 +150,11 @@ struct Surface {
 }
 
 fn shade(s: Surface) -> vec3<f32> {
-    let v = normalize(globals.eye.xyz - s.position);
+    let v = normalize(view.eye.xyz - s.position);
     // Sun and sky from above, light bounced off the floor from below.
-    let sun_e = globals.sun.x * sun_cosine(s.normal.z, globals.sun.y) * s.sky_visibility;
+    let sun_e = view.eye.w * sun_cosine(s.normal.z, globals.sun.y) * s.sky_visibility;
     let up = 0.5 + 0.5 * s.normal.z;
-    let floor_radiance = view.floor_albedo.rgb * globals.sun.x / PI;
+    let floor_radiance = view.floor_albedo.rgb * view.eye.w / PI;
     let ambient_e = vec3<f32>(globals.sun.z * up * s.sky_visibility) + globals.sun.w * PI * floor_radiance * (1.0 - up);
     // Spot: inverse-square, cone mask, shadow map.
     let to_light = view.light_position.xyz - s.position;
@@ -177,7 +182,7 @@ fn fs_object(in: VertexOut) -> @location(0) vec4<f32> {
     let texel = textureSample(albedo_texture, albedo_sampler, in.uv);
     var n = normalize(in.normal);
     // Two-sided: ShapeNet windings are inconsistent, and Cycles shades both sides.
-    if (dot(n, globals.eye.xyz - in.world) < 0.0) {
+    if (dot(n, view.eye.xyz - in.world) < 0.0) {
         n = -n;
     }
     var s: Surface;
@@ -195,7 +200,7 @@ fn fs_object(in: VertexOut) -> @location(0) vec4<f32> {
 fn fs_floor(in: VertexOut) -> @location(0) vec4<f32> {
     // The object as a sphere above the floor blocks part of the very soft sun and sky: a wide,
     // faint contact shadow straight below it (the hard shadow comes from the spot's map).
-    let to_object = -in.world;
+    let to_object = view.object_centre.xyz - in.world;
     let d2 = dot(to_object, to_object);
     let r = view.floor_albedo.w;
     let cos_up = max(to_object.z, 0.0) * inverseSqrt(d2);
@@ -208,4 +213,11 @@ fn fs_floor(in: VertexOut) -> @location(0) vec4<f32> {
     s.roughness = 0.5;
     s.sky_visibility = 1.0 - occlusion;
     return vec4<f32>(shade(s), 0.0);
+}
+
+// ---- distance pass (--depth): millimetres from the camera centre, as Blender's distance pass ----
+
+@fragment
+fn fs_distance(in: VertexOut) -> @location(0) u32 {
+    return u32(round(length(in.world - view.eye.xyz) * 1000.0));
 }

@@ -4,6 +4,7 @@
 //! ROOT/<synset>/<object_id>/image_<k>.jpg
 //! ROOT/<synset>/<object_id>/latent_<k>.npy
 //! ROOT/<synset>/<object_id>/mask_<k>.png      (ours, with --mask)
+//! ROOT/<synset>/<object_id>/depth_<k>.png     (ours, with --depth: 16-bit, millimetres)
 //! ```
 
 use std::fmt;
@@ -90,6 +91,10 @@ impl ObjectKey {
     pub fn mask_path(&self, root: &Path, view: usize) -> PathBuf {
         self.dir(root).join(mask_name(view))
     }
+
+    pub fn depth_path(&self, root: &Path, view: usize) -> PathBuf {
+        self.dir(root).join(depth_name(view))
+    }
 }
 
 impl fmt::Display for ObjectKey {
@@ -108,6 +113,10 @@ pub fn latent_name(view: usize) -> String {
 
 pub fn mask_name(view: usize) -> String {
     format!("mask_{view}.png")
+}
+
+pub fn depth_name(view: usize) -> String {
+    format!("depth_{view}.png")
 }
 
 /// View indices `k` of the `latent_<k>.npy` files in an object folder, sorted.

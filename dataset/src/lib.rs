@@ -7,6 +7,7 @@
 
 pub mod atomic;
 pub mod colour;
+pub mod config;
 pub mod factors;
 pub mod latent;
 pub mod layout;
@@ -19,5 +20,9 @@ pub mod split;
 pub use latent::Latent;
 pub use layout::ObjectKey;
 
-/// Version of the generator that wrote a dataset; recorded in its manifest.
+/// Version of the generator that wrote a dataset; recorded in its manifest. 0.2: factor
+/// configurations and one keyed stream per factor (the same seed gives other values than 0.1).
 pub const GENERATOR_VERSION: &str = concat!("iebench-rs ", env!("CARGO_PKG_VERSION"));
+
+/// The git commit the generator was built from ("unknown" outside a git checkout).
+pub const GENERATOR_COMMIT: &str = env!("IEBENCH_GIT_COMMIT");

@@ -52,9 +52,70 @@ pub fn matrix_from_euler_xyz(euler: [f64; 3]) -> [[f64; 3]; 3] {
     ]
 }
 
+/// Extrinsic x-y-z Euler angles of a unit quaternion, in SciPy's `as_euler("xyz")` ranges:
+/// a, c in (-pi, pi], b in [-pi/2, pi/2].
+pub fn euler_xyz_from_quat(q: [f64; 4]) -> [f64; 3] {
+    let m = matrix_from_quat(q);
+    // R = Rz(c) Ry(b) Rx(a): R20 = -sin b, R21 = cos b sin a, R22 = cos b cos a, R10 = sin c cos b.
+    // atan2 rather than asin(-R20): well conditioned near b = +-pi/2.
+    let b = (-m[2][0]).atan2(m[0][0].hypot(m[1][0]));
+    if m[2][0].abs() < 1.0 - 1e-12 {
+        [m[2][1].atan2(m[2][2]), b, m[1][0].atan2(m[0][0])]
+    } else {
+        // Gimbal lock (b = +-pi/2, R = Ry(b) Rx(a) with c = 0): only a -+ c is defined; put it in a.
+        [(-m[2][0] * m[0][1]).atan2(m[1][1]), b, 0.0]
+    }
+}
+
+/// The rotation matrix (row-major) of a unit (x, y, z, w) quaternion.
+pub fn matrix_from_quat(q: [f64; 4]) -> [[f64; 3]; 3] {
+    let [x, y, z, w] = q;
+    [
+        [1.0 - 2.0 * (y * y + z * z), 2.0 * (x * y - z * w), 2.0 * (x * z + y * w)],
+        [2.0 * (x * y + z * w), 1.0 - 2.0 * (x * x + z * z), 2.0 * (y * z - x * w)],
+        [2.0 * (x * z - y * w), 2.0 * (y * z + x * w), 1.0 - 2.0 * (x * x + y * y)],
+    ]
+}
+
+/// A quaternion uniform over SO(3) (Haar measure) from three uniforms in [0, 1) (Shoemake 1992).
+pub fn uniform_quat(u: [f64; 3]) -> [f64; 4] {
+    let tau = 2.0 * std::f64::consts::PI;
+    let (a, b) = ((1.0 - u[0]).sqrt(), u[0].sqrt());
+    let (s1, c1) = (tau * u[1]).sin_cos();
+    let (s2, c2) = (tau * u[2]).sin_cos();
+    [a * s1, a * c1, b * s2, b * c2]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn euler_from_quat_inverts_quat_from_euler() {
+        for e in [[0.3, -0.2, 0.9], [-2.5, 1.2, 3.0], [3.0, -1.5, -2.9], [0.0, 0.0, 0.0], [0.7, std::f64::consts::FRAC_PI_2, 0.0], [-0.4, -std::f64::consts::FRAC_PI_2, 0.0]] {
+            let back = euler_xyz_from_quat(quat_from_euler_xyz(e));
+            for i in 0..3 {
+                assert!((back[i] - e[i]).abs() < 1e-9, "{e:?} -> {back:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn uniform_quat_is_haar_distributed() {
+        // Under the Haar measure E[trace R] = 0 and the rotation axis is isotropic.
+        let n = 20_000;
+        let (mut trace, mut axis_z) = (0.0, 0.0);
+        for i in 0..n {
+            let u = [(i as f64 + 0.5) / n as f64, ((i * 7919) % n) as f64 / n as f64, ((i * 104_729) % n) as f64 / n as f64];
+            let q = uniform_quat(u);
+            assert!((q.iter().map(|v| v * v).sum::<f64>() - 1.0).abs() < 1e-12);
+            let m = matrix_from_quat(q);
+            trace += m[0][0] + m[1][1] + m[2][2];
+            axis_z += q[2] * q[2] / (1.0 - q[3] * q[3]).max(1e-12);
+        }
+        assert!((trace / n as f64).abs() < 0.02, "mean trace {}", trace / n as f64);
+        assert!((axis_z / n as f64 - 1.0 / 3.0).abs() < 0.02, "mean axis z^2 {}", axis_z / n as f64);
+    }
 
     #[derive(serde::Deserialize)]
     struct Row {

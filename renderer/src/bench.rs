@@ -240,9 +240,9 @@ fn mesh_name(obj: &Path) -> String {
 }
 
 /// Deterministic spread of factors for object `object`.
-fn latents(object: usize, count: usize) -> Vec<dataset::Latent> {
+fn latents(object: usize, count: usize) -> Vec<dataset::factors::ViewFactors> {
     let key = dataset::ObjectKey::new("bench", &format!("object{object}")).expect("valid key");
-    (0..count).map(|v| dataset::factors::sample_latent(0, &key, v)).collect()
+    (0..count).map(|v| dataset::factors::reference_view(0, &key, v)).collect()
 }
 
 /// One run: objects of [`VIEWS_PER_OBJECT`] views until `views` images are written.
@@ -255,7 +255,7 @@ fn render_and_write(
     output: Output,
     render_time: &mut [(f64, usize)],
 ) -> anyhow::Result<usize> {
-    let (tx, rx) = mpsc::sync_channel::<(usize, Vec<dataset::Latent>, Vec<crate::gpu::Frame>)>(1);
+    let (tx, rx) = mpsc::sync_channel::<(usize, Vec<dataset::factors::ViewFactors>, Vec<crate::gpu::Frame>)>(1);
     let out_dir = out.to_path_buf();
     let writer = std::thread::spawn(move || -> anyhow::Result<usize> {
         let mut written = 0;
@@ -267,12 +267,12 @@ fn render_and_write(
                     Output::JpegFiles => {
                         dataset::atomic::write_bytes(
                             &dir.join(format!("image_{k}.jpg")),
-                            &encode_jpeg(&frame.rgb, size),
+                            &encode_jpeg(&frame.rgb, size, crate::gpu::JPEG_QUALITY),
                         )?;
-                        latent.write(&dir.join(format!("latent_{k}.npy")))
+                        latent.latent.write(&dir.join(format!("latent_{k}.npy")))
                     }
                     Output::JpegOnly => {
-                        std::hint::black_box(encode_jpeg(&frame.rgb, size));
+                        std::hint::black_box(encode_jpeg(&frame.rgb, size, crate::gpu::JPEG_QUALITY));
                         Ok(())
                     }
                     Output::Discard => Ok(()),

@@ -16,6 +16,9 @@ Examples:
   render --shapenet ./ShapeNetCore --out ./3diebench --shard 2/4
   # Re-render an existing dataset's exact factors at 128 px, with masks:
   render --shapenet ./ShapeNetCore --from-latents ./3diebench --image-size 128 --mask --out ./3dieb-128
+  # A preset (manifests/*.toml), and a controlled variant of an existing dataset:
+  render --config manifests/3diebench-t.toml --out ./3diebench-t
+  render --like ./3diebench --config manifests/3diebench-ood.toml --out ./3diebench-ood
   # The built-in library as a ShapeNet tree, a contact sheet, and the throughput benchmark:
   render synth --out ./synth-shapenet --per-class 20 --seed 0
   render preview --out contact_sheet.png
@@ -49,15 +52,25 @@ pub struct DatasetArgs {
     /// Output dataset folder (official 3DIEBench layout).
     #[arg(long, default_value = "./3diebench")]
     pub out: PathBuf,
-    /// Views per object.
-    #[arg(long, default_value_t = 50)]
-    pub views: usize,
-    /// Seed of the factor generator (and of the object-level split).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Image width and height in pixels.
-    #[arg(long, default_value_t = 256)]
-    pub image_size: u32,
+    /// Factor configuration (TOML; presets in manifests/). Default: the 3DIEBench reference.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Render a controlled variant of the dataset DIR: its objects, split, seed, views and
+    /// configuration, with --config's changes on top.
+    #[arg(long, value_name = "DIR")]
+    pub like: Option<PathBuf>,
+    /// Views per object [config: dataset.views; reference 50].
+    #[arg(long)]
+    pub views: Option<usize>,
+    /// Seed of the factor generator and of the object-level split [config: dataset.seed; 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Image width and height in pixels [config: dataset.image_size; 256].
+    #[arg(long)]
+    pub image_size: Option<u32>,
+    /// JPEG quality, 1-100 [config: dataset.jpeg_quality; 95].
+    #[arg(long)]
+    pub jpeg_quality: Option<u8>,
     /// Objects to render: lines `synset/object_id`, or an official `*_images.npy` manifest.
     #[arg(long)]
     pub objects: Option<PathBuf>,
@@ -70,24 +83,32 @@ pub struct DatasetArgs {
     /// Also write mask_<k>.png (object coverage, 0/255).
     #[arg(long)]
     pub mask: bool,
+    /// Also write depth_<k>.png: 16-bit PNG, millimetres from the camera centre (Blender's
+    /// distance pass), 0 where nothing was drawn.
+    #[arg(long)]
+    pub depth: bool,
     /// Continue past objects that fail to load; list them in the manifest and exit non-zero.
     #[arg(long)]
     pub keep_going: bool,
-    /// Fraction of each class's objects in the val split.
-    #[arg(long, default_value_t = 0.2)]
-    pub val_fraction: f64,
+    /// Fraction of each class's objects in the val split [config: dataset.val_fraction; 0.2].
+    #[arg(long)]
+    pub val_fraction: Option<f64>,
     /// Anti-aliasing: fxaa (default; the fastest on lavapipe), msaa4, ssaa2 or none.
-    #[arg(long, default_value = "fxaa")]
-    pub antialias: crate::gpu::Antialias,
+    #[arg(long)]
+    pub antialias: Option<crate::gpu::Antialias>,
     /// Renderers drawing objects in parallel (each is one wgpu device).
     #[arg(long, default_value_t = 2)]
     pub renderers: usize,
     /// Where the built-in library is generated when --shapenet is not given.
     #[arg(long, default_value = "./synth-shapenet")]
     pub library: PathBuf,
-    /// Objects per class of the built-in library.
-    #[arg(long, default_value_t = 20)]
-    pub per_class: usize,
+    /// Objects per class of the built-in library [20].
+    #[arg(long)]
+    pub per_class: Option<usize>,
+    /// Seed that picks the built-in library's objects (independent of --seed, so the same
+    /// objects can be rendered under other factors) [0].
+    #[arg(long)]
+    pub library_seed: Option<u64>,
 }
 
 #[derive(Args, Debug)]

@@ -2,7 +2,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use renderer::cli::{Cli, Command, DatasetArgs};
-use renderer::gpu::RenderOptions;
+use anyhow::Context;
+use dataset::config::RenderConfig;
+use dataset::records::DatasetManifest;
+use renderer::gpu::{Antialias, RenderOptions};
 use renderer::job::{self, JobConfig};
 
 fn main() -> ExitCode {
@@ -57,35 +60,82 @@ fn ensure_library(dir: &std::path::Path, per_class: usize, seed: u64) -> anyhow:
     Ok(())
 }
 
+/// The configuration of a run: the reference, or `--like DIR`'s, with `--config`'s changes on
+/// top, then the command line's flags.
+fn resolve_config(a: &DatasetArgs) -> anyhow::Result<(RenderConfig, Option<DatasetManifest>)> {
+    let source = match a.like.as_deref().or(a.from_latents.as_deref()) {
+        Some(dir) if a.like.is_some() || dir.join(dataset::records::MANIFEST_FILE).exists() => {
+            Some(DatasetManifest::read(dir).context("--like and --from-latents read the source's manifest")?)
+        }
+        _ => None,
+    };
+    let mut config = match (&a.like, &source) {
+        (Some(dir), Some(m)) => {
+            RenderConfig::from_recorded(&m.config, &dir.join(dataset::records::MANIFEST_FILE).display().to_string())?
+        }
+        _ => RenderConfig::reference(),
+    };
+    if let Some(file) = &a.config {
+        config = config.with_changes_from(file)?;
+    }
+    let s = &mut config.settings;
+    if let (Some(m), None) = (&source, a.views) {
+        s.views = m.views; // --from-latents: the manifest says what the source has
+    }
+    s.views = a.views.unwrap_or(s.views);
+    s.seed = a.seed.unwrap_or(s.seed);
+    s.image_size = a.image_size.unwrap_or(s.image_size);
+    s.jpeg_quality = a.jpeg_quality.unwrap_or(s.jpeg_quality);
+    s.val_fraction = a.val_fraction.unwrap_or(s.val_fraction);
+    s.validate(|key| format!("--{}", key.replace('_', "-")))?;
+    Ok((config, source))
+}
+
 /// The main job. Ok(false) when objects failed under --keep-going.
 fn run_dataset(a: DatasetArgs) -> anyhow::Result<bool> {
-    let shapenet = match a.shapenet {
-        Some(p) => p,
+    anyhow::ensure!(a.renderers >= 1, "--renderers: 0 is out of range (at least 1)");
+    let (config, source) = resolve_config(&a)?;
+    let recorded = |key: &str| source.as_ref().and_then(|m| m.config.get(key).cloned());
+    let (shapenet, library) = match a.shapenet {
+        Some(p) => (p, None),
         None => {
+            // --like a dataset of the built-in library: the same library.
+            let like_library = recorded("library").filter(|v| !v.is_null());
+            let from_source = |key: &str| like_library.as_ref().and_then(|l| l[key].as_u64());
+            let per_class = a.per_class.or(from_source("per_class").map(|n| n as usize)).unwrap_or(20);
+            let library_seed = a.library_seed.or(from_source("seed")).unwrap_or(0);
+            anyhow::ensure!(per_class >= 1, "--per-class: 0 is out of range (at least 1)");
             // Regenerating is deterministic and cheap; it also repairs a partial library.
-            synth::generate_library(&a.library, a.per_class, a.seed)?;
-            a.library.clone()
+            synth::generate_library(&a.library, per_class, library_seed)?;
+            let info = serde_json::json!({ "per_class": per_class, "seed": library_seed });
+            (a.library.clone(), Some(info))
         }
+    };
+    let antialias = match (a.antialias, recorded("antialias").and_then(|v| v.as_str().map(str::to_string))) {
+        (Some(aa), _) => aa,
+        (None, Some(name)) if a.like.is_some() => name.parse()?,
+        _ => Antialias::Fxaa,
     };
     let cfg = JobConfig {
         shapenet,
         out: a.out,
-        views: a.views,
-        seed: a.seed,
-        image_size: a.image_size,
+        render: RenderOptions {
+            image_size: config.settings.image_size,
+            mask: a.mask,
+            depth: a.depth,
+            antialias,
+            ..Default::default()
+        },
+        config,
         objects: a.objects,
         shard: a.shard,
         from_latents: a.from_latents,
+        like: a.like,
         mask: a.mask,
+        depth: a.depth,
         keep_going: a.keep_going,
-        val_fraction: a.val_fraction,
-        render: RenderOptions {
-            image_size: a.image_size,
-            mask: a.mask,
-            antialias: a.antialias,
-            ..Default::default()
-        },
         renderers: a.renderers,
+        library,
     };
     let summary = job::run(&cfg)?;
     println!("{}", summary.line());

@@ -1,11 +1,14 @@
 //! Contact sheet: one PNG with a row per class (named on the left) and, in each row, a few
 //! objects times a few views rendered in the reference scene, so a person sees the data at a
 //! glance. Views use the dataset's own factor sampler, so the sheet shows what a dataset holds.
+//! With factor configurations, the rows are the configurations instead (the same objects and
+//! views under each), so the difference between presets is seen at a glance.
 
 use std::path::Path;
 
 use anyhow::{ensure, Context};
-use dataset::{atomic, ObjectKey};
+use dataset::config::{RenderConfig, Split};
+use dataset::{atomic, factors, ObjectKey};
 use image::{ImageEncoder, Rgb, RgbImage};
 
 use crate::gpu::{RenderOptions, Renderer};
@@ -19,10 +22,11 @@ const FONT_SCALE: u32 = 2;
 const BACKGROUND: Rgb<u8> = Rgb([24, 24, 24]);
 const INK: Rgb<u8> = Rgb([235, 235, 235]);
 
-/// One row of the sheet: a class and the objects shown for it.
+/// One row of the sheet: a label, the objects shown, and the factors they are drawn with.
 struct Row {
     name: String,
     objects: Vec<ObjectKey>,
+    config: RenderConfig,
 }
 
 /// The classes of a ShapeNet-layout tree in label order (sorted synsets), named from
@@ -36,6 +40,7 @@ fn rows(root: &Path, per_class: usize) -> anyhow::Result<Vec<Row>> {
         .map(|synset| Row {
             name: tree.class_name(synset),
             objects: objects.iter().filter(|k| &k.synset == synset).take(per_class).cloned().collect(),
+            config: RenderConfig::reference(),
         })
         .filter(|row| !row.objects.is_empty())
         .collect();
@@ -49,7 +54,7 @@ fn rows(root: &Path, per_class: usize) -> anyhow::Result<Vec<Row>> {
 
 /// Renders the sheet of `library_root` (a ShapeNetCore v2 layout tree) into `out_png`:
 /// `per_class` objects x `views` views of `image_size` pixels per class row, factors drawn with
-/// [`dataset::factors::sample_latent`] under `seed`.
+/// the reference distributions under `seed`.
 pub fn contact_sheet(
     library_root: &Path,
     out_png: &Path,
@@ -59,7 +64,34 @@ pub fn contact_sheet(
     seed: u64,
 ) -> anyhow::Result<()> {
     ensure!(per_class > 0 && views > 0, "the contact sheet needs at least one object and one view per class");
-    let rows = rows(library_root, per_class)?;
+    let mut rows = rows(library_root, per_class)?;
+    for row in &mut rows {
+        row.config.settings.seed = seed;
+    }
+    draw_sheet(library_root, out_png, &rows, views, image_size)
+}
+
+/// A sheet with one row per configuration (labelled with its file's stem): the first object of
+/// `classes` classes, `views` views each, drawn for val objects (3DIEBench-OOD changes only those)
+/// under each configuration's own seed.
+pub fn config_sheet(
+    library_root: &Path,
+    out_png: &Path,
+    configs: &[(String, RenderConfig)],
+    classes: usize,
+    views: usize,
+    image_size: u32,
+) -> anyhow::Result<()> {
+    ensure!(classes > 0 && views > 0, "the sheet needs at least one object and one view");
+    let objects: Vec<ObjectKey> = rows(library_root, 1)?.into_iter().take(classes).flat_map(|r| r.objects).collect();
+    let rows: Vec<Row> = configs
+        .iter()
+        .map(|(name, config)| Row { name: name.clone(), objects: objects.clone(), config: config.clone() })
+        .collect();
+    draw_sheet(library_root, out_png, &rows, views, image_size)
+}
+
+fn draw_sheet(library_root: &Path, out_png: &Path, rows: &[Row], views: usize, image_size: u32) -> anyhow::Result<()> {
     let mut renderer = Renderer::new(RenderOptions { image_size, ..Default::default() })?;
 
     let label_w = rows.iter().map(|r| pixfont::width(&r.name, FONT_SCALE)).max().unwrap_or(0) + 2 * GAP * 2;
@@ -77,7 +109,8 @@ pub fn contact_sheet(
             let path = obj_path(library_root, key);
             let mesh = load_obj(&path)?;
             let gpu = renderer.upload(&mesh).with_context(|| format!("uploading {}", path.display()))?;
-            let latents: Vec<_> = (0..views).map(|v| dataset::factors::sample_latent(seed, key, v)).collect();
+            let latents: Vec<_> =
+                (0..views).map(|v| factors::sample_view(&row.config, Split::Val, key, v)).collect();
             let frames = renderer.render_views(&gpu, &latents).with_context(|| format!("rendering {key}"))?;
             for (v, frame) in frames.into_iter().enumerate() {
                 let tile = RgbImage::from_raw(image_size, image_size, frame.rgb)

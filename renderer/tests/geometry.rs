@@ -5,6 +5,8 @@
 
 use std::path::Path;
 
+use dataset::config::TranslationFrame;
+use dataset::factors::{reference_scene, Camera, ViewFactors};
 use dataset::Latent;
 use glam::{Mat3, Vec3};
 use renderer::gpu::{Antialias, RenderOptions, Renderer};
@@ -79,11 +81,16 @@ fn box_mesh() -> Mesh {
 fn project(p: Vec3) -> [f32; 2] {
     let eye =
         Vec3::new(0.0, 2.5 * std::f32::consts::FRAC_PI_4.sin(), 2.5 * std::f32::consts::FRAC_PI_4.cos());
+    project_from(p, eye, 50.0)
+}
+
+/// [`project`] from any eye looking at the origin, with a focal length in mm on 36 mm.
+fn project_from(p: Vec3, eye: Vec3, focal_mm: f32) -> [f32; 2] {
     let forward = (Vec3::ZERO - eye).normalize();
     let right = forward.cross(Vec3::Z).normalize();
     let up = right.cross(forward);
     let d = p - eye;
-    let tan_half = 18.0f32 / 50.0;
+    let tan_half = 18.0f32 / focal_mm;
     let x = d.dot(right) / d.dot(forward) / tan_half;
     let y = d.dot(up) / d.dot(forward) / tan_half;
     [(x + 1.0) * 0.5 * SIZE as f32, (1.0 - y) * 0.5 * SIZE as f32]
@@ -151,7 +158,12 @@ fn mask_silhouette_sized(mask: &[u8], size: u32) -> Silhouette {
 }
 
 fn expected_silhouette(rotation: Mat3) -> Silhouette {
-    let projected: Vec<[f32; 2]> = corners().into_iter().map(|c| project(rotation * c)).collect();
+    expected_silhouette_of(|c| project(rotation * c))
+}
+
+/// The silhouette of the box whose corners `to_pixel` maps to the image.
+fn expected_silhouette_of(to_pixel: impl Fn(Vec3) -> [f32; 2]) -> Silhouette {
+    let projected: Vec<[f32; 2]> = corners().into_iter().map(to_pixel).collect();
     let hull = convex_hull(projected.clone());
     let (area, centroid) = polygon_area_and_centroid(&hull);
     let min = [0, 1].map(|k| projected.iter().map(|p| p[k]).fold(f32::MAX, f32::min));
@@ -189,6 +201,10 @@ fn latent_with_rotation(rotation: [f64; 3]) -> Latent {
     Latent { rotation, ..Latent::from_array([0.0, 0.0, 0.0, 0.3, 0.4, 1.0, 0.7]) }
 }
 
+fn view_with_rotation(rotation: [f64; 3]) -> ViewFactors {
+    reference_scene(latent_with_rotation(rotation))
+}
+
 #[test]
 fn object_rotation_is_scipy_extrinsic_xyz() {
     for row in scipy_rows() {
@@ -203,11 +219,12 @@ fn object_rotation_is_scipy_extrinsic_xyz() {
 
 #[test]
 fn scene_camera_matches_the_spec() {
-    let eye = renderer::gpu::scene::camera_position();
+    let camera = view_with_rotation([0.0; 3]).camera;
+    let eye = renderer::gpu::scene::camera_position(&camera);
     assert!((eye - Vec3::new(0.0, 1.767767, 1.767767)).length() < 1e-5, "{eye}");
-    assert!((renderer::gpu::scene::camera_fov().to_degrees() - 39.5978).abs() < 1e-3);
+    assert!((renderer::gpu::scene::camera_fov(&camera).to_degrees() - 39.5978).abs() < 1e-3);
     for p in [Vec3::ZERO, Vec3::new(0.3, -0.2, 0.1), Vec3::new(-0.4, 0.4, -0.5)] {
-        let got = renderer::gpu::scene::project_to_pixel(p, SIZE).unwrap();
+        let got = renderer::gpu::scene::project_to_pixel(p, &camera, SIZE).unwrap();
         let want = project(p);
         assert!(
             (got[0] - want[0]).abs() < 1e-3 && (got[1] - want[1]).abs() < 1e-3,
@@ -228,7 +245,7 @@ fn silhouette_matches_camera_maths_for_scipy_rotations() {
         let m = Mat3::from_cols_array_2d(&[0, 1, 2].map(|c| [0, 1, 2].map(|r| row.matrix_1[r][c] as f32)));
         cases.push((latent_with_rotation(row.euler_1), m));
     }
-    let latents: Vec<Latent> = cases.iter().map(|c| c.0).collect();
+    let latents: Vec<ViewFactors> = cases.iter().map(|c| reference_scene(c.0)).collect();
     let frames = renderer.render_views(&gpu, &latents).unwrap();
     for ((latent, matrix), frame) in cases.iter().zip(&frames) {
         let mask = frame.mask.as_ref().expect("mask requested");
@@ -246,7 +263,7 @@ fn silhouette_does_not_depend_on_floor_or_light() {
     let gpu = renderer.upload(&box_mesh()).unwrap();
     let a = Latent::from_array([0.3, -0.2, 0.9, 0.1, 0.0, 0.0, 0.2]);
     let b = Latent { floor_hue: 0.8, light_theta: 0.7, light_phi: 3.0, light_hue: 0.9, ..a };
-    let frames = renderer.render_views(&gpu, &[a, b]).unwrap();
+    let frames = renderer.render_views(&gpu, &[reference_scene(a), reference_scene(b)]).unwrap();
     assert_eq!(frames[0].mask, frames[1].mask);
     assert_ne!(frames[0].rgb, frames[1].rgb);
 }
@@ -256,7 +273,7 @@ fn rows_are_unpadded_at_sizes_that_are_not_multiples_of_64() {
     // 100 px: 400-byte rows, padded to 512 in the readback; the frame must not show the padding.
     let Some(mut renderer) = renderer_with(100) else { return };
     let gpu = renderer.upload(&box_mesh()).unwrap();
-    let frame = renderer.render_views(&gpu, &[latent_with_rotation([0.2, 0.4, -0.3])]).unwrap().remove(0);
+    let frame = renderer.render_views(&gpu, &[view_with_rotation([0.2, 0.4, -0.3])]).unwrap().remove(0);
     assert_eq!(frame.rgb.len(), 100 * 100 * 3);
     let got = mask_silhouette_sized(frame.mask.as_ref().unwrap(), 100);
     let rotation = renderer::gpu::scene::object_rotation(&latent_with_rotation([0.2, 0.4, -0.3]));
@@ -270,4 +287,63 @@ fn rows_are_unpadded_at_sizes_that_are_not_multiples_of_64() {
             want.centroid
         );
     }
+}
+
+#[test]
+fn translation_scale_and_camera_put_the_silhouette_where_the_projection_predicts() {
+    let Some(mut renderer) = renderer() else { return };
+    let gpu = renderer.upload(&box_mesh()).unwrap();
+    let row = &scipy_rows()[1];
+    let r = Mat3::from_cols_array_2d(&[0, 1, 2].map(|c| [0, 1, 2].map(|k| row.matrix_1[k][c] as f32)));
+    let reference_eye = Vec3::new(0.0, 1.767767, 1.767767);
+    // (factors, the independent model of where a box corner lands, eye, focal length).
+    type Model = Box<dyn Fn(Vec3) -> Vec3>;
+    let mut cases: Vec<(ViewFactors, Model, Vec3, f32)> = Vec::new();
+    let mut object_frame = view_with_rotation(row.euler_1);
+    object_frame.translation = [0.3, -0.2, 0.1];
+    object_frame.scale = 1.4;
+    let t = Vec3::new(0.3, -0.2, 0.1);
+    cases.push((object_frame, Box::new(move |c| r * (1.4 * c + t)), reference_eye, 50.0));
+    let mut world_frame = object_frame;
+    world_frame.translation_frame = TranslationFrame::World;
+    world_frame.translation = [-0.25, 0.3, -0.1];
+    world_frame.scale = 0.7;
+    let t = Vec3::new(-0.25, 0.3, -0.1);
+    cases.push((world_frame, Box::new(move |c| r * (0.7 * c) + t), reference_eye, 50.0));
+    let mut camera = view_with_rotation(row.euler_1);
+    camera.camera = Camera { distance: 3.0, elevation: 0.6, azimuth: 2.0, focal_length: 35.0 };
+    let eye = 3.0 * Vec3::new(0.6f32.cos() * 2.0f32.cos(), 0.6f32.cos() * 2.0f32.sin(), 0.6f32.sin());
+    cases.push((camera, Box::new(move |c| r * c), eye, 35.0));
+
+    let factors: Vec<ViewFactors> = cases.iter().map(|c| c.0).collect();
+    let frames = renderer.render_views(&gpu, &factors).unwrap();
+    let reference = expected_silhouette(r);
+    for ((f, model, eye, focal), frame) in cases.iter().zip(&frames) {
+        let want = expected_silhouette_of(|c| project_from(model(c), *eye, *focal));
+        let got = mask_silhouette(frame.mask.as_ref().unwrap());
+        // Each case must really move or resize the silhouette, or the test proves nothing.
+        let moved = (want.centroid[0] - reference.centroid[0]).hypot(want.centroid[1] - reference.centroid[1]);
+        assert!(moved > 10.0 || (want.area / reference.area - 1.0).abs() > 0.3, "{f:?}");
+        assert_matches(&got, &want, &format!("{f:?}"));
+    }
+}
+
+#[test]
+fn depth_is_the_distance_to_the_camera_in_millimetres() {
+    let opts = RenderOptions { image_size: SIZE, mask: true, depth: true, antialias: Antialias::None, ..Default::default() };
+    let Ok(mut renderer) = Renderer::new(opts) else { panic!("cannot start the renderer") };
+    let gpu = renderer.upload(&box_mesh()).unwrap();
+    let mut aside = view_with_rotation([0.0; 3]);
+    aside.translation_frame = TranslationFrame::World;
+    aside.translation = [0.9, 0.0, 0.0];
+    let frames = renderer.render_views(&gpu, &[aside, view_with_rotation([0.0; 3])]).unwrap();
+    let centre = (SIZE / 2 * SIZE + SIZE / 2) as usize;
+    // With the box moved aside, the centre ray meets the floor (z = -1): the eye is at
+    // (0, 1.7678, 1.7678) looking along (0, -1, -1)/sqrt(2), so t = 2.7678 sqrt(2) = 3.914 m.
+    let floor = frames[0].depth.as_ref().unwrap()[centre] as f32;
+    assert!((floor - 3914.2).abs() < 15.0, "floor at {floor} mm");
+    // The box at the origin: its top face (z = 0.09) is nearer than the origin (2.5 m).
+    let object = frames[1].depth.as_ref().unwrap()[centre] as f32;
+    assert!(object > 2000.0 && object < 2500.0, "object at {object} mm");
+    assert!(frames[1].depth.as_ref().unwrap().iter().all(|&d| d > 0), "the floor fills the view");
 }

@@ -68,7 +68,7 @@ fn check_scenes(mesh_dir: &str, prefix: &str, antialias: Antialias) {
     assert!(mesh.warnings.is_empty(), "{:?}", mesh.warnings);
     let gpu = renderer.upload(&mesh).unwrap();
     let cases = latents();
-    let frames = renderer.render_views(&gpu, &cases.map(|c| c.1)).unwrap();
+    let frames = renderer.render_views(&gpu, &cases.map(|c| dataset::factors::reference_scene(c.1))).unwrap();
     let bless = std::env::var_os("BLESS").is_some_and(|v| v != "0");
     let mut failures = Vec::new();
     for ((name, _), frame) in cases.iter().zip(&frames) {
@@ -181,7 +181,7 @@ fn write_preview_sheet() {
             load_obj(&repo().join("tests/fixtures/meshes").join(dir).join("models/model_normalized.obj"))
                 .unwrap();
         let gpu = renderer.upload(&mesh).unwrap();
-        for (col, frame) in renderer.render_views(&gpu, &latents).unwrap().iter().enumerate() {
+        for (col, frame) in renderer.render_views(&gpu, &latents.iter().map(|l| dataset::factors::reference_scene(*l)).collect::<Vec<_>>()).unwrap().iter().enumerate() {
             let img = image::RgbImage::from_raw(256, 256, frame.rgb.clone()).unwrap();
             image::imageops::replace(&mut sheet, &img, 256 * col as i64, 256 * row as i64);
         }

@@ -22,8 +22,9 @@ use wgpu::util::DeviceExt;
 
 use crate::mesh::{Mesh, Vertex};
 
-pub use encode::{encode_jpeg, encode_mask_png, JPEG_QUALITY};
+pub use encode::{encode_depth_png, encode_jpeg, encode_mask_png, JPEG_QUALITY};
 use pipelines::{MaterialUniform, Pipelines, VIEW_STRIDE};
+use dataset::factors::ViewFactors;
 use scene::{GlobalsUniform, ViewUniform};
 pub use targets::Antialias;
 use targets::Targets;
@@ -45,6 +46,8 @@ pub struct RenderOptions {
     pub backend: Option<String>,
     /// Views recorded per submission; two submissions are in flight at once.
     pub views_per_submit: usize,
+    /// Also return each pixel's distance to the camera ([`Frame::depth`]).
+    pub depth: bool,
 }
 
 impl Default for RenderOptions {
@@ -56,16 +59,20 @@ impl Default for RenderOptions {
             shadow_map_size: 512,
             backend: None,
             views_per_submit: 10,
+            depth: false,
         }
     }
 }
 
-/// One rendered view: RGB8 rows top to bottom (`size * size * 3`), and the mask when asked for
-/// (`size * size`, 255 where the object covers at least half the pixel, else 0).
+/// One rendered view: RGB8 rows top to bottom (`size * size * 3`), the mask when asked for
+/// (`size * size`, 255 where the object covers at least half the pixel, else 0), and the depth
+/// when asked for (`size * size`, millimetres from the camera centre at the pixel's centre,
+/// rounded, 0 where nothing was drawn, 65535 for 65.535 m and beyond).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Frame {
     pub rgb: Vec<u8>,
     pub mask: Option<Vec<u8>>,
+    pub depth: Option<Vec<u16>>,
 }
 
 pub struct Renderer {
@@ -87,6 +94,8 @@ pub struct Renderer {
     white: wgpu::TextureView,
     readback: [wgpu::Buffer; 2],
     padded_row: u32,
+    /// With `--depth`: the distance frames' readback, as `readback`.
+    distance_readback: Option<[wgpu::Buffer; 2]>,
 }
 
 /// A submission whose readback is not yet unpacked.
@@ -96,16 +105,28 @@ struct InFlight {
     slot: usize,
     submission: wgpu::SubmissionIndex,
     mapped: mpsc::Receiver<Result<(), wgpu::BufferAsyncError>>,
+    mapped_distance: Option<mpsc::Receiver<Result<(), wgpu::BufferAsyncError>>>,
 }
 
 impl Renderer {
-    pub fn new(opts: RenderOptions) -> anyhow::Result<Self> {
-        anyhow::ensure!((8..=8192).contains(&opts.image_size), "image size {} out of range", opts.image_size);
+    pub fn new(mut opts: RenderOptions) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            dataset::config::IMAGE_SIZES.contains(&opts.image_size),
+            "image size {} out of range",
+            opts.image_size
+        );
         anyhow::ensure!(opts.shadow_map_size >= 64, "shadow map size {} too small", opts.shadow_map_size);
         let (adapter, device, queue) = device::open(opts.backend.as_deref())?;
+        opts.views_per_submit = fit_to_limits(&opts, &device.limits(), &device::describe(&adapter))?;
         let pipelines = Pipelines::new(&device, opts.antialias.samples());
-        let targets =
-            Targets::new(&device, &pipelines, opts.image_size, opts.antialias, opts.shadow_map_size);
+        let targets = Targets::new(
+            &device,
+            &pipelines,
+            opts.image_size,
+            opts.antialias,
+            opts.shadow_map_size,
+            opts.depth,
+        );
 
         let globals = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("globals"),
@@ -163,17 +184,21 @@ impl Renderer {
         );
         let (floor_vertices, floor_indices) = floor_buffers(&device);
 
-        let padded_row = (opts.image_size * 4).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT)
-            * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
-        let slot_bytes = padded_row as u64 * opts.image_size as u64 * opts.views_per_submit.max(1) as u64;
-        let readback = [0, 1].map(|_| {
-            device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("readback"),
-                size: slot_bytes,
-                usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
-                mapped_at_creation: false,
+        // RGBA8 and R32Uint rows are both 4 bytes a pixel: one row pitch serves both readbacks.
+        let padded_row = padded_row(opts.image_size);
+        let slot_bytes = padded_row as u64 * opts.image_size as u64 * opts.views_per_submit as u64;
+        let readback_pair = |label| {
+            [0, 1].map(|_| {
+                device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(label),
+                    size: slot_bytes,
+                    usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+                    mapped_at_creation: false,
+                })
             })
-        });
+        };
+        let readback = readback_pair("readback");
+        let distance_readback = opts.depth.then(|| readback_pair("distance readback"));
 
         Ok(Self {
             opts,
@@ -194,6 +219,7 @@ impl Renderer {
             white,
             readback,
             padded_row,
+            distance_readback,
         })
     }
 
@@ -216,11 +242,7 @@ impl Renderer {
     }
 
     /// All views of one object, submitted together so frames overlap; RGB8 rows top-to-bottom.
-    pub fn render_views(
-        &mut self,
-        mesh: &GpuMesh,
-        latents: &[dataset::Latent],
-    ) -> anyhow::Result<Vec<Frame>> {
+    pub fn render_views(&mut self, mesh: &GpuMesh, latents: &[ViewFactors]) -> anyhow::Result<Vec<Frame>> {
         if latents.is_empty() {
             return Ok(Vec::new());
         }
@@ -243,7 +265,7 @@ impl Renderer {
     }
 
     /// Writes every view's uniforms into its slot (the buffer grows, never shrinks).
-    fn write_views(&mut self, mesh: &GpuMesh, latents: &[dataset::Latent]) {
+    fn write_views(&mut self, mesh: &GpuMesh, latents: &[ViewFactors]) {
         if latents.len() > self.view_capacity {
             self.view_capacity = latents.len().next_power_of_two();
             self.views = view_buffer(&self.device, self.view_capacity);
@@ -264,12 +286,17 @@ impl Renderer {
             self.record_view(&mut encoder, mesh, first_view + k, k, slot);
         }
         let submission = self.queue.submit([encoder.finish()]);
-        let (tx, mapped) = mpsc::channel();
         let bytes = self.frame_bytes() * count as u64;
-        self.readback[slot].slice(..bytes).map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
-        InFlight { first_view, count, slot, submission, mapped }
+        let map = |buffer: &wgpu::Buffer| {
+            let (tx, mapped) = mpsc::channel();
+            buffer.slice(..bytes).map_async(wgpu::MapMode::Read, move |r| {
+                let _ = tx.send(r);
+            });
+            mapped
+        };
+        let mapped = map(&self.readback[slot]);
+        let mapped_distance = self.distance_readback.as_ref().map(|pair| map(&pair[slot]));
+        InFlight { first_view, count, slot, submission, mapped, mapped_distance }
     }
 
     fn frame_bytes(&self) -> u64 {
@@ -367,16 +394,59 @@ impl Renderer {
             pass.set_bind_group(0, post, &[]);
             pass.draw(0..3, 0..1);
         }
+        if let (Some(d), Some(readback)) = (&t.distance, &self.distance_readback) {
+            self.record_distance(encoder, mesh, &offset, d);
+            self.copy_to_readback(encoder, &d.colour, &readback[slot], k);
+        }
+        self.copy_to_readback(encoder, &t.output, &self.readback[slot], k);
+    }
+
+    /// The distance pass: object and floor, depth-tested, writing metres to the camera.
+    fn record_distance(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        mesh: &GpuMesh,
+        offset: &[u32],
+        d: &targets::DistanceTargets,
+    ) {
+        let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+            label: Some("distance"),
+            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                view: &d.colour_view,
+                depth_slice: None,
+                resolve_target: None,
+                ops: wgpu::Operations { load: wgpu::LoadOp::Clear(wgpu::Color::BLACK), store: wgpu::StoreOp::Store },
+            })],
+            depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
+                view: &d.depth_view,
+                depth_ops: Some(wgpu::Operations { load: wgpu::LoadOp::Clear(1.0), store: wgpu::StoreOp::Discard }),
+                stencil_ops: None,
+            }),
+            ..Default::default()
+        });
+        pass.set_bind_group(0, &self.view_bind_group, offset);
+        pass.set_pipeline(&self.pipelines.distance_object);
+        pass.set_vertex_buffer(0, mesh.vertices.slice(..));
+        pass.set_index_buffer(mesh.indices.slice(..), wgpu::IndexFormat::Uint32);
+        pass.draw_indexed(0..mesh.triangle_count() as u32 * 3, 0, 0..1);
+        pass.set_pipeline(&self.pipelines.distance_floor);
+        pass.set_vertex_buffer(0, self.floor_vertices.slice(..));
+        pass.set_index_buffer(self.floor_indices.slice(..), wgpu::IndexFormat::Uint16);
+        pass.draw_indexed(0..6, 0, 0..1);
+    }
+
+    /// Copies a `size` x `size` 4-byte-per-pixel texture into frame `k` of a readback buffer.
+    fn copy_to_readback(&self, encoder: &mut wgpu::CommandEncoder, texture: &wgpu::Texture, buffer: &wgpu::Buffer, k: usize) {
         let size = self.opts.image_size;
         encoder.copy_texture_to_buffer(
             wgpu::TexelCopyTextureInfo {
-                texture: &t.output,
+                texture,
                 mip_level: 0,
                 origin: wgpu::Origin3d::ZERO,
                 aspect: wgpu::TextureAspect::All,
             },
             wgpu::TexelCopyBufferInfo {
-                buffer: &self.readback[slot],
+                buffer,
                 layout: wgpu::TexelCopyBufferLayout {
                     offset: k as u64 * self.frame_bytes(),
                     bytes_per_row: Some(self.padded_row),
@@ -394,18 +464,47 @@ impl Renderer {
             .poll(wgpu::PollType::Wait { submission_index: Some(done.submission), timeout: None })
             .context("the graphics device failed while rendering")?;
         done.mapped.recv().context("readback was dropped")?.context("cannot map the readback buffer")?;
+        let bytes = self.frame_bytes() * done.count as u64;
         let buffer = &self.readback[done.slot];
         {
-            let bytes = buffer
-                .slice(..self.frame_bytes() * done.count as u64)
+            let raw = buffer
+                .slice(..bytes)
                 .get_mapped_range()
                 .map_err(|e| anyhow::anyhow!("cannot read the readback buffer: {e}"))?;
-            for raw in bytes.chunks_exact(self.frame_bytes() as usize) {
-                frames.push(self.to_frame(raw));
+            for frame in raw.chunks_exact(self.frame_bytes() as usize) {
+                frames.push(self.to_frame(frame));
             }
         }
         buffer.unmap();
+        if let (Some(mapped), Some(pair)) = (done.mapped_distance, &self.distance_readback) {
+            mapped.recv().context("distance readback was dropped")?.context("cannot map the distance readback")?;
+            let buffer = &pair[done.slot];
+            {
+                let raw = buffer
+                    .slice(..bytes)
+                    .get_mapped_range()
+                    .map_err(|e| anyhow::anyhow!("cannot read the distance readback: {e}"))?;
+                let first = frames.len() - done.count;
+                for (frame, raw) in frames[first..].iter_mut().zip(raw.chunks_exact(self.frame_bytes() as usize)) {
+                    frame.depth = Some(self.to_millimetres(raw));
+                }
+            }
+            buffer.unmap();
+        }
         Ok(())
+    }
+
+    /// R32Uint rows (millimetres) to u16, saturating.
+    fn to_millimetres(&self, raw: &[u8]) -> Vec<u16> {
+        let size = self.opts.image_size as usize;
+        let mut out = Vec::with_capacity(size * size);
+        for row in raw.chunks_exact(self.padded_row as usize) {
+            for px in row[..size * 4].chunks_exact(4) {
+                let mm = u32::from_le_bytes([px[0], px[1], px[2], px[3]]);
+                out.push(mm.min(u16::MAX as u32) as u16);
+            }
+        }
+        out
     }
 
     fn to_frame(&self, raw: &[u8]) -> Frame {
@@ -421,8 +520,39 @@ impl Renderer {
                 }
             }
         }
-        Frame { rgb, mask }
+        Frame { rgb, mask, depth: None }
     }
+}
+
+fn padded_row(size: u32) -> u32 {
+    (size * 4).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT) * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT
+}
+
+/// Views per submission that the adapter's limits allow (fewer than asked when a readback slot
+/// would exceed its largest buffer), or one clear error when even one image does not fit.
+fn fit_to_limits(opts: &RenderOptions, limits: &wgpu::Limits, adapter: &str) -> anyhow::Result<usize> {
+    let scene_size = opts.image_size * opts.antialias.scale();
+    if scene_size > limits.max_texture_dimension_2d || opts.shadow_map_size > limits.max_texture_dimension_2d {
+        anyhow::bail!(
+            "image size {} ({} px drawn with {:?}) is larger than this adapter's largest texture, {} px ({adapter})",
+            opts.image_size,
+            scene_size,
+            opts.antialias,
+            limits.max_texture_dimension_2d
+        );
+    }
+    let frame = padded_row(opts.image_size) as u64 * opts.image_size as u64;
+    let fit = (limits.max_buffer_size / frame) as usize;
+    if fit == 0 {
+        let largest = ((limits.max_buffer_size as f64 / 4.0).sqrt() as u64) & !63;
+        anyhow::bail!(
+            "image size {} needs a {} MB readback buffer; this adapter allows {} MB (largest image size about {largest} px; {adapter})",
+            opts.image_size,
+            frame / 1_000_000,
+            limits.max_buffer_size / 1_000_000
+        );
+    }
+    Ok(opts.views_per_submit.clamp(1, fit))
 }
 
 fn view_buffer(device: &wgpu::Device, capacity: usize) -> wgpu::Buffer {

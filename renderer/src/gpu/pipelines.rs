@@ -9,8 +9,12 @@ use super::scene::{GlobalsUniform, ViewUniform};
 pub const COLOUR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrgb;
 pub const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
 pub const SHADOW_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
-/// Dynamic-offset stride of the per-view uniforms (the WebGPU minimum alignment).
-pub const VIEW_STRIDE: u64 = 256;
+/// The distance pass's target: millimetres from the camera, 0 where nothing was drawn (an integer
+/// format: R32Float is not renderable at the downlevel limits the renderer asks for).
+pub const DISTANCE_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::R32Uint;
+/// Dynamic-offset stride of the per-view uniforms: twice the WebGPU minimum alignment, since a
+/// view's uniforms (camera, object transform, shadow matrix, lights) take 288 bytes.
+pub const VIEW_STRIDE: u64 = 512;
 
 const SCENE_WGSL: &str = include_str!("../../../shaders/scene.wgsl");
 const DOWNSAMPLE_WGSL: &str = include_str!("../../../shaders/downsample.wgsl");
@@ -40,6 +44,9 @@ pub struct Pipelines {
     pub floor: wgpu::RenderPipeline,
     pub downsample: wgpu::RenderPipeline,
     pub fxaa: wgpu::RenderPipeline,
+    /// `--depth`: the object and the floor writing their distance to the camera.
+    pub distance_object: wgpu::RenderPipeline,
+    pub distance_floor: wgpu::RenderPipeline,
 }
 
 fn uniform_entry(binding: u32, dynamic: bool, min_size: u64) -> wgpu::BindGroupLayoutEntry {
@@ -208,6 +215,33 @@ impl Pipelines {
                 cache: None,
             })
         };
+        let distance_target =
+            [Some(wgpu::ColorTargetState { format: DISTANCE_FORMAT, blend: None, write_mask: wgpu::ColorWrites::ALL })];
+        let distance = |label, vs| {
+            device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+                label: Some(label),
+                layout: Some(&shadow_pipeline_layout),
+                vertex: wgpu::VertexState {
+                    module: &scene,
+                    entry_point: Some(vs),
+                    compilation_options: Default::default(),
+                    buffers: &buffers,
+                },
+                primitive,
+                depth_stencil: Some(depth_state(DEPTH_FORMAT, wgpu::DepthBiasState::default())),
+                multisample: wgpu::MultisampleState::default(),
+                fragment: Some(wgpu::FragmentState {
+                    module: &scene,
+                    entry_point: Some("fs_distance"),
+                    compilation_options: Default::default(),
+                    targets: &distance_target,
+                }),
+                multiview_mask: None,
+                cache: None,
+            })
+        };
+        let distance_object = distance("distance object", "vs_object");
+        let distance_floor = distance("distance floor", "vs_floor");
         let object = main("object", "vs_object", "fs_object");
         let floor = main("floor", "vs_floor", "fs_floor");
         let post = |label, layout: &wgpu::PipelineLayout, module: &wgpu::ShaderModule, fs, targets| {
@@ -257,6 +291,8 @@ impl Pipelines {
             floor,
             downsample,
             fxaa,
+            distance_object,
+            distance_floor,
         }
     }
 }

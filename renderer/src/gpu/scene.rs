@@ -1,21 +1,19 @@
 //! The reference scene (SPEC section 3) as numbers: camera, floor, lights, and the per-view
-//! uniform block the shaders read.
+//! uniform block the shaders read. What a factor configuration can vary (camera, light powers and
+//! colours, the object's transform) comes per view in [`ViewFactors`]; the rest is fixed here.
 //!
 //! Units follow Cycles so the light powers keep their meaning: a spot of power P watts radiates
 //! P / (4 pi) W/sr inside its cone (Cycles treats a spot as a masked point light); a sun of
 //! strength S gives an irradiance of S W/m^2; a diffuse surface of albedo a under irradiance E has
 //! radiance a E / pi. That radiance is multiplied by [`EXPOSURE`] and sRGB-encoded.
 
-use std::f32::consts::{FRAC_PI_2, FRAC_PI_4, PI};
+use std::f32::consts::{FRAC_PI_2, PI};
 
+use dataset::config::TranslationFrame;
+use dataset::factors::{Camera, ViewFactors};
 use glam::{Mat3, Mat4, Vec3};
 
-/// Camera at spherical (r = 2.5, theta = pi/4, phi = pi/2), looking at the origin, +Z up.
-pub const CAMERA_DISTANCE: f32 = 2.5;
-pub const CAMERA_THETA: f32 = FRAC_PI_4;
-pub const CAMERA_PHI: f32 = FRAC_PI_2;
-/// Blender's default lens: 50 mm focal length on a 36 mm sensor.
-pub const FOCAL_LENGTH_MM: f32 = 50.0;
+/// Sensor width of Blender's default camera (the focal length is a factor, 50 mm by default).
 pub const SENSOR_WIDTH_MM: f32 = 36.0;
 /// Near and far planes of the camera (the floor is about 4 m away at the image centre).
 pub const CAMERA_NEAR: f32 = 0.1;
@@ -25,12 +23,9 @@ pub const CAMERA_FAR: f32 = 40.0;
 pub const FLOOR_Z: f32 = -1.0;
 pub const FLOOR_HALF_SIZE: f32 = 25.0;
 
-/// Sun: strength 1.5 W/m^2, pointing straight down, angular diameter pi/2.
-pub const SUN_STRENGTH: f32 = 1.5;
+/// The sun's angular diameter (its strength is a factor, 1.5 W/m^2 by default).
 pub const SUN_ANGULAR_DIAMETER: f32 = FRAC_PI_2;
-/// Spot light: 500 W, cone full angle pi/8, Blender's default blend 0.15.
-pub const SPOT_POWER_W: f32 = 500.0;
-pub const SPOT_CONE_ANGLE: f32 = PI / 8.0;
+/// Blender's default spot blend (power, cone angle and colour are factors).
 pub const SPOT_BLEND: f32 = 0.15;
 
 /// Scene-referred radiance to display value. 1.0 keeps Cycles' numbers as they are (Blender's
@@ -49,21 +44,23 @@ pub const FLOOR_BOUNCE: f32 = 0.8;
 /// taps at the rim stay inside it.
 const SHADOW_FIT_MARGIN: f32 = 1.1;
 
-pub fn camera_position() -> Vec3 {
-    let (st, ct) = CAMERA_THETA.sin_cos();
-    let (sp, cp) = CAMERA_PHI.sin_cos();
-    CAMERA_DISTANCE * Vec3::new(st * cp, st * sp, ct)
+fn vec3(v: [f64; 3]) -> Vec3 {
+    Vec3::from_array(v.map(|x| x as f32))
 }
 
-/// Vertical (= horizontal, the image is square) field of view: 2 atan(18 / 50).
-pub fn camera_fov() -> f32 {
-    2.0 * (0.5 * SENSOR_WIDTH_MM / FOCAL_LENGTH_MM).atan()
+pub fn camera_position(camera: &Camera) -> Vec3 {
+    vec3(camera.position())
 }
 
-/// World to clip space of the camera (wgpu conventions: NDC y up, depth in [0, 1]).
-pub fn camera_view_proj() -> Mat4 {
-    let view = glam::camera::rh::view::look_at_mat4(camera_position(), Vec3::ZERO, Vec3::Z);
-    let proj = glam::camera::rh::proj::directx::perspective(camera_fov(), 1.0, CAMERA_NEAR, CAMERA_FAR);
+/// Vertical (= horizontal, the image is square) field of view: 2 atan(18 / focal length).
+pub fn camera_fov(camera: &Camera) -> f32 {
+    2.0 * (0.5 * SENSOR_WIDTH_MM / camera.focal_length as f32).atan()
+}
+
+/// World to clip space of a camera (wgpu conventions: NDC y up, depth in [0, 1]).
+pub fn camera_view_proj(camera: &Camera) -> Mat4 {
+    let view = glam::camera::rh::view::look_at_mat4(camera_position(camera), Vec3::ZERO, Vec3::Z);
+    let proj = glam::camera::rh::proj::directx::perspective(camera_fov(camera), 1.0, CAMERA_NEAR, CAMERA_FAR);
     proj * view
 }
 
@@ -74,30 +71,45 @@ pub fn object_rotation(latent: &dataset::Latent) -> Mat3 {
     Mat3::from_cols_array_2d(&[0, 1, 2].map(|c| [0, 1, 2].map(|r| m[r][c] as f32)))
 }
 
-/// World to clip space of the spot light's shadow map: from the light towards the origin, fitted
-/// to the object's bounding sphere (`object_radius` about the origin), since only the object casts
-/// a shadow. Receivers beyond the far plane are compared at depth 1 by the shader.
-pub fn light_view_proj(light_position: Vec3, object_radius: f32) -> Mat4 {
-    let distance = light_position.length();
-    let r = (object_radius * SHADOW_FIT_MARGIN).clamp(1e-3, 0.9 * distance);
-    let forward = -light_position / distance;
+/// Object to world: scale, then the translation in the object's frame followed by the rotation
+/// (3DIEBench-T: R T(t) S(s), the centre lands at R t), or the rotation followed by a world
+/// translation (T(t) R S(s)).
+pub fn object_transform(f: &ViewFactors) -> Mat4 {
+    let r = Mat4::from_mat3(object_rotation(&f.latent));
+    let t = Mat4::from_translation(vec3(f.translation));
+    let s = Mat4::from_scale(Vec3::splat(f.scale as f32));
+    match f.translation_frame {
+        TranslationFrame::Object => r * t * s,
+        TranslationFrame::World => t * r * s,
+    }
+}
+
+/// World to clip space of the spot light's shadow map: from the light towards the object, fitted
+/// to its bounding sphere (`radius` about `centre`), since only the object casts a shadow.
+/// Receivers beyond the far plane are compared at depth 1 by the shader.
+pub fn light_view_proj(light_position: Vec3, centre: Vec3, radius: f32) -> Mat4 {
+    let to_centre = centre - light_position;
+    let distance = to_centre.length().max(1e-3);
+    let r = (radius * SHADOW_FIT_MARGIN).clamp(1e-3, 0.9 * distance);
+    let forward = to_centre / distance;
     // Any up that is not parallel to the view direction will do.
     let up = if forward.cross(Vec3::Y).length_squared() > 1e-6 { Vec3::Y } else { Vec3::X };
-    let view = glam::camera::rh::view::look_at_mat4(light_position, Vec3::ZERO, up);
+    let view = glam::camera::rh::view::look_at_mat4(light_position, centre, up);
     let fov = 2.0 * (r / distance).asin();
     let proj = glam::camera::rh::proj::directx::perspective(fov, 1.0, distance - r, distance + r);
     proj * view
 }
 
-/// Radiant intensity (W/sr) of the spot inside its cone, before its colour.
-pub fn spot_intensity() -> f32 {
-    SPOT_POWER_W / (4.0 * PI)
+/// Radiant intensity (W/sr) of a spot of `power` watts inside its cone, before its colour.
+pub fn spot_intensity(power: f32) -> f32 {
+    power / (4.0 * PI)
 }
 
 /// Per-view uniform block (WGSL `View`), 256-byte aligned slots in one buffer.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct ViewUniform {
+    pub view_proj: [[f32; 4]; 4],
     pub model: [[f32; 4]; 4],
     pub light_view_proj: [[f32; 4]; 4],
     /// xyz: spot position; w: cos of the cone's half angle.
@@ -108,60 +120,57 @@ pub struct ViewUniform {
     pub spot_radiance: [f32; 4],
     /// rgb: the floor's linear albedo; w: the object's bounding radius.
     pub floor_albedo: [f32; 4],
+    /// xyz: camera position; w: sun irradiance x exposure.
+    pub eye: [f32; 4],
+    /// xyz: the object's bounding-sphere centre in the world.
+    pub object_centre: [f32; 4],
 }
 
 /// Per-frame constants (WGSL `Globals`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct GlobalsUniform {
-    pub view_proj: [[f32; 4]; 4],
-    /// xyz: camera position.
-    pub eye: [f32; 4],
-    /// x: sun irradiance x exposure; y: sin of the sun's angular radius; z: sky ambient x exposure;
-    /// w: floor-bounce factor.
+    /// x: unused; y: sin of the sun's angular radius; z: sky ambient x exposure; w: floor-bounce
+    /// factor.
     pub sun: [f32; 4],
 }
 
 impl GlobalsUniform {
     pub fn reference() -> Self {
-        Self {
-            view_proj: camera_view_proj().to_cols_array_2d(),
-            eye: camera_position().extend(1.0).to_array(),
-            sun: [
-                SUN_STRENGTH * EXPOSURE,
-                (0.5 * SUN_ANGULAR_DIAMETER).sin(),
-                SKY_AMBIENT * EXPOSURE,
-                FLOOR_BOUNCE,
-            ],
-        }
+        Self { sun: [0.0, (0.5 * SUN_ANGULAR_DIAMETER).sin(), SKY_AMBIENT * EXPOSURE, FLOOR_BOUNCE] }
     }
 }
 
 impl ViewUniform {
-    /// The uniforms of one view; `object_radius` bounds the object about the origin and
+    /// The uniforms of one view; `object_radius` bounds the unscaled mesh about its centre and
     /// `shadow_map_size` is the shadow map's side in texels.
-    pub fn new(latent: &dataset::Latent, object_radius: f32, shadow_map_size: u32) -> Self {
-        let light = Vec3::from_array(latent.light_position().map(|v| v as f32));
-        let cos_half = (0.5 * SPOT_CONE_ANGLE).cos();
-        let light_rgb = Vec3::from_array(latent.light_rgb().map(|v| v as f32));
-        let floor_rgb = Vec3::from_array(latent.floor_rgb().map(|v| v as f32));
+    pub fn new(f: &ViewFactors, object_radius: f32, shadow_map_size: u32) -> Self {
+        let light = vec3(f.latent.light_position());
+        let cos_half = (0.5 * f.spot_cone_angle as f32).cos();
+        let light_rgb = vec3(f.light_rgb());
+        let floor_rgb = vec3(f.floor_rgb());
+        let centre = vec3(f.object_centre());
+        let radius = object_radius * f.scale as f32;
         Self {
-            model: Mat4::from_mat3(object_rotation(latent)).to_cols_array_2d(),
-            light_view_proj: light_view_proj(light, object_radius).to_cols_array_2d(),
+            view_proj: camera_view_proj(&f.camera).to_cols_array_2d(),
+            model: object_transform(f).to_cols_array_2d(),
+            light_view_proj: light_view_proj(light, centre, radius).to_cols_array_2d(),
             light_position: light.extend(cos_half).to_array(),
-            spot_axis: (-light.normalize()).extend((1.0 - cos_half) * SPOT_BLEND).to_array(),
-            spot_radiance: (light_rgb * spot_intensity() * EXPOSURE)
+            spot_axis: (-light.normalize_or(Vec3::Z)).extend((1.0 - cos_half) * SPOT_BLEND).to_array(),
+            spot_radiance: (light_rgb * spot_intensity(f.spot_power as f32) * EXPOSURE)
                 .extend(1.0 / shadow_map_size as f32)
                 .to_array(),
-            floor_albedo: floor_rgb.extend(object_radius).to_array(),
+            floor_albedo: floor_rgb.extend(radius).to_array(),
+            eye: camera_position(&f.camera).extend(f.sun_strength as f32 * EXPOSURE).to_array(),
+            object_centre: centre.extend(0.0).to_array(),
         }
     }
 }
 
-/// Projects a world point with the reference camera to pixel coordinates (x right, y down) of an
-/// image `size` pixels wide; `None` behind the camera.
-pub fn project_to_pixel(p: Vec3, size: u32) -> Option<[f32; 2]> {
-    let clip = camera_view_proj() * p.extend(1.0);
+/// Projects a world point with a camera to pixel coordinates (x right, y down) of an image `size`
+/// pixels wide; `None` behind the camera.
+pub fn project_to_pixel(p: Vec3, camera: &Camera, size: u32) -> Option<[f32; 2]> {
+    let clip = camera_view_proj(camera) * p.extend(1.0);
     if clip.w <= 0.0 {
         return None;
     }
@@ -170,6 +179,6 @@ pub fn project_to_pixel(p: Vec3, size: u32) -> Option<[f32; 2]> {
     Some([(ndc.x + 1.0) * 0.5 * s, (1.0 - ndc.y) * 0.5 * s])
 }
 
-// Keep the shader's 256-byte dynamic-offset slots honest.
-const _: () = assert!(std::mem::size_of::<ViewUniform>() <= 256);
+// Keep the shader's dynamic-offset slots honest.
+const _: () = assert!(std::mem::size_of::<ViewUniform>() as u64 <= super::pipelines::VIEW_STRIDE);
 const _: () = assert!(std::mem::size_of::<GlobalsUniform>().is_multiple_of(16));

@@ -1,6 +1,6 @@
 //! Render targets, made once per renderer and reused for every view (memory stays flat).
 
-use super::pipelines::{Pipelines, COLOUR_FORMAT, DEPTH_FORMAT, SHADOW_FORMAT};
+use super::pipelines::{Pipelines, COLOUR_FORMAT, DEPTH_FORMAT, DISTANCE_FORMAT, SHADOW_FORMAT};
 
 /// How edges are anti-aliased.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +60,14 @@ pub struct Targets {
     pub post: Option<wgpu::BindGroup>,
     pub shadow_view: wgpu::TextureView,
     pub shadow_size: u32,
+    /// With `--depth`: the distance pass's target and its depth buffer, single-sampled.
+    pub distance: Option<DistanceTargets>,
+}
+
+pub struct DistanceTargets {
+    pub colour: wgpu::Texture,
+    pub colour_view: wgpu::TextureView,
+    pub depth_view: wgpu::TextureView,
 }
 
 fn texture(
@@ -89,6 +97,7 @@ impl Targets {
         size: u32,
         antialias: Antialias,
         shadow_size: u32,
+        with_distance: bool,
     ) -> Self {
         let view = |t: &wgpu::Texture| t.create_view(&wgpu::TextureViewDescriptor::default());
         let scene_size = size * antialias.scale();
@@ -154,7 +163,25 @@ impl Targets {
             SHADOW_FORMAT,
             attach | wgpu::TextureUsages::TEXTURE_BINDING,
         );
-        Self { scene_colour, scene_depth, output, output_view, post, shadow_view: view(&shadow), shadow_size }
+        let distance = with_distance.then(|| {
+            let colour =
+                texture(device, "distance", size, 1, DISTANCE_FORMAT, attach | wgpu::TextureUsages::COPY_SRC);
+            DistanceTargets {
+                colour_view: view(&colour),
+                colour,
+                depth_view: view(&texture(device, "distance depth", size, 1, DEPTH_FORMAT, attach)),
+            }
+        });
+        Self {
+            scene_colour,
+            scene_depth,
+            output,
+            output_view,
+            post,
+            shadow_view: view(&shadow),
+            shadow_size,
+            distance,
+        }
     }
 
     /// The MSAA resolve target, when the scene is multisampled.

@@ -3,30 +3,27 @@
 //! Rebuilding from disk (rather than from this process's memory) makes the result the same whether
 //! the dataset was made in one run, resumed after a kill, or rendered as N shards.
 
-use std::path::Path;
 
 use anyhow::Context;
 use dataset::manifest;
 use dataset::records::{self, ClassInfo, DatasetManifest, Failure, ImageRecord};
-use dataset::split::split_objects;
-use dataset::{Latent, ObjectKey};
+use dataset::config::Split;
+use dataset::{factors, Latent, ObjectKey};
 use rayon::prelude::*;
 
 use super::objects::ShapeNetTree;
+use super::plan::Plan;
+use super::JobConfig;
 
 /// What the manifests describe.
 pub struct ManifestInput<'a> {
-    pub out: &'a Path,
+    pub cfg: &'a JobConfig,
     pub tree: &'a ShapeNetTree,
-    /// Every object of the run (all shards), with the views each must have.
-    pub planned: &'a [(ObjectKey, Vec<usize>)],
-    pub mask: bool,
-    pub seed: u64,
-    pub views: usize,
-    pub image_size: u32,
-    pub val_fraction: f64,
-    pub config: serde_json::Value,
+    /// Every object of the run (all shards), its split and its views.
+    pub plan: &'a Plan,
     pub failures: &'a [Failure],
+    /// The adapter that rendered this run's images, if any were rendered.
+    pub adapter: Option<String>,
 }
 
 /// Counts of what was written.
@@ -37,48 +34,66 @@ pub struct ManifestCounts {
     pub incomplete: usize,
 }
 
+/// The manifest of a run before any image is counted (what a resume is checked against).
+pub fn run_manifest(input: &ManifestInput) -> DatasetManifest {
+    let cfg = input.cfg;
+    DatasetManifest {
+        generator_version: dataset::GENERATOR_VERSION.to_string(),
+        generator_commit: dataset::GENERATOR_COMMIT.to_string(),
+        seed: cfg.config.settings.seed,
+        views: cfg.config.settings.views,
+        image_size: cfg.config.settings.image_size,
+        config: cfg.recorded(),
+        config_hash: cfg.config.hash(),
+        objects_hash: input.plan.objects_hash(),
+        adapter: input.adapter.clone().or_else(|| DatasetManifest::read(&cfg.out).ok().and_then(|m| m.adapter)),
+        classes: Vec::new(),
+        train_objects: 0,
+        val_objects: 0,
+        images: 0,
+        failures: Vec::new(),
+        conventions: DatasetManifest::conventions(),
+    }
+}
+
 pub fn write_manifests(input: &ManifestInput) -> anyhow::Result<ManifestCounts> {
-    let complete: Vec<&(ObjectKey, Vec<usize>)> = input
-        .planned
+    let (cfg, plan) = (input.cfg, input.plan);
+    let complete: Vec<&(ObjectKey, Vec<usize>)> = plan
+        .objects
         .par_iter()
-        .filter(|(key, views)| {
-            views.iter().all(|&v| super::output::view_complete(input.out, key, v, input.mask))
-        })
+        .filter(|(key, views)| views.iter().all(|&v| super::output::view_complete(cfg, key, v)))
         .collect();
-    let keys: Vec<ObjectKey> = input.planned.iter().map(|(k, _)| k.clone()).collect();
-    let split = split_objects(&keys, input.val_fraction, input.seed);
-    let is_val: std::collections::HashSet<&ObjectKey> = split.val.iter().collect();
     let label = |k: &ObjectKey| input.tree.label(&k.synset).expect("planned objects have known synsets");
 
     let mut counts =
-        ManifestCounts { train: 0, val: 0, images: 0, incomplete: input.planned.len() - complete.len() };
-    for (split_name, want_val) in [("train", false), ("val", true)] {
+        ManifestCounts { train: 0, val: 0, images: 0, incomplete: plan.objects.len() - complete.len() };
+    for split in [Split::Train, Split::Val] {
         let members: Vec<ObjectKey> =
-            complete.iter().map(|(k, _)| k.clone()).filter(|k| is_val.contains(k) == want_val).collect();
+            complete.iter().map(|(k, _)| k.clone()).filter(|k| plan.split_of(k) == split).collect();
         let labels: Vec<i64> = members.iter().map(label).collect();
-        manifest::write_images(&manifest::images_path(input.out, split_name), &members)?;
-        manifest::write_labels(&manifest::labels_path(input.out, split_name), &labels)?;
-        *if want_val { &mut counts.val } else { &mut counts.train } = members.len();
+        manifest::write_images(&manifest::images_path(&cfg.out, split.name()), &members)?;
+        manifest::write_labels(&manifest::labels_path(&cfg.out, split.name()), &labels)?;
+        *if split == Split::Val { &mut counts.val } else { &mut counts.train } = members.len();
     }
 
     let per_object: Vec<Vec<ImageRecord>> = complete
         .par_iter()
         .map(|(key, views)| {
-            let split_name = if is_val.contains(key) { "val" } else { "train" };
+            let split = plan.split_of(key);
             views
                 .iter()
                 .map(|&v| {
-                    let latent = Latent::read(&key.latent_path(input.out, v))?;
-                    Ok(ImageRecord::new(key, v, label(key), split_name, &latent))
+                    let latent = Latent::read(&key.latent_path(&cfg.out, v))?;
+                    let factors = factors::sample_view(&cfg.config, split, key, v).with_latent(latent);
+                    Ok(ImageRecord::new(key, v, label(key), split.name(), &factors))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()
         })
         .collect::<anyhow::Result<_>>()?;
     let image_records: Vec<ImageRecord> = per_object.into_iter().flatten().collect();
     counts.images = image_records.len();
-    records::write_image_records(input.out, &image_records)?;
+    records::write_image_records(&cfg.out, &image_records)?;
 
-    let failures = merged_failures(input, &complete);
     let classes = input
         .tree
         .synsets
@@ -91,20 +106,15 @@ pub fn write_manifests(input: &ManifestInput) -> anyhow::Result<ManifestCounts> 
         })
         .collect();
     DatasetManifest {
-        generator_version: dataset::GENERATOR_VERSION.to_string(),
-        seed: input.seed,
-        views: input.views,
-        image_size: input.image_size,
-        config: input.config.clone(),
         classes,
         train_objects: counts.train,
         val_objects: counts.val,
         images: counts.images,
-        failures,
-        conventions: DatasetManifest::conventions(),
+        failures: merged_failures(input, &complete),
+        ..run_manifest(input)
     }
-    .write(input.out)
-    .with_context(|| format!("{}: cannot write the dataset manifest", input.out.display()))?;
+    .write(&cfg.out)
+    .with_context(|| format!("{}: cannot write the dataset manifest", cfg.out.display()))?;
     Ok(counts)
 }
 
@@ -113,7 +123,7 @@ pub fn write_manifests(input: &ManifestInput) -> anyhow::Result<ManifestCounts> 
 fn merged_failures(input: &ManifestInput, complete: &[&(ObjectKey, Vec<usize>)]) -> Vec<Failure> {
     let done: std::collections::HashSet<String> = complete.iter().map(|(k, _)| k.to_string()).collect();
     let mut merged = std::collections::BTreeMap::new();
-    if let Ok(previous) = DatasetManifest::read(input.out) {
+    if let Ok(previous) = DatasetManifest::read(&input.cfg.out) {
         for f in previous.failures {
             merged.insert(f.object.clone(), f);
         }

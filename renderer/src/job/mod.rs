@@ -4,7 +4,9 @@
 pub mod manifests;
 pub mod objects;
 pub mod output;
+pub mod plan;
 pub mod progress;
+pub mod resume;
 pub mod shard;
 
 use std::path::{Path, PathBuf};
@@ -12,8 +14,10 @@ use std::sync::{mpsc, Mutex};
 use std::time::Instant;
 
 use anyhow::{bail, Context};
+use dataset::config::RenderConfig;
+use dataset::factors::{self, ViewFactors};
 use dataset::records::Failure;
-use dataset::{factors, Latent, ObjectKey};
+use dataset::{Latent, ObjectKey};
 use rayon::prelude::*;
 
 use crate::gpu::{RenderOptions, Renderer};
@@ -26,35 +30,45 @@ pub use shard::Shard;
 pub struct JobConfig {
     pub shapenet: PathBuf,
     pub out: PathBuf,
-    pub views: usize,
-    pub seed: u64,
-    pub image_size: u32,
+    /// Settings (seed, views, image size, JPEG quality, latent format, split fraction) and the
+    /// factors' distributions per split.
+    pub config: RenderConfig,
     pub objects: Option<PathBuf>,
     pub shard: Shard,
+    /// Re-render the views whose latents exist under this dataset, with those values.
     pub from_latents: Option<PathBuf>,
+    /// Take the objects and split of this dataset (`--like`; `--from-latents` does too).
+    pub like: Option<PathBuf>,
     pub mask: bool,
+    pub depth: bool,
     pub keep_going: bool,
-    pub val_fraction: f64,
     pub render: RenderOptions,
     /// Renderers working in parallel (lavapipe draws one mesh on about one core).
     pub renderers: usize,
+    /// The built-in library's parameters, recorded so that `--like` can regenerate it.
+    pub library: Option<serde_json::Value>,
 }
 
 impl JobConfig {
     /// The configuration recorded in `manifest.json`: what determines the dataset's bytes (not
     /// the shard, nor where the inputs were on this machine).
     fn recorded(&self) -> serde_json::Value {
-        serde_json::json!({
-            "views": self.views,
-            "seed": self.seed,
-            "image_size": self.image_size,
-            "objects": self.objects.as_ref().map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())),
+        let name = |p: &Option<PathBuf>| p.as_ref().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
+        let mut v = self.config.to_json();
+        let extra = serde_json::json!({
+            "objects": name(&self.objects),
             "from_latents": self.from_latents.is_some(),
+            "like": name(&self.like),
             "mask": self.mask,
-            "val_fraction": self.val_fraction,
-            "jpeg_quality": crate::gpu::JPEG_QUALITY,
+            "depth": self.depth.then_some("depth_<k>.png: 16-bit PNG, millimetres from the camera centre, 0 = nothing drawn"),
             "antialias": format!("{:?}", self.render.antialias),
-        })
+            "library": self.library,
+        });
+        let (serde_json::Value::Object(m), serde_json::Value::Object(e)) = (&mut v, extra) else {
+            unreachable!("both are JSON objects")
+        };
+        m.extend(e);
+        v
     }
 }
 
@@ -89,7 +103,7 @@ impl Summary {
 /// One object's work: the views to render and their factors.
 struct ObjectWork {
     key: ObjectKey,
-    pending: Vec<(usize, Latent)>,
+    pending: Vec<(usize, ViewFactors)>,
 }
 
 /// A loaded mesh, or why it could not be loaded, on its way to the GPU.
@@ -101,66 +115,39 @@ struct Loaded {
 /// Rendered frames on their way to the encoder.
 struct Rendered {
     key: ObjectKey,
-    views: Vec<(usize, Latent, crate::gpu::Frame)>,
+    views: Vec<(usize, ViewFactors, crate::gpu::Frame)>,
 }
 
-/// The views each object must have: 0..views, or those whose latent exists under `--from-latents`.
-fn planned_views(cfg: &JobConfig, key: &ObjectKey) -> anyhow::Result<Vec<usize>> {
-    match &cfg.from_latents {
-        Some(dir) => dataset::layout::latent_views(&key.dir(dir))
-            .with_context(|| format!("{}: cannot list latents", key.dir(dir).display())),
-        None => Ok((0..cfg.views).collect()),
-    }
-}
-
-fn latent_of(cfg: &JobConfig, key: &ObjectKey, view: usize) -> anyhow::Result<Latent> {
-    match &cfg.from_latents {
-        Some(dir) => Latent::read(&key.latent_path(dir, view)),
-        None => Ok(factors::sample_latent(cfg.seed, key, view)),
-    }
-}
-
-/// The objects of the whole run (before sharding), sorted and de-duplicated.
-fn plan_objects(cfg: &JobConfig, tree: &ShapeNetTree) -> anyhow::Result<Vec<ObjectKey>> {
-    let mut keys = match (&cfg.from_latents, &cfg.objects) {
-        (_, Some(list)) => objects::read_object_list(list)?,
-        (Some(dir), None) => objects::objects_with_latents(dir)?,
-        (None, None) => tree.discover()?,
-    };
-    keys.sort();
-    keys.dedup();
-    for key in &keys {
-        if tree.label(&key.synset).is_none() {
-            let source = cfg.objects.as_deref().or(cfg.from_latents.as_deref()).unwrap_or(&cfg.shapenet);
-            bail!(
-                "{}: object {key}: synset {} is not in {}",
-                source.display(),
-                key.synset,
-                tree.root.display()
-            );
-        }
-    }
-    Ok(keys)
+/// A view's factors: drawn from the configuration, with the latent file's values under
+/// `--from-latents`.
+fn factors_of(cfg: &JobConfig, plan: &plan::Plan, key: &ObjectKey, view: usize) -> anyhow::Result<ViewFactors> {
+    let drawn = factors::sample_view(&cfg.config, plan.split_of(key), key, view);
+    Ok(match &cfg.from_latents {
+        Some(dir) => drawn.with_latent(Latent::read(&key.latent_path(dir, view))?),
+        None => drawn,
+    })
 }
 
 /// Runs a dataset job. Returns an error (after writing the manifests) when objects failed.
 pub fn run(cfg: &JobConfig) -> anyhow::Result<Summary> {
     let start = Instant::now();
     let tree = ShapeNetTree::open(&cfg.shapenet)?;
-    let all = plan_objects(cfg, &tree)?;
-    let planned: Vec<(ObjectKey, Vec<usize>)> =
-        all.iter().map(|k| Ok((k.clone(), planned_views(cfg, k)?))).collect::<anyhow::Result<_>>()?;
-    let mine = cfg.shard.select(&planned);
+    let plan = plan::plan(cfg, &tree)?;
+    let manifest_input = |failures, adapter| manifests::ManifestInput { cfg, tree: &tree, plan: &plan, failures, adapter };
+    // Nothing is written into a folder that another configuration made.
+    let run_manifest = manifests::run_manifest(&manifest_input(&[], None));
+    resume::check(&cfg.out, &run_manifest)?;
+    let mine = cfg.shard.select(&plan.objects);
 
     let mut summary = Summary { objects: mine.len(), ..Default::default() };
     let mut work = Vec::new();
     for (key, views) in &mine {
         let mut pending = Vec::new();
         for &v in views {
-            if output::view_complete(&cfg.out, key, v, cfg.mask) {
+            if output::view_complete(cfg, key, v) {
                 summary.skipped += 1;
             } else {
-                pending.push((v, latent_of(cfg, key, v)?));
+                pending.push((v, factors_of(cfg, &plan, key, v)?));
             }
         }
         if !pending.is_empty() {
@@ -170,28 +157,24 @@ pub fn run(cfg: &JobConfig) -> anyhow::Result<Summary> {
     let total: usize = work.iter().map(|w| w.pending.len()).sum();
     let bar = progress::bar(total as u64);
 
+    let mut adapter = None;
     if !work.is_empty() {
         let renderers = (0..cfg.renderers.clamp(1, work.len()))
             .map(|_| Renderer::new(cfg.render.clone()))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        adapter = Some(renderers[0].adapter_info());
+        // Recorded before the first image, so that a killed run is resumed only by its twin.
+        if !cfg.out.join(dataset::records::MANIFEST_FILE).exists() {
+            std::fs::create_dir_all(&cfg.out).with_context(|| format!("{}: cannot create", cfg.out.display()))?;
+            manifests::run_manifest(&manifest_input(&[], adapter.clone())).write(&cfg.out)?;
+        }
         let outcome = render_all(cfg, &tree.root, work, renderers, &bar)?;
         summary.rendered = outcome.rendered;
         summary.failures = outcome.failures;
     }
     bar.finish_and_clear();
 
-    let counts = manifests::write_manifests(&manifests::ManifestInput {
-        out: &cfg.out,
-        tree: &tree,
-        planned: &planned,
-        mask: cfg.mask,
-        seed: cfg.seed,
-        views: cfg.views,
-        image_size: cfg.image_size,
-        val_fraction: cfg.val_fraction,
-        config: cfg.recorded(),
-        failures: &summary.failures,
-    })?;
+    let counts = manifests::write_manifests(&manifest_input(&summary.failures, adapter))?;
     summary.train_objects = counts.train;
     summary.val_objects = counts.val;
     summary.seconds = start.elapsed().as_secs_f64();
@@ -240,17 +223,9 @@ fn render_all(
             let mut written = 0;
             for r in write_rx {
                 output::remove_stale_temps(&r.key.dir(&cfg.out))?;
-                r.views.par_iter().try_for_each(|(v, latent, frame)| {
-                    output::write_view(
-                        &cfg.out,
-                        &r.key,
-                        *v,
-                        latent,
-                        cfg.image_size,
-                        &frame.rgb,
-                        frame.mask.as_deref(),
-                    )
-                })?;
+                r.views
+                    .par_iter()
+                    .try_for_each(|(v, factors, frame)| output::write_view(cfg, &r.key, *v, &factors.latent, frame))?;
                 bar.inc(r.views.len() as u64);
                 written += r.views.len();
             }
@@ -275,7 +250,7 @@ fn render_all(
                             }
                             let gpu_mesh =
                                 renderer.upload(&mesh).with_context(|| format!("{key}: cannot upload"))?;
-                            let latents: Vec<Latent> = loaded.work.pending.iter().map(|(_, l)| *l).collect();
+                            let latents: Vec<ViewFactors> = loaded.work.pending.iter().map(|(_, l)| *l).collect();
                             renderer
                                 .render_views(&gpu_mesh, &latents)
                                 .with_context(|| format!("{key}: cannot render"))

@@ -1,4 +1,4 @@
-//! Writing one view's files: `image_<k>.jpg` (quality 95), `mask_<k>.png`, `latent_<k>.npy`.
+//! Writing one view's files: `image_<k>.jpg`, `mask_<k>.png`, `depth_<k>.png`, `latent_<k>.npy`.
 //!
 //! Every file is written atomically and the latent goes last, so a view is complete exactly when
 //! all its files exist: a killed run never leaves a truncated file, and resuming skips only views
@@ -9,7 +9,8 @@ use std::path::Path;
 use anyhow::Context;
 use dataset::{atomic, Latent, ObjectKey};
 
-use crate::gpu::{encode_jpeg, encode_mask_png};
+use super::JobConfig;
+use crate::gpu::{encode_depth_png, encode_jpeg, encode_mask_png, Frame};
 
 /// Removes temporary files that a killed run left in an object's folder (names `.<file>.<pid>.tmp`).
 pub fn remove_stale_temps(object_dir: &Path) -> anyhow::Result<()> {
@@ -25,32 +26,27 @@ pub fn remove_stale_temps(object_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// True when every file of the view is on disk.
-pub fn view_complete(root: &Path, key: &ObjectKey, view: usize, mask: bool) -> bool {
+/// True when every file the job writes for the view is on disk.
+pub fn view_complete(cfg: &JobConfig, key: &ObjectKey, view: usize) -> bool {
+    let root = &cfg.out;
     key.latent_path(root, view).is_file()
         && key.image_path(root, view).is_file()
-        && (!mask || key.mask_path(root, view).is_file())
+        && (!cfg.mask || key.mask_path(root, view).is_file())
+        && (!cfg.depth || key.depth_path(root, view).is_file())
 }
 
-/// Encodes and writes one rendered view.
-pub fn write_view(
-    root: &Path,
-    key: &ObjectKey,
-    view: usize,
-    latent: &Latent,
-    size: u32,
-    rgb: &[u8],
-    mask: Option<&[u8]>,
-) -> anyhow::Result<()> {
-    let image_path = key.image_path(root, view);
-    let jpeg = encode_jpeg(rgb, size);
-    atomic::write_bytes(&image_path, &jpeg)
-        .with_context(|| format!("{}: cannot write", image_path.display()))?;
-    if let Some(mask) = mask {
-        let mask_path = key.mask_path(root, view);
-        let png = encode_mask_png(mask, size);
-        atomic::write_bytes(&mask_path, &png)
-            .with_context(|| format!("{}: cannot write", mask_path.display()))?;
+/// Encodes and writes one rendered view; the latent goes last.
+pub fn write_view(cfg: &JobConfig, key: &ObjectKey, view: usize, latent: &Latent, frame: &Frame) -> anyhow::Result<()> {
+    let (root, size) = (&cfg.out, cfg.config.settings.image_size);
+    let write = |path: std::path::PathBuf, bytes: Vec<u8>| {
+        atomic::write_bytes(&path, &bytes).with_context(|| format!("{}: cannot write", path.display()))
+    };
+    write(key.image_path(root, view), encode_jpeg(&frame.rgb, size, cfg.config.settings.jpeg_quality))?;
+    if let Some(mask) = &frame.mask {
+        write(key.mask_path(root, view), encode_mask_png(mask, size))?;
+    }
+    if let Some(depth) = &frame.depth {
+        write(key.depth_path(root, view), encode_depth_png(depth, size))?;
     }
     latent.write(&key.latent_path(root, view))
 }
