@@ -219,7 +219,8 @@ mod tests {
 
     #[test]
     fn object_frame_translation_lands_at_r_t() {
-        let mut v = reference_scene(Latent::from_array([0.0, 0.0, std::f64::consts::FRAC_PI_2, 0.0, 0.0, 0.0, 0.0]));
+        let mut v =
+            reference_scene(Latent::from_array([0.0, 0.0, std::f64::consts::FRAC_PI_2, 0.0, 0.0, 0.0, 0.0]));
         v.translation = [0.5, 0.0, 0.0];
         let c = v.object_centre();
         assert!(c[0].abs() < 1e-12 && (c[1] - 0.5).abs() < 1e-12, "{c:?}");

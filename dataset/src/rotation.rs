@@ -92,7 +92,14 @@ mod tests {
 
     #[test]
     fn euler_from_quat_inverts_quat_from_euler() {
-        for e in [[0.3, -0.2, 0.9], [-2.5, 1.2, 3.0], [3.0, -1.5, -2.9], [0.0, 0.0, 0.0], [0.7, std::f64::consts::FRAC_PI_2, 0.0], [-0.4, -std::f64::consts::FRAC_PI_2, 0.0]] {
+        for e in [
+            [0.3, -0.2, 0.9],
+            [-2.5, 1.2, 3.0],
+            [3.0, -1.5, -2.9],
+            [0.0, 0.0, 0.0],
+            [0.7, std::f64::consts::FRAC_PI_2, 0.0],
+            [-0.4, -std::f64::consts::FRAC_PI_2, 0.0],
+        ] {
             let back = euler_xyz_from_quat(quat_from_euler_xyz(e));
             for i in 0..3 {
                 assert!((back[i] - e[i]).abs() < 1e-9, "{e:?} -> {back:?}");
@@ -106,7 +113,11 @@ mod tests {
         let n = 20_000;
         let (mut trace, mut axis_z) = (0.0, 0.0);
         for i in 0..n {
-            let u = [(i as f64 + 0.5) / n as f64, ((i * 7919) % n) as f64 / n as f64, ((i * 104_729) % n) as f64 / n as f64];
+            let u = [
+                (i as f64 + 0.5) / n as f64,
+                ((i * 7919) % n) as f64 / n as f64,
+                ((i * 104_729) % n) as f64 / n as f64,
+            ];
             let q = uniform_quat(u);
             assert!((q.iter().map(|v| v * v).sum::<f64>() - 1.0).abs() < 1e-12);
             let m = matrix_from_quat(q);

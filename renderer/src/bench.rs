@@ -255,7 +255,8 @@ fn render_and_write(
     output: Output,
     render_time: &mut [(f64, usize)],
 ) -> anyhow::Result<usize> {
-    let (tx, rx) = mpsc::sync_channel::<(usize, Vec<dataset::factors::ViewFactors>, Vec<crate::gpu::Frame>)>(1);
+    let (tx, rx) =
+        mpsc::sync_channel::<(usize, Vec<dataset::factors::ViewFactors>, Vec<crate::gpu::Frame>)>(1);
     let out_dir = out.to_path_buf();
     let writer = std::thread::spawn(move || -> anyhow::Result<usize> {
         let mut written = 0;

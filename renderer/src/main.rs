@@ -1,10 +1,10 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-use renderer::cli::{Cli, Command, DatasetArgs};
 use anyhow::Context;
+use clap::Parser;
 use dataset::config::RenderConfig;
 use dataset::records::DatasetManifest;
+use renderer::cli::{Cli, Command, DatasetArgs};
 use renderer::gpu::{Antialias, RenderOptions};
 use renderer::job::{self, JobConfig};
 
@@ -70,9 +70,10 @@ fn resolve_config(a: &DatasetArgs) -> anyhow::Result<(RenderConfig, Option<Datas
         _ => None,
     };
     let mut config = match (&a.like, &source) {
-        (Some(dir), Some(m)) => {
-            RenderConfig::from_recorded(&m.config, &dir.join(dataset::records::MANIFEST_FILE).display().to_string())?
-        }
+        (Some(dir), Some(m)) => RenderConfig::from_recorded(
+            &m.config,
+            &dir.join(dataset::records::MANIFEST_FILE).display().to_string(),
+        )?,
         _ => RenderConfig::reference(),
     };
     if let Some(file) = &a.config {

@@ -83,7 +83,8 @@ pub fn config_sheet(
     image_size: u32,
 ) -> anyhow::Result<()> {
     ensure!(classes > 0 && views > 0, "the sheet needs at least one object and one view");
-    let objects: Vec<ObjectKey> = rows(library_root, 1)?.into_iter().take(classes).flat_map(|r| r.objects).collect();
+    let objects: Vec<ObjectKey> =
+        rows(library_root, 1)?.into_iter().take(classes).flat_map(|r| r.objects).collect();
     let rows: Vec<Row> = configs
         .iter()
         .map(|(name, config)| Row { name: name.clone(), objects: objects.clone(), config: config.clone() })
@@ -91,7 +92,13 @@ pub fn config_sheet(
     draw_sheet(library_root, out_png, &rows, views, image_size)
 }
 
-fn draw_sheet(library_root: &Path, out_png: &Path, rows: &[Row], views: usize, image_size: u32) -> anyhow::Result<()> {
+fn draw_sheet(
+    library_root: &Path,
+    out_png: &Path,
+    rows: &[Row],
+    views: usize,
+    image_size: u32,
+) -> anyhow::Result<()> {
     let mut renderer = Renderer::new(RenderOptions { image_size, ..Default::default() })?;
 
     let label_w = rows.iter().map(|r| pixfont::width(&r.name, FONT_SCALE)).max().unwrap_or(0) + 2 * GAP * 2;

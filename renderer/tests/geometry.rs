@@ -322,7 +322,8 @@ fn translation_scale_and_camera_put_the_silhouette_where_the_projection_predicts
         let want = expected_silhouette_of(|c| project_from(model(c), *eye, *focal));
         let got = mask_silhouette(frame.mask.as_ref().unwrap());
         // Each case must really move or resize the silhouette, or the test proves nothing.
-        let moved = (want.centroid[0] - reference.centroid[0]).hypot(want.centroid[1] - reference.centroid[1]);
+        let moved =
+            (want.centroid[0] - reference.centroid[0]).hypot(want.centroid[1] - reference.centroid[1]);
         assert!(moved > 10.0 || (want.area / reference.area - 1.0).abs() > 0.3, "{f:?}");
         assert_matches(&got, &want, &format!("{f:?}"));
     }
@@ -330,7 +331,13 @@ fn translation_scale_and_camera_put_the_silhouette_where_the_projection_predicts
 
 #[test]
 fn depth_is_the_distance_to_the_camera_in_millimetres() {
-    let opts = RenderOptions { image_size: SIZE, mask: true, depth: true, antialias: Antialias::None, ..Default::default() };
+    let opts = RenderOptions {
+        image_size: SIZE,
+        mask: true,
+        depth: true,
+        antialias: Antialias::None,
+        ..Default::default()
+    };
     let Ok(mut renderer) = Renderer::new(opts) else { panic!("cannot start the renderer") };
     let gpu = renderer.upload(&box_mesh()).unwrap();
     let mut aside = view_with_rotation([0.0; 3]);

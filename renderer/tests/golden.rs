@@ -181,7 +181,15 @@ fn write_preview_sheet() {
             load_obj(&repo().join("tests/fixtures/meshes").join(dir).join("models/model_normalized.obj"))
                 .unwrap();
         let gpu = renderer.upload(&mesh).unwrap();
-        for (col, frame) in renderer.render_views(&gpu, &latents.iter().map(|l| dataset::factors::reference_scene(*l)).collect::<Vec<_>>()).unwrap().iter().enumerate() {
+        for (col, frame) in renderer
+            .render_views(
+                &gpu,
+                &latents.iter().map(|l| dataset::factors::reference_scene(*l)).collect::<Vec<_>>(),
+            )
+            .unwrap()
+            .iter()
+            .enumerate()
+        {
             let img = image::RgbImage::from_raw(256, 256, frame.rgb.clone()).unwrap();
             image::imageops::replace(&mut sheet, &img, 256 * col as i64, 256 * row as i64);
         }

@@ -72,7 +72,10 @@ fn one_factor_changed_leaves_every_other_factor_identical() {
     }
     let floor_keys = ["floor_hue", "floor_rgb", "latent"];
     assert_eq!(records_without(&a, &floor_keys), records_without(&b, &floor_keys));
-    assert_eq!(std::fs::read(a.join("val_images.npy")).unwrap(), std::fs::read(b.join("val_images.npy")).unwrap());
+    assert_eq!(
+        std::fs::read(a.join("val_images.npy")).unwrap(),
+        std::fs::read(b.join("val_images.npy")).unwrap()
+    );
     let (ma, mb) = (records::DatasetManifest::read(&a).unwrap(), records::DatasetManifest::read(&b).unwrap());
     assert_ne!(ma.config_hash, mb.config_hash);
     assert_eq!(mb.config["factors"]["train"]["floor_hue"], serde_json::json!({ "uniform": [0.2, 0.4] }));
@@ -109,7 +112,10 @@ fn ood_preset_changes_val_rotations_only_and_like_keeps_the_rest() {
                 assert!(lo[..3].iter().all(|a| a.abs() <= FRAC_PI_2));
                 assert_eq!(ls, lo);
                 // Same factors, same renderer: the training views are the source's, byte for byte.
-                assert_eq!(std::fs::read(key.image_path(&src, v)).unwrap(), std::fs::read(key.image_path(&ood, v)).unwrap());
+                assert_eq!(
+                    std::fs::read(key.image_path(&src, v)).unwrap(),
+                    std::fs::read(key.image_path(&ood, v)).unwrap()
+                );
             }
         }
     }
@@ -201,7 +207,11 @@ fn from_latents_keeps_the_source_split_and_views() {
     run_ok(render_cmd(&shapenet, &src, &[]));
     let again = tmp.path().join("again");
     // Another split fraction and seed on the command line do not move objects between splits.
-    run_ok(render_cmd(&shapenet, &again, &["--from-latents", src.to_str().unwrap(), "--val-fraction", "0.25"]));
+    run_ok(render_cmd(
+        &shapenet,
+        &again,
+        &["--from-latents", src.to_str().unwrap(), "--val-fraction", "0.25"],
+    ));
     for split in ["train", "val"] {
         let path = manifest::images_path;
         assert_eq!(std::fs::read(path(&src, split)).unwrap(), std::fs::read(path(&again, split)).unwrap());

@@ -165,6 +165,11 @@ pub struct TrainArgs {
     /// A bias in the hypernetwork.
     #[arg(long)]
     pub bias_hypernet: bool,
+    /// Append the translation's delta t2 - t1 to the transformation latent (3DIEBench-T datasets,
+    /// rendered with manifests/3diebench-t.toml; as EquiCaps trains). Methods with a predictor only.
+    #[arg(long)]
+    #[serde(default)]
+    pub translation_latent: bool,
     #[arg(long, default_value_t = 10.0)]
     pub sim_coeff: f64,
     #[arg(long, default_value_t = 10.0)]
@@ -236,6 +241,16 @@ pub struct ModelConfig {
     pub bias_pred: bool,
     pub bias_hypernet: bool,
     pub num_classes: usize,
+    /// The transformation latent also holds the translation's delta (3DIEBench-T).
+    #[serde(default)]
+    pub translation_latent: bool,
+}
+
+impl ModelConfig {
+    /// Size of the transformation latent the predictor is conditioned on.
+    pub fn latent_dim(&self) -> usize {
+        self.experience.latent_dim() + if self.translation_latent { 3 } else { 0 }
+    }
 }
 
 /// Parses "2048-2048-2048" (an empty string is an empty list).
@@ -306,11 +321,15 @@ impl TrainArgs {
             bias_pred: self.bias_pred,
             bias_hypernet: self.bias_hypernet,
             num_classes,
+            translation_latent: self.translation_latent,
         })
     }
 
     /// Checks the flags that do not depend on the dataset.
     pub fn validate(&self) -> anyhow::Result<()> {
+        if self.translation_latent && !self.experience.has_predictor() {
+            bail!("--translation-latent: {:?} has no predictor to condition on a latent", self.experience);
+        }
         if self.batch_size < 2 {
             bail!("--batch-size {} must be at least 2 (batch statistics need two samples)", self.batch_size);
         }

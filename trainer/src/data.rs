@@ -3,7 +3,9 @@
 //!
 //! - The latent is the quaternion of `R1^-1 R2` (SciPy `r1.inv() * r2`, `as_quat()`, sign as the
 //!   product gives it, never canonicalised), computed in f64 by `dataset::rotation` and stored
-//!   as f32; with colour, (floor_hue_2 - floor_hue_1, light_hue_2 - light_hue_1) follow.
+//!   as f32; with colour, (floor_hue_2 - floor_hue_1, light_hue_2 - light_hue_1) follow; with
+//!   translation (3DIEBench-T, as EquiCaps trains), t2 - t1 follows (the latents' object-frame
+//!   translations).
 //! - Which views, and the order of the objects, are pure functions of (seed, epoch, object
 //!   index): a resumed run sees exactly the batches an uninterrupted one would.
 //! - Images are decoded, resized (bilinear, antialiased) to the resolution and normalised with
@@ -25,21 +27,20 @@ use crate::model::Batch;
 pub const MEAN: [f32; 3] = [0.5016, 0.5037, 0.5060];
 pub const STD: [f32; 3] = [0.1030, 0.0999, 0.0969];
 
-/// What the transformation latent holds.
+/// What the transformation latent holds: the quaternion (x, y, z, w), then optionally
+/// (delta floor hue, delta light hue), then optionally the translation's delta (3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LatentKind {
-    /// Quaternion (x, y, z, w).
-    Rotation,
-    /// Quaternion, delta floor hue, delta light hue.
-    RotationColour,
+pub struct LatentKind {
+    pub colour: bool,
+    pub translation: bool,
 }
 
 impl LatentKind {
+    pub const ROTATION: Self = Self { colour: false, translation: false };
+    pub const ROTATION_COLOUR: Self = Self { colour: true, translation: false };
+
     pub fn dim(self) -> usize {
-        match self {
-            Self::Rotation => 4,
-            Self::RotationColour => 6,
-        }
+        4 + 2 * self.colour as usize + 3 * self.translation as usize
     }
 }
 
@@ -160,7 +161,8 @@ impl PairDataset {
         let key = &self.samples[index].key;
         let l1 = dataset::Latent::read(&key.latent_path(&self.root, v1))?;
         let l2 = dataset::Latent::read(&key.latent_path(&self.root, v2))?;
-        Ok(pair_latent(&l1, &l2, self.kind))
+        pair_latent(&l1, &l2, self.kind)
+            .with_context(|| format!("{}", key.latent_path(&self.root, v1).display()))
     }
 
     /// Decodes one image into normalised CHW floats at the dataset's resolution.
@@ -181,14 +183,25 @@ impl PairDataset {
 }
 
 /// The latent of a pair of views (see the module documentation).
-pub fn pair_latent(l1: &dataset::Latent, l2: &dataset::Latent, kind: LatentKind) -> Vec<f32> {
+pub fn pair_latent(l1: &dataset::Latent, l2: &dataset::Latent, kind: LatentKind) -> anyhow::Result<Vec<f32>> {
     let q = dataset::rotation::relative_quat(l1.rotation, l2.rotation);
     let mut v: Vec<f32> = q.iter().map(|&x| x as f32).collect();
-    if kind == LatentKind::RotationColour {
+    if kind.colour {
         v.push((l2.floor_hue - l1.floor_hue) as f32);
         v.push((l2.light_hue - l1.light_hue) as f32);
     }
-    v
+    if kind.translation {
+        let (Some(t1), Some(t2)) = (l1.translation, l2.translation) else {
+            bail!("the latent has no translation (7 values); --translation-latent needs 3DIEBench-T latents (10 values)");
+        };
+        v.extend(translation_delta(t1, t2));
+    }
+    Ok(v)
+}
+
+/// The translation part of a pair latent: t2 - t1.
+pub fn translation_delta(t1: [f64; 3], t2: [f64; 3]) -> [f32; 3] {
+    [0, 1, 2].map(|i| (t2[i] - t1[i]) as f32)
 }
 
 /// Decodes an image file, resizes it to `res` x `res` (bilinear with antialiasing, like PIL's

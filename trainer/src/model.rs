@@ -122,7 +122,7 @@ impl SslModel {
         let root = params.root();
         let backbone = ResNet::new(&root.pp("backbone"), config.arch)?;
         let r = backbone.repr_dim();
-        let latent = config.experience.latent_dim();
+        let latent = config.latent_dim();
         let (heads, pred_dim) = Self::heads(&root, config, r)?;
         let predictor = match pred_dim {
             Some(d) => Some(Predictor::new(&root.pp("predictor"), config, d, latent)?),

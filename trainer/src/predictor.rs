@@ -171,6 +171,7 @@ mod tests {
             bias_pred,
             bias_hypernet,
             num_classes: 3,
+            translation_latent: false,
         }
     }
 

@@ -99,10 +99,9 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
         args.num_classes.or_else(|| data::manifest_num_classes(&args.data)).unwrap_or(DEFAULT_NUM_CLASSES);
     let model_cfg = args.model_config(num_classes)?;
     let lc = loss_config(args);
-    let kind = if args.experience == Experience::SIERotColor {
-        LatentKind::RotationColour
-    } else {
-        LatentKind::Rotation
+    let kind = LatentKind {
+        colour: args.experience == Experience::SIERotColor,
+        translation: model_cfg.translation_latent,
     };
     let ds = Arc::new(PairDataset::open(
         &args.data,

@@ -49,6 +49,7 @@ fn pair_latent_matches_scipy_through_the_loader() {
                 light_theta: 0.1,
                 light_phi: 0.2,
                 light_hue: hues.1,
+                translation: None,
             };
             l.write(&key.latent_path(root, v)).unwrap();
             image.save(key.image_path(root, v)).unwrap();
@@ -56,8 +57,8 @@ fn pair_latent_matches_scipy_through_the_loader() {
     }
     dataset::manifest::write_images(&dataset::manifest::images_path(root, "train"), &[key]).unwrap();
     dataset::manifest::write_labels(&dataset::manifest::labels_path(root, "train"), &[0]).unwrap();
-    let ds = open(root, LatentKind::Rotation).unwrap();
-    let colour = open(root, LatentKind::RotationColour).unwrap();
+    let ds = open(root, LatentKind::ROTATION).unwrap();
+    let colour = open(root, LatentKind::ROTATION_COLOUR).unwrap();
     for (i, row) in reference.rows.iter().enumerate() {
         let q = ds.pair_latent(0, 2 * i, 2 * i + 1).unwrap();
         let expected: Vec<f32> = row.relative_quat_xyzw.iter().map(|&x| x as f32).collect();
@@ -71,7 +72,7 @@ fn pair_latent_matches_scipy_through_the_loader() {
 #[test]
 fn views_are_distinct_uniform_and_seeded_and_images_normalised() {
     let (_dir, root) = common::fixture(2, 5);
-    let ds = open(&root, LatentKind::Rotation).unwrap();
+    let ds = open(&root, LatentKind::ROTATION).unwrap();
     assert_eq!(ds.len(), 6);
     let mut counts = [0usize; 5];
     for epoch in 0..400 {
@@ -106,7 +107,7 @@ fn bad_input_names_the_file() {
 
     // Corrupt image: the error comes from the loader and names the image.
     std::fs::write(key.image_path(&root, 0), b"not a jpeg").unwrap();
-    let ds = open(&root, LatentKind::Rotation).unwrap();
+    let ds = open(&root, LatentKind::ROTATION).unwrap();
     let e = err_of(ds.load_image(0, 0));
     assert!(e.contains("image_0.jpg") && e.contains("decode"), "{e}");
 
@@ -117,29 +118,47 @@ fn bad_input_names_the_file() {
 
     // A missing image (its latent exists), then a missing latent.
     std::fs::remove_file(key.image_path(&root, 1)).unwrap();
-    let e = err_of(open(&root, LatentKind::Rotation));
+    let e = err_of(open(&root, LatentKind::ROTATION));
     assert!(e.contains("obj0x0/image_1.jpg: missing"), "{e}");
     std::fs::remove_file(key.latent_path(&root, 1)).unwrap();
     std::fs::remove_file(key.latent_path(&root, 2)).unwrap();
-    let e = err_of(open(&root, LatentKind::Rotation));
+    let e = err_of(open(&root, LatentKind::ROTATION));
     assert!(e.contains("obj0x0/latent_2.npy: missing"), "{e}");
 
     // Fewer than two views.
     std::fs::remove_file(key.image_path(&root, 2)).unwrap();
-    let e = err_of(open(&root, LatentKind::Rotation));
+    let e = err_of(open(&root, LatentKind::ROTATION));
     assert!(e.contains("obj0x0") && e.contains("two are needed"), "{e}");
 
     // Missing object folder.
     std::fs::remove_dir_all(key.dir(&root)).unwrap();
-    let e = err_of(open(&root, LatentKind::Rotation));
+    let e = err_of(open(&root, LatentKind::ROTATION));
     assert!(e.contains("obj0x0") && e.contains("cannot list"), "{e}");
 
     // Label out of range, manifests of different lengths.
     let labels = dataset::manifest::labels_path(&root, "train");
     dataset::manifest::write_labels(&labels, &[0, 1, 7]).unwrap();
-    let e = err_of(open(&root, LatentKind::Rotation));
+    let e = err_of(open(&root, LatentKind::ROTATION));
     assert!(e.contains("train_labels.npy") && e.contains("out of range"), "{e}");
     dataset::manifest::write_labels(&labels, &[0, 1]).unwrap();
-    let e = err_of(open(&root, LatentKind::Rotation));
+    let e = err_of(open(&root, LatentKind::ROTATION));
     assert!(e.contains("train_labels.npy") && e.contains("same length"), "{e}");
+}
+
+#[test]
+fn translation_latent_appends_the_translation_delta() {
+    let kind = LatentKind { colour: false, translation: true };
+    assert_eq!(kind.dim(), 7);
+    let base = Latent::from_array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]);
+    let l1 = Latent { translation: Some([0.1, -0.2, 0.3]), ..base };
+    let l2 = Latent { rotation: [0.3, -0.1, 0.2], translation: Some([-0.4, 0.1, 0.5]), ..base };
+    let v = trainer::data::pair_latent(&l1, &l2, kind).unwrap();
+    let q = dataset::rotation::relative_quat(l1.rotation, l2.rotation);
+    assert_eq!(&v[..4], &q.map(|x| x as f32));
+    assert_eq!(&v[4..], &[-0.5f32, 0.3, 0.2].map(|x| x as f32));
+    let both = LatentKind { colour: true, translation: true };
+    assert_eq!(trainer::data::pair_latent(&l1, &l2, both).unwrap().len(), both.dim());
+    // 7-value latents have no translation to append.
+    let e = trainer::data::pair_latent(&base, &base, kind).unwrap_err().to_string();
+    assert!(e.contains("no translation"), "{e}");
 }

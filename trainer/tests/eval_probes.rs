@@ -71,6 +71,7 @@ fn split(objects: usize, views: usize, seed: u64) -> SplitFeatures {
         reps: Tensor::from_vec(reps, (rows, 14), &dev).unwrap(),
         equi_embeddings: Some(Tensor::from_vec(embs, (rows, 3), &dev).unwrap()),
         latents: Tensor::from_vec(latents, (rows, 7), &dev).unwrap(),
+        translations: None,
     }
 }
 
@@ -124,6 +125,21 @@ fn pose_ceiling_reads_the_true_poses_whatever_the_features() {
     let config = small_config();
     let zero = tasks::pair_probe(&c, Part::All, PairTarget::Rotation, &config.rotation, &config).unwrap().r2;
     assert!(ceiling.r2 > zero + 0.3, "ceiling {} vs zero features {zero}", ceiling.r2);
+}
+
+#[test]
+fn translation_probe_reads_translations_where_they_are_encoded() {
+    let mut c = cache();
+    let e = format!("{:#}", tasks::translation(&c, &small_config()).unwrap_err());
+    assert!(e.contains("no translations"), "{e}");
+    // Translations equal to three of the equivariant feature columns (the first rotation row).
+    for split in [&mut c.train, &mut c.val] {
+        split.translations =
+            Some(split.reps.narrow(1, 3, 3).unwrap().to_dtype(candle_core::DType::F64).unwrap());
+    }
+    let r = tasks::translation(&c, &small_config()).unwrap();
+    assert!(r[&Part::Equi].r2 > 0.9, "equi {:?}", r[&Part::Equi]);
+    assert!(r[&Part::Inv].r2 < 0.1, "inv {:?}", r[&Part::Inv]);
 }
 
 #[test]

@@ -9,7 +9,10 @@ use anyhow::{bail, Context};
 #[derive(Clone, Debug, PartialEq)]
 pub enum Distribution {
     Fixed(f64),
-    Uniform { min: f64, max: f64 },
+    Uniform {
+        min: f64,
+        max: f64,
+    },
     /// Uniform over the union of disjoint or touching ranges (weighted by length).
     Union(Vec<(f64, f64)>),
     /// One of the values, each with equal probability.
@@ -92,11 +95,13 @@ impl Distribution {
                         Distribution::Uniform { min, max }
                     }
                     "union" => {
-                        let items = inner.as_array().context("union: expected a list of [min, max] ranges")?;
+                        let items =
+                            inner.as_array().context("union: expected a list of [min, max] ranges")?;
                         if items.is_empty() {
                             bail!("union: no ranges");
                         }
-                        let mut ranges = items.iter().map(pair).collect::<anyhow::Result<Vec<_>>>().context("union")?;
+                        let mut ranges =
+                            items.iter().map(pair).collect::<anyhow::Result<Vec<_>>>().context("union")?;
                         ranges.sort_by(|a, b| a[0].total_cmp(&b[0]));
                         for r in &ranges {
                             if r[0] >= r[1] {
@@ -105,7 +110,13 @@ impl Distribution {
                         }
                         for w in ranges.windows(2) {
                             if w[1][0] < w[0][1] {
-                                bail!("union: ranges [{}, {}] and [{}, {}] overlap", w[0][0], w[0][1], w[1][0], w[1][1]);
+                                bail!(
+                                    "union: ranges [{}, {}] and [{}, {}] overlap",
+                                    w[0][0],
+                                    w[0][1],
+                                    w[1][0],
+                                    w[1][1]
+                                );
                             }
                         }
                         Distribution::Union(ranges.into_iter().map(|[a, b]| (a, b)).collect())
@@ -115,7 +126,9 @@ impl Distribution {
                         if items.is_empty() {
                             bail!("set: no values");
                         }
-                        Distribution::Set(items.iter().map(number).collect::<anyhow::Result<_>>().context("set")?)
+                        Distribution::Set(
+                            items.iter().map(number).collect::<anyhow::Result<_>>().context("set")?,
+                        )
                     }
                     other => bail!("unknown distribution {other:?} (expected fixed, uniform, union or set)"),
                 }

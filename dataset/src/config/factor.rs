@@ -56,7 +56,8 @@ struct Domain {
     unit: &'static str,
 }
 
-const ANY: Domain = Domain { lo: f64::NEG_INFINITY, lo_open: true, hi: f64::INFINITY, hi_open: true, unit: "" };
+const ANY: Domain =
+    Domain { lo: f64::NEG_INFINITY, lo_open: true, hi: f64::INFINITY, hi_open: true, unit: "" };
 const UNIT: Domain = Domain { lo: 0.0, lo_open: false, hi: 1.0, hi_open: false, unit: "" };
 const NON_NEGATIVE: Domain = Domain { lo: 0.0, lo_open: false, hi: f64::INFINITY, hi_open: true, unit: "" };
 
@@ -65,7 +66,9 @@ impl Factor {
     pub fn reference(self) -> Distribution {
         use Distribution::{Fixed, Uniform};
         match self {
-            Factor::RotationX | Factor::RotationY | Factor::RotationZ => Uniform { min: -FRAC_PI_2, max: FRAC_PI_2 },
+            Factor::RotationX | Factor::RotationY | Factor::RotationZ => {
+                Uniform { min: -FRAC_PI_2, max: FRAC_PI_2 }
+            }
             Factor::FloorHue | Factor::SpotHue => Uniform { min: 0.0, max: 1.0 },
             Factor::FloorSaturation | Factor::FloorValue => Fixed(0.6),
             Factor::SpotTheta => Uniform { min: 0.0, max: FRAC_PI_4 },
@@ -93,10 +96,16 @@ impl Factor {
             Factor::SpotConeAngle => Domain { lo: 0.0, lo_open: true, hi: PI, hi_open: false, unit: " rad" },
             Factor::Scale => Domain { lo: 0.0, lo_open: true, hi: 100.0, hi_open: false, unit: "" },
             // The camera's near plane is 0.1 m and its far plane 40 m.
-            Factor::CameraDistance => Domain { lo: 0.2, lo_open: false, hi: 20.0, hi_open: false, unit: " m" },
+            Factor::CameraDistance => {
+                Domain { lo: 0.2, lo_open: false, hi: 20.0, hi_open: false, unit: " m" }
+            }
             // At +-pi/2 the camera's up (+Z) is parallel to its view direction.
-            Factor::CameraElevation => Domain { lo: -1.56, lo_open: false, hi: 1.56, hi_open: false, unit: " rad" },
-            Factor::CameraFocalLength => Domain { lo: 1.0, lo_open: false, hi: 1000.0, hi_open: false, unit: " mm" },
+            Factor::CameraElevation => {
+                Domain { lo: -1.56, lo_open: false, hi: 1.56, hi_open: false, unit: " rad" }
+            }
+            Factor::CameraFocalLength => {
+                Domain { lo: 1.0, lo_open: false, hi: 1000.0, hi_open: false, unit: " mm" }
+            }
             _ => ANY,
         }
     }
@@ -190,7 +199,11 @@ impl FactorSet {
                 name => {
                     let Some(&f) = Factor::ALL.iter().find(|f| f.name() == name) else {
                         let known: Vec<&str> = Factor::ALL.iter().map(|f| f.name()).collect();
-                        bail!("{}: unknown key (factors: rotation, translation_frame, {})", at(), known.join(", "));
+                        bail!(
+                            "{}: unknown key (factors: rotation, translation_frame, {})",
+                            at(),
+                            known.join(", ")
+                        );
                     };
                     let d = Distribution::from_toml(value).with_context(at)?;
                     self.set(f, d).with_context(at)?;
@@ -202,7 +215,10 @@ impl FactorSet {
 
     pub fn to_json(&self) -> serde_json::Value {
         let mut m = serde_json::Map::new();
-        m.insert("rotation".into(), (if self.rotation == RotationMode::So3 { "so3" } else { "euler" }).into());
+        m.insert(
+            "rotation".into(),
+            (if self.rotation == RotationMode::So3 { "so3" } else { "euler" }).into(),
+        );
         m.insert(
             "translation_frame".into(),
             (if self.translation_frame == TranslationFrame::World { "world" } else { "object" }).into(),

@@ -75,7 +75,14 @@ pub struct DatasetSettings {
 
 impl Default for DatasetSettings {
     fn default() -> Self {
-        Self { seed: 0, views: 50, image_size: 256, jpeg_quality: 95, latent: LatentFormat::Official, val_fraction: 0.2 }
+        Self {
+            seed: 0,
+            views: 50,
+            image_size: 256,
+            jpeg_quality: 95,
+            latent: LatentFormat::Official,
+            val_fraction: 0.2,
+        }
     }
 }
 
@@ -87,7 +94,13 @@ impl DatasetSettings {
             bail!("{}: {} is out of range 1..={MAX_VIEWS}", name("views"), self.views);
         }
         if !IMAGE_SIZES.contains(&self.image_size) {
-            bail!("{}: {} is out of range {}..={}", name("image_size"), self.image_size, IMAGE_SIZES.start(), IMAGE_SIZES.end());
+            bail!(
+                "{}: {} is out of range {}..={}",
+                name("image_size"),
+                self.image_size,
+                IMAGE_SIZES.start(),
+                IMAGE_SIZES.end()
+            );
         }
         if !(1..=100).contains(&self.jpeg_quality) {
             bail!("{}: {} is out of range 1..=100", name("jpeg_quality"), self.jpeg_quality);
@@ -128,7 +141,8 @@ impl RenderConfig {
     }
 
     pub fn read(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
         Self::parse(&text, &path.display().to_string())
     }
 
@@ -139,14 +153,16 @@ impl RenderConfig {
 
     /// Reads a file's changes on top of this configuration (`render --like DIR --config FILE`).
     pub fn with_changes_from(self, path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
         self.with_changes(&text, &path.display().to_string())
     }
 
     /// Applies a configuration's text on top of this one: its `[dataset]` keys, its `[factors]` to
     /// both splits, then its `[split.*]` overrides.
     pub fn with_changes(self, text: &str, source: &str) -> anyhow::Result<Self> {
-        let table: toml::Table = toml::from_str(text).map_err(|e| anyhow::anyhow!("{source}: not valid TOML: {e}"))?;
+        let table: toml::Table =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{source}: not valid TOML: {e}"))?;
         let mut config = self;
         config.source = source.to_string();
         for (key, value) in &table {
@@ -180,8 +196,11 @@ impl RenderConfig {
     /// The configuration a dataset's `manifest.json` recorded ([`RenderConfig::to_json`]).
     pub fn from_recorded(json: &serde_json::Value, source: &str) -> anyhow::Result<Self> {
         let as_table = |key: &str| -> anyhow::Result<toml::Table> {
-            let v = json.pointer(key).with_context(|| format!("{source}: no {key} in the recorded configuration"))?;
-            serde_json::from_value(v.clone()).with_context(|| format!("{source}: {key}: not a configuration table"))
+            let v = json
+                .pointer(key)
+                .with_context(|| format!("{source}: no {key} in the recorded configuration"))?;
+            serde_json::from_value(v.clone())
+                .with_context(|| format!("{source}: {key}: not a configuration table"))
         };
         let mut config = Self::reference();
         config.source = source.to_string();

@@ -64,15 +64,24 @@ fn every_rejection_names_the_file_and_the_key() {
     for (text, want) in [
         ("colour = 1", "test.toml: unknown key \"colour\""),
         ("[factors]\nfloor_hues = 0.5", "test.toml: factors.floor_hues: unknown key"),
-        ("[factors]\nrotation_x = { uniform = [1, 0] }", "test.toml: factors.rotation_x: uniform: min 1 > max 0"),
+        (
+            "[factors]\nrotation_x = { uniform = [1, 0] }",
+            "test.toml: factors.rotation_x: uniform: min 1 > max 0",
+        ),
         ("[factors]\nspot_power = -1", "test.toml: factors.spot_power: values from -1 to -1 leave"),
-        ("[factors]\nfloor_value = { uniform = [0.5, 1.5] }", "test.toml: factors.floor_value: values from 0.5 to 1.5"),
+        (
+            "[factors]\nfloor_value = { uniform = [0.5, 1.5] }",
+            "test.toml: factors.floor_value: values from 0.5 to 1.5",
+        ),
         ("[factors]\nscale = 0", "test.toml: factors.scale"),
         ("[factors]\ncamera_elevation = \"pi/2\"", "test.toml: factors.camera_elevation"),
         ("[factors]\ncamera_distance = 0.05", "test.toml: factors.camera_distance"),
         ("[factors]\nspot_cone_angle = 0", "test.toml: factors.spot_cone_angle"),
         ("[factors]\nrotation_y = nan", "test.toml: factors.rotation_y: NaN is not a finite"),
-        ("[factors]\nrotation = \"quaternion\"", "test.toml: factors.rotation: expected \"euler\" or \"so3\""),
+        (
+            "[factors]\nrotation = \"quaternion\"",
+            "test.toml: factors.rotation: expected \"euler\" or \"so3\"",
+        ),
         ("[factors]\ntranslation_frame = \"camera\"", "test.toml: factors.translation_frame"),
         ("[factors]\nsun_strength = { set = [] }", "test.toml: factors.sun_strength: set: no values"),
         ("[split.test]\nscale = 2", "test.toml: split.test: unknown split"),
@@ -124,7 +133,10 @@ fn every_preset_parses() {
 fn the_recorded_form_reads_back_and_takes_changes() {
     let c = parse("[dataset]\nviews = 8\nlatent = \"translation\"\n[factors]\nscale = { set = [0.5, 1] }\n[split.val]\nrotation = \"so3\"\n").unwrap();
     let back = RenderConfig::from_recorded(&c.to_json(), "manifest.json").unwrap();
-    assert_eq!((back.settings.clone(), back.train.clone(), back.val.clone()), (c.settings.clone(), c.train.clone(), c.val.clone()));
+    assert_eq!(
+        (back.settings.clone(), back.train.clone(), back.val.clone()),
+        (c.settings.clone(), c.train.clone(), c.val.clone())
+    );
     assert_eq!(back.hash(), c.hash());
     // Changes apply on top: the views and the scale stay, the floor changes.
     let changed = back.with_changes("[factors]\nfloor_hue = 0.1\n", "colour.toml").unwrap();
@@ -132,6 +144,9 @@ fn the_recorded_form_reads_back_and_takes_changes() {
     assert_eq!(*changed.val.get(Factor::Scale), Distribution::Set(vec![0.5, 1.0]));
     assert_eq!(*changed.train.get(Factor::FloorHue), Distribution::Fixed(0.1));
     assert_eq!(changed.val.rotation, RotationMode::So3);
-    let e = format!("{:#}", RenderConfig::from_recorded(&serde_json::json!({"dataset": {}}), "m.json").unwrap_err());
+    let e = format!(
+        "{:#}",
+        RenderConfig::from_recorded(&serde_json::json!({"dataset": {}}), "m.json").unwrap_err()
+    );
     assert!(e.contains("m.json: no /factors/train"), "{e}");
 }

@@ -22,9 +22,9 @@ use wgpu::util::DeviceExt;
 
 use crate::mesh::{Mesh, Vertex};
 
+use dataset::factors::ViewFactors;
 pub use encode::{encode_depth_png, encode_jpeg, encode_mask_png, JPEG_QUALITY};
 use pipelines::{MaterialUniform, Pipelines, VIEW_STRIDE};
-use dataset::factors::ViewFactors;
 use scene::{GlobalsUniform, ViewUniform};
 pub use targets::Antialias;
 use targets::Targets;
@@ -415,11 +415,17 @@ impl Renderer {
                 view: &d.colour_view,
                 depth_slice: None,
                 resolve_target: None,
-                ops: wgpu::Operations { load: wgpu::LoadOp::Clear(wgpu::Color::BLACK), store: wgpu::StoreOp::Store },
+                ops: wgpu::Operations {
+                    load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                    store: wgpu::StoreOp::Store,
+                },
             })],
             depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
                 view: &d.depth_view,
-                depth_ops: Some(wgpu::Operations { load: wgpu::LoadOp::Clear(1.0), store: wgpu::StoreOp::Discard }),
+                depth_ops: Some(wgpu::Operations {
+                    load: wgpu::LoadOp::Clear(1.0),
+                    store: wgpu::StoreOp::Discard,
+                }),
                 stencil_ops: None,
             }),
             ..Default::default()
@@ -436,7 +442,13 @@ impl Renderer {
     }
 
     /// Copies a `size` x `size` 4-byte-per-pixel texture into frame `k` of a readback buffer.
-    fn copy_to_readback(&self, encoder: &mut wgpu::CommandEncoder, texture: &wgpu::Texture, buffer: &wgpu::Buffer, k: usize) {
+    fn copy_to_readback(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        texture: &wgpu::Texture,
+        buffer: &wgpu::Buffer,
+        k: usize,
+    ) {
         let size = self.opts.image_size;
         encoder.copy_texture_to_buffer(
             wgpu::TexelCopyTextureInfo {
@@ -477,7 +489,10 @@ impl Renderer {
         }
         buffer.unmap();
         if let (Some(mapped), Some(pair)) = (done.mapped_distance, &self.distance_readback) {
-            mapped.recv().context("distance readback was dropped")?.context("cannot map the distance readback")?;
+            mapped
+                .recv()
+                .context("distance readback was dropped")?
+                .context("cannot map the distance readback")?;
             let buffer = &pair[done.slot];
             {
                 let raw = buffer
@@ -485,7 +500,9 @@ impl Renderer {
                     .get_mapped_range()
                     .map_err(|e| anyhow::anyhow!("cannot read the distance readback: {e}"))?;
                 let first = frames.len() - done.count;
-                for (frame, raw) in frames[first..].iter_mut().zip(raw.chunks_exact(self.frame_bytes() as usize)) {
+                for (frame, raw) in
+                    frames[first..].iter_mut().zip(raw.chunks_exact(self.frame_bytes() as usize))
+                {
                     frame.depth = Some(self.to_millimetres(raw));
                 }
             }
@@ -532,7 +549,8 @@ fn padded_row(size: u32) -> u32 {
 /// would exceed its largest buffer), or one clear error when even one image does not fit.
 fn fit_to_limits(opts: &RenderOptions, limits: &wgpu::Limits, adapter: &str) -> anyhow::Result<usize> {
     let scene_size = opts.image_size * opts.antialias.scale();
-    if scene_size > limits.max_texture_dimension_2d || opts.shadow_map_size > limits.max_texture_dimension_2d {
+    if scene_size > limits.max_texture_dimension_2d || opts.shadow_map_size > limits.max_texture_dimension_2d
+    {
         anyhow::bail!(
             "image size {} ({} px drawn with {:?}) is larger than this adapter's largest texture, {} px ({adapter})",
             opts.image_size,

@@ -215,8 +215,11 @@ impl Pipelines {
                 cache: None,
             })
         };
-        let distance_target =
-            [Some(wgpu::ColorTargetState { format: DISTANCE_FORMAT, blend: None, write_mask: wgpu::ColorWrites::ALL })];
+        let distance_target = [Some(wgpu::ColorTargetState {
+            format: DISTANCE_FORMAT,
+            blend: None,
+            write_mask: wgpu::ColorWrites::ALL,
+        })];
         let distance = |label, vs| {
             device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
                 label: Some(label),

@@ -3,11 +3,10 @@
 //! Rebuilding from disk (rather than from this process's memory) makes the result the same whether
 //! the dataset was made in one run, resumed after a kill, or rendered as N shards.
 
-
 use anyhow::Context;
+use dataset::config::Split;
 use dataset::manifest;
 use dataset::records::{self, ClassInfo, DatasetManifest, Failure, ImageRecord};
-use dataset::config::Split;
 use dataset::{factors, Latent, ObjectKey};
 use rayon::prelude::*;
 
@@ -46,7 +45,10 @@ pub fn run_manifest(input: &ManifestInput) -> DatasetManifest {
         config: cfg.recorded(),
         config_hash: cfg.config.hash(),
         objects_hash: input.plan.objects_hash(),
-        adapter: input.adapter.clone().or_else(|| DatasetManifest::read(&cfg.out).ok().and_then(|m| m.adapter)),
+        adapter: input
+            .adapter
+            .clone()
+            .or_else(|| DatasetManifest::read(&cfg.out).ok().and_then(|m| m.adapter)),
         classes: Vec::new(),
         train_objects: 0,
         val_objects: 0,

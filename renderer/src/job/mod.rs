@@ -53,7 +53,9 @@ impl JobConfig {
     /// The configuration recorded in `manifest.json`: what determines the dataset's bytes (not
     /// the shard, nor where the inputs were on this machine).
     fn recorded(&self) -> serde_json::Value {
-        let name = |p: &Option<PathBuf>| p.as_ref().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
+        let name = |p: &Option<PathBuf>| {
+            p.as_ref().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned())
+        };
         let mut v = self.config.to_json();
         let extra = serde_json::json!({
             "objects": name(&self.objects),
@@ -120,7 +122,12 @@ struct Rendered {
 
 /// A view's factors: drawn from the configuration, with the latent file's values under
 /// `--from-latents`.
-fn factors_of(cfg: &JobConfig, plan: &plan::Plan, key: &ObjectKey, view: usize) -> anyhow::Result<ViewFactors> {
+fn factors_of(
+    cfg: &JobConfig,
+    plan: &plan::Plan,
+    key: &ObjectKey,
+    view: usize,
+) -> anyhow::Result<ViewFactors> {
     let drawn = factors::sample_view(&cfg.config, plan.split_of(key), key, view);
     Ok(match &cfg.from_latents {
         Some(dir) => drawn.with_latent(Latent::read(&key.latent_path(dir, view))?),
@@ -133,7 +140,8 @@ pub fn run(cfg: &JobConfig) -> anyhow::Result<Summary> {
     let start = Instant::now();
     let tree = ShapeNetTree::open(&cfg.shapenet)?;
     let plan = plan::plan(cfg, &tree)?;
-    let manifest_input = |failures, adapter| manifests::ManifestInput { cfg, tree: &tree, plan: &plan, failures, adapter };
+    let manifest_input =
+        |failures, adapter| manifests::ManifestInput { cfg, tree: &tree, plan: &plan, failures, adapter };
     // Nothing is written into a folder that another configuration made.
     let run_manifest = manifests::run_manifest(&manifest_input(&[], None));
     resume::check(&cfg.out, &run_manifest)?;
@@ -165,7 +173,8 @@ pub fn run(cfg: &JobConfig) -> anyhow::Result<Summary> {
         adapter = Some(renderers[0].adapter_info());
         // Recorded before the first image, so that a killed run is resumed only by its twin.
         if !cfg.out.join(dataset::records::MANIFEST_FILE).exists() {
-            std::fs::create_dir_all(&cfg.out).with_context(|| format!("{}: cannot create", cfg.out.display()))?;
+            std::fs::create_dir_all(&cfg.out)
+                .with_context(|| format!("{}: cannot create", cfg.out.display()))?;
             manifests::run_manifest(&manifest_input(&[], adapter.clone())).write(&cfg.out)?;
         }
         let outcome = render_all(cfg, &tree.root, work, renderers, &bar)?;
@@ -223,9 +232,9 @@ fn render_all(
             let mut written = 0;
             for r in write_rx {
                 output::remove_stale_temps(&r.key.dir(&cfg.out))?;
-                r.views
-                    .par_iter()
-                    .try_for_each(|(v, factors, frame)| output::write_view(cfg, &r.key, *v, &factors.latent, frame))?;
+                r.views.par_iter().try_for_each(|(v, factors, frame)| {
+                    output::write_view(cfg, &r.key, *v, &factors.latent, frame)
+                })?;
                 bar.inc(r.views.len() as u64);
                 written += r.views.len();
             }
@@ -250,7 +259,8 @@ fn render_all(
                             }
                             let gpu_mesh =
                                 renderer.upload(&mesh).with_context(|| format!("{key}: cannot upload"))?;
-                            let latents: Vec<ViewFactors> = loaded.work.pending.iter().map(|(_, l)| *l).collect();
+                            let latents: Vec<ViewFactors> =
+                                loaded.work.pending.iter().map(|(_, l)| *l).collect();
                             renderer
                                 .render_views(&gpu_mesh, &latents)
                                 .with_context(|| format!("{key}: cannot render"))

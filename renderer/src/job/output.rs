@@ -36,7 +36,13 @@ pub fn view_complete(cfg: &JobConfig, key: &ObjectKey, view: usize) -> bool {
 }
 
 /// Encodes and writes one rendered view; the latent goes last.
-pub fn write_view(cfg: &JobConfig, key: &ObjectKey, view: usize, latent: &Latent, frame: &Frame) -> anyhow::Result<()> {
+pub fn write_view(
+    cfg: &JobConfig,
+    key: &ObjectKey,
+    view: usize,
+    latent: &Latent,
+    frame: &Frame,
+) -> anyhow::Result<()> {
     let (root, size) = (&cfg.out, cfg.config.settings.image_size);
     let write = |path: std::path::PathBuf, bytes: Vec<u8>| {
         atomic::write_bytes(&path, &bytes).with_context(|| format!("{}: cannot write", path.display()))

@@ -74,7 +74,12 @@ pub fn plan(cfg: &JobConfig, tree: &ShapeNetTree) -> anyhow::Result<Plan> {
     for key in &keys {
         if tree.label(&key.synset).is_none() {
             let from = cfg.objects.as_deref().or(source).unwrap_or(&cfg.shapenet);
-            bail!("{}: object {key}: synset {} is not in {}", from.display(), key.synset, tree.root.display());
+            bail!(
+                "{}: object {key}: synset {} is not in {}",
+                from.display(),
+                key.synset,
+                tree.root.display()
+            );
         }
     }
     let split = match (&source_split, source) {
@@ -82,16 +87,25 @@ pub fn plan(cfg: &JobConfig, tree: &ShapeNetTree) -> anyhow::Result<Plan> {
             let mut split = BTreeMap::new();
             for key in &keys {
                 let Some(&s) = source_split.get(key) else {
-                    bail!("{}: object {key} is in neither train_images.npy nor val_images.npy", dir.display());
+                    bail!(
+                        "{}: object {key} is in neither train_images.npy nor val_images.npy",
+                        dir.display()
+                    );
                 };
                 split.insert(key.clone(), s);
             }
             split
         }
         _ => {
-            let s = dataset::split::split_objects(&keys, cfg.config.settings.val_fraction, cfg.config.settings.seed);
+            let s = dataset::split::split_objects(
+                &keys,
+                cfg.config.settings.val_fraction,
+                cfg.config.settings.seed,
+            );
             let val: std::collections::HashSet<&ObjectKey> = s.val.iter().collect();
-            keys.iter().map(|k| (k.clone(), if val.contains(k) { Split::Val } else { Split::Train })).collect()
+            keys.iter()
+                .map(|k| (k.clone(), if val.contains(k) { Split::Val } else { Split::Train }))
+                .collect()
         }
     };
     let objects = keys

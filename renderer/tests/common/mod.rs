@@ -128,4 +128,3 @@ pub fn assert_same_tree(a: &Path, b: &Path) {
         assert!(v == &tb[k], "{} differs between {} and {}", k.display(), a.display(), b.display());
     }
 }
-

@@ -84,6 +84,9 @@ enum Command {
     Color,
     /// PRE, MRR and Hit@k of the trained predictor and of the identity.
     Predictor,
+    /// MLP probe from two views' representations to their translation delta t2 - t1 (R^2;
+    /// datasets with translations, e.g. rendered with manifests/3diebench-t.toml).
+    Translation,
     /// Every task.
     All,
     /// Comparison table (markdown) and bar chart (PNG) of several result files.
@@ -177,6 +180,7 @@ fn main() -> Result<()> {
         Command::Rotation => vec![Task::Rotation],
         Command::Color => vec![Task::Color],
         Command::Predictor => vec![Task::Predictor],
+        Command::Translation => vec![Task::Translation],
         Command::All => Task::ALL.to_vec(),
         Command::Report { results, markdown, png, title } => {
             return report_command(results, markdown.clone(), png.clone(), title);

@@ -51,7 +51,7 @@ impl Encoder for CheckpointModel {
 
 impl EmbeddingPredictor for CheckpointModel {
     fn latent_dim(&self) -> usize {
-        self.meta.model.experience.latent_dim()
+        self.meta.model.latent_dim()
     }
 
     fn predict(&self, embeddings: &Tensor, latents: &Tensor) -> Result<Tensor> {

@@ -52,21 +52,23 @@ pub fn extract_split(
     }
     ensure!(!refs.is_empty(), "{}: the objects of the {split} split have no views", root.display());
     let (mut reps, mut embs, mut latents) = (Vec::new(), Vec::new(), Vec::with_capacity(refs.len() * 7));
+    let mut translations: Vec<Option<[f64; 3]>> = Vec::with_capacity(refs.len());
     let res = resolution as usize;
     for (done, chunk) in refs.chunks(batch_size.max(1)).enumerate() {
-        let loaded: Vec<(Vec<f32>, [f64; 7])> = chunk
+        let loaded: Vec<(Vec<f32>, dataset::Latent)> = chunk
             .par_iter()
             .map(|r| {
                 let key = &rows[r.object].0;
                 let image = data::load_image(&key.image_path(root, r.view), resolution)?;
                 let latent = dataset::Latent::read(&key.latent_path(root, r.view))?;
-                Ok((image, latent.to_array()))
+                Ok((image, latent))
             })
             .collect::<Result<_>>()?;
         let mut pixels = Vec::with_capacity(chunk.len() * 3 * res * res);
         for (image, latent) in &loaded {
             pixels.extend_from_slice(image);
-            latents.extend_from_slice(latent);
+            latents.extend_from_slice(&latent.to_array());
+            translations.push(latent.translation);
         }
         let batch = Tensor::from_vec(pixels, (chunk.len(), 3, res, res), device)?;
         let (rep, emb) = encoder.encode(&batch).with_context(|| format!("encoding the {split} split"))?;
@@ -78,10 +80,24 @@ pub fn extract_split(
     }
     let n = refs.len();
     let equi_embeddings = if embs.is_empty() { None } else { Some(Tensor::cat(&embs, 0)?) };
+    // 3DIEBench-T latents carry the translation: all views or none.
+    let with_translation = translations.iter().filter(|t| t.is_some()).count();
+    ensure!(
+        with_translation == 0 || with_translation == n,
+        "{}: {with_translation} of the {n} {split} latents have a translation (10 values): mixed latent formats",
+        root.display()
+    );
+    let translations = if with_translation == n {
+        let flat: Vec<f64> = translations.into_iter().flatten().flatten().collect();
+        Some(Tensor::from_vec(flat, (n, 3), device)?)
+    } else {
+        None
+    };
     Ok(SplitFeatures {
         index,
         reps: Tensor::cat(&reps, 0)?,
         equi_embeddings,
         latents: Tensor::from_vec(latents, (n, 7), device)?,
+        translations,
     })
 }

@@ -43,6 +43,8 @@ pub struct SplitFeatures {
     pub equi_embeddings: Option<Tensor>,
     /// (rows, 7) latents, f64, official order.
     pub latents: Tensor,
+    /// (rows, 3) object translations, f64, when the dataset's latents carry them (3DIEBench-T).
+    pub translations: Option<Tensor>,
 }
 
 impl SplitFeatures {
@@ -54,6 +56,13 @@ impl SplitFeatures {
     pub fn latent_rows(&self) -> Result<Vec<[f64; 7]>> {
         let flat = self.latents.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
         Ok(flat.chunks(7).map(|c| c.try_into().expect("rows of 7")).collect())
+    }
+
+    /// The translations as plain rows, if the dataset has them.
+    pub fn translation_rows(&self) -> Result<Option<Vec<[f64; 3]>>> {
+        let Some(t) = &self.translations else { return Ok(None) };
+        let flat = t.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
+        Ok(Some(flat.chunks(3).map(|c| c.try_into().expect("rows of 3")).collect()))
     }
 
     fn check(&self) -> Result<()> {
@@ -71,6 +80,9 @@ impl SplitFeatures {
         ensure!(self.latents.dims() == [rows, 7], "latents have shape {:?}", self.latents.dims());
         if let Some(e) = &self.equi_embeddings {
             ensure!(e.dim(0)? == rows, "embeddings have {} rows, index {rows}", e.dim(0)?);
+        }
+        if let Some(t) = &self.translations {
+            ensure!(t.dims() == [rows, 3], "translations have shape {:?}", t.dims());
         }
         Ok(())
     }
@@ -119,6 +131,9 @@ impl FeatureCache {
             if let Some(e) = &split.equi_embeddings {
                 tensors.push((format!("{name}.equi_embeddings"), e.to_dtype(DType::F32)?.contiguous()?));
             }
+            if let Some(t) = &split.translations {
+                tensors.push((format!("{name}.translations"), t.to_dtype(DType::F64)?.contiguous()?));
+            }
         }
         let metadata = HashMap::from([(META_KEY.to_string(), serde_json::to_string(&meta)?)]);
         let bytes = safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(metadata))
@@ -146,6 +161,7 @@ impl FeatureCache {
                 reps: take("reps").with_context(|| format!("{}: no {name}.reps", path.display()))?,
                 latents: take("latents").with_context(|| format!("{}: no {name}.latents", path.display()))?,
                 equi_embeddings: take("equi_embeddings"),
+                translations: take("translations"),
             };
             features.check().with_context(|| format!("{}: inconsistent {name} features", path.display()))?;
             Ok(features)

@@ -55,6 +55,19 @@ pub fn colour_targets(latents: &[[f64; 7]], pairs: &Pairs) -> Vec<f32> {
     pair_targets(latents, pairs, |l| l[4..].to_vec())
 }
 
+/// Translation targets (n, 3): t2 - t1, as the trainer's translation latent holds it.
+pub fn translation_targets(translations: &[[f64; 3]], pairs: &Pairs) -> Vec<f32> {
+    pairs
+        .first
+        .iter()
+        .zip(&pairs.second)
+        .flat_map(|(&a, &b)| {
+            let (t1, t2) = (translations[a as usize], translations[b as usize]);
+            crate::data::translation_delta(t1, t2)
+        })
+        .collect()
+}
+
 /// Concatenates a part of [`crate::data::pair_latent`] (rotation + colour kind) over the pairs.
 fn pair_targets(latents: &[[f64; 7]], pairs: &Pairs, part: impl Fn(&[f32]) -> Vec<f32>) -> Vec<f32> {
     let latent = |i: u32| dataset::Latent::from_array(latents[i as usize]);
@@ -63,7 +76,10 @@ fn pair_targets(latents: &[[f64; 7]], pairs: &Pairs, part: impl Fn(&[f32]) -> Ve
         .iter()
         .zip(&pairs.second)
         .flat_map(|(&a, &b)| {
-            part(&crate::data::pair_latent(&latent(a), &latent(b), crate::data::LatentKind::RotationColour))
+            part(
+                &crate::data::pair_latent(&latent(a), &latent(b), crate::data::LatentKind::ROTATION_COLOUR)
+                    .expect("no translation asked for"),
+            )
         })
         .collect()
 }

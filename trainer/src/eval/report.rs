@@ -41,6 +41,9 @@ pub struct EvalReport {
     #[serde(default)]
     pub rotation_ceiling: Option<RegressionResult>,
     pub color: Option<RegressionResult>,
+    /// R^2 of the translation delta t2 - t1 per part (datasets with translations).
+    #[serde(default)]
+    pub translation: Option<BTreeMap<Part, RegressionResult>>,
     pub predictor: Option<PredictorReport>,
     /// Wall time of each task, seconds.
     pub seconds: BTreeMap<String, f64>,
@@ -94,6 +97,10 @@ impl EvalReport {
         if let Some(r) = &self.color {
             row("colour R^2".into(), r.r2);
             row("colour R^2 per-dim".into(), r.r2_per_dim);
+        }
+        for (part, r) in self.translation.iter().flatten() {
+            row(format!("translation R^2 ({})", part.name()), r.r2);
+            row(format!("translation R^2 constant ({})", part.name()), r.r2_constant);
         }
         if let Some(p) = &self.predictor {
             for (name, m) in [("predictor", p.trained.as_ref()), ("identity", Some(&p.identity))] {

@@ -20,10 +20,13 @@ pub enum Task {
     Rotation,
     Color,
     Predictor,
+    /// Translation probe; in `all` only for datasets with translations (3DIEBench-T).
+    Translation,
 }
 
 impl Task {
-    pub const ALL: [Task; 4] = [Task::Classify, Task::Rotation, Task::Color, Task::Predictor];
+    pub const ALL: [Task; 5] =
+        [Task::Classify, Task::Rotation, Task::Color, Task::Predictor, Task::Translation];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -31,6 +34,7 @@ impl Task {
             Task::Rotation => "rotation",
             Task::Color => "color",
             Task::Predictor => "predictor",
+            Task::Translation => "translation",
         }
     }
 }
@@ -190,7 +194,12 @@ pub fn evaluate(
         classes: cache.classes,
         extraction_seconds,
     };
+    let has_translation = cache.train.translations.is_some();
     for &task in task_list {
+        if task == Task::Translation && task_list.len() > 1 && !has_translation {
+            eprintln!("eval: the dataset has no translations: no translation probe");
+            continue;
+        }
         let start = Instant::now();
         eprintln!("eval: {}", task.name());
         match task {
@@ -200,6 +209,7 @@ pub fn evaluate(
                 report.rotation_ceiling = Some(tasks::rotation_pose_ceiling(&cache, &options.config)?);
             }
             Task::Color => report.color = Some(tasks::color(&cache, &options.config)?),
+            Task::Translation => report.translation = Some(tasks::translation(&cache, &options.config)?),
             Task::Predictor => {
                 if cache.val.equi_embeddings.is_none() {
                     eprintln!(

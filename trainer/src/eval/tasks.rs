@@ -112,6 +112,8 @@ pub enum PairTarget {
     Rotation,
     /// (delta floor hue, delta light hue).
     Colour,
+    /// t2 - t1, the translation part of the trainer's `--translation-latent` (object frame).
+    Translation,
 }
 
 impl PairTarget {
@@ -119,14 +121,19 @@ impl PairTarget {
         match self {
             PairTarget::Rotation => 4,
             PairTarget::Colour => 2,
+            PairTarget::Translation => 3,
         }
     }
 
-    fn values(self, latents: &[[f64; 7]], p: &Pairs) -> Vec<f32> {
-        match self {
-            PairTarget::Rotation => pairs::rotation_targets(latents, p),
-            PairTarget::Colour => pairs::colour_targets(latents, p),
-        }
+    fn values(self, split: &SplitFeatures, p: &Pairs) -> Result<Vec<f32>> {
+        Ok(match self {
+            PairTarget::Rotation => pairs::rotation_targets(&split.latent_rows()?, p),
+            PairTarget::Colour => pairs::colour_targets(&split.latent_rows()?, p),
+            PairTarget::Translation => {
+                let rows = split.translation_rows()?.context("the dataset's latents have no translation")?;
+                pairs::translation_targets(&rows, p)
+            }
+        })
     }
 }
 
@@ -154,18 +161,16 @@ fn pair_probe_on(
     config: &EvalConfig,
 ) -> Result<RegressionResult> {
     let device = train_x.device().clone();
-    let train_latents = cache.train.latent_rows()?;
-    let val_latents = cache.val.latent_rows()?;
     let seed = probe_config.seed;
     let val_pairs = pairs::draw(&cache.val.index, config.val_pairs_per_object, seed, u64::MAX);
     ensure!(!val_pairs.is_empty(), "no val object has two views");
     let x_val = pairs::concat_inputs(val_x, &val_pairs)?;
-    let t_val = pairs::target_tensor(target.values(&val_latents, &val_pairs), target.width(), &device)?;
+    let t_val = pairs::target_tensor(target.values(&cache.val, &val_pairs)?, target.width(), &device)?;
     probe::mlp_regressor(
         |epoch| {
             let p = pairs::draw(&cache.train.index, config.train_pairs_per_object, seed, epoch as u64);
             let x = pairs::concat_inputs(train_x, &p)?;
-            let t = pairs::target_tensor(target.values(&train_latents, &p), target.width(), &device)?;
+            let t = pairs::target_tensor(target.values(&cache.train, &p)?, target.width(), &device)?;
             Ok((x, t))
         },
         &x_val,
@@ -207,6 +212,22 @@ pub fn rotation(cache: &FeatureCache, config: &EvalConfig) -> Result<BTreeMap<Pa
     for part in parts(cache.train.rep_dim()?, cache.equi_dim) {
         let r = pair_probe(cache, part, PairTarget::Rotation, &config.rotation, config)
             .with_context(|| format!("rotation probe on the {} part", part.name()))?;
+        out.insert(part, r);
+    }
+    Ok(out)
+}
+
+/// Translation probe (3DIEBench-T) for each part: R^2 of t2 - t1 from two views'
+/// representations, the same protocol as the rotation probe.
+pub fn translation(cache: &FeatureCache, config: &EvalConfig) -> Result<BTreeMap<Part, RegressionResult>> {
+    ensure!(
+        cache.train.translations.is_some() && cache.val.translations.is_some(),
+        "the dataset has no translations (its latents have 7 values; render it with manifests/3diebench-t.toml)"
+    );
+    let mut out = BTreeMap::new();
+    for part in parts(cache.train.rep_dim()?, cache.equi_dim) {
+        let r = pair_probe(cache, part, PairTarget::Translation, &config.rotation, config)
+            .with_context(|| format!("translation probe on the {} part", part.name()))?;
         out.insert(part, r);
     }
     Ok(out)
