@@ -22,6 +22,7 @@ Examples:
   # The built-in library as a ShapeNet tree, a contact sheet, and the throughput benchmark:
   render synth --out ./synth-shapenet --per-class 20 --seed 0
   render preview --out contact_sheet.png
+  render preview --config manifests/3diebench.toml --config manifests/so3.toml --out presets.png
   render bench --views 200 --runs 5
 Re-running a command resumes it: complete views are skipped.";
 
@@ -139,6 +140,10 @@ pub struct PreviewArgs {
     pub image_size: u32,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Factor configurations to compare: one row per file (the same objects under each), instead
+    /// of one row per class; --per-class is then the number of classes shown.
+    #[arg(long = "config", value_name = "FILE")]
+    pub configs: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -22,13 +22,33 @@ fn main() -> ExitCode {
         }),
         Some(Command::Preview(a)) => ensure_library(&a.library, a.per_class, a.seed)
             .and_then(|_| {
-                renderer::preview::contact_sheet(
+                if a.configs.is_empty() {
+                    return renderer::preview::contact_sheet(
+                        &a.library,
+                        &a.out,
+                        a.per_class,
+                        a.views,
+                        a.image_size,
+                        a.seed,
+                    );
+                }
+                let configs = a
+                    .configs
+                    .iter()
+                    .map(|p| {
+                        let name = p
+                            .file_stem()
+                            .map_or_else(|| p.display().to_string(), |s| s.to_string_lossy().into_owned());
+                        Ok((name, RenderConfig::read(p)?))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                renderer::preview::config_sheet(
                     &a.library,
                     &a.out,
+                    &configs,
                     a.per_class,
                     a.views,
                     a.image_size,
-                    a.seed,
                 )
             })
             .map(|_| {

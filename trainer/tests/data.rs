@@ -155,7 +155,7 @@ fn translation_latent_appends_the_translation_delta() {
     let v = trainer::data::pair_latent(&l1, &l2, kind).unwrap();
     let q = dataset::rotation::relative_quat(l1.rotation, l2.rotation);
     assert_eq!(&v[..4], &q.map(|x| x as f32));
-    assert_eq!(&v[4..], &[-0.5f32, 0.3, 0.2].map(|x| x as f32));
+    assert_eq!(&v[4..], &[-0.5f64, 0.3, 0.2].map(|x| x as f32));
     let both = LatentKind { colour: true, translation: true };
     assert_eq!(trainer::data::pair_latent(&l1, &l2, both).unwrap().len(), both.dim());
     // 7-value latents have no translation to append.

@@ -180,7 +180,7 @@ fn parse_expression(text: &str) -> anyhow::Result<f64> {
         numerator.parse::<f64>().map_err(|_| bad())?
     };
     match denominator {
-        Some(d) if d == 0.0 => Err(bad()),
+        Some(0.0) => Err(bad()),
         Some(d) => Ok(sign * value / d),
         None => Ok(sign * value),
     }

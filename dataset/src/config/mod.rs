@@ -53,13 +53,6 @@ impl LatentFormat {
             LatentFormat::Translation => "translation",
         }
     }
-
-    pub fn len(self) -> usize {
-        match self {
-            LatentFormat::Official => 7,
-            LatentFormat::Translation => 10,
-        }
-    }
 }
 
 /// Dataset-level settings (not drawn per view).

@@ -84,6 +84,26 @@ fn pair_targets(latents: &[[f64; 7]], pairs: &Pairs, part: impl Fn(&[f32]) -> Ve
         .collect()
 }
 
+/// The trainer's pair latents (n, kind.dim()) of the pairs, from a split's latents and
+/// translations (as [`crate::data::pair_latent`] builds them from the latent files).
+pub fn pair_latents(
+    split: &super::features::SplitFeatures,
+    pairs: &Pairs,
+    kind: crate::data::LatentKind,
+) -> Result<Vec<f32>> {
+    let latents = split.latent_rows()?;
+    let translations = split.translation_rows()?;
+    let latent = |i: u32| dataset::Latent {
+        translation: translations.as_ref().map(|t| t[i as usize]),
+        ..dataset::Latent::from_array(latents[i as usize])
+    };
+    let mut out = Vec::with_capacity(pairs.len() * kind.dim());
+    for (&a, &b) in pairs.first.iter().zip(&pairs.second) {
+        out.extend(crate::data::pair_latent(&latent(a), &latent(b), kind)?);
+    }
+    Ok(out)
+}
+
 /// Probe inputs (n, 2 * cols): the two views' feature rows concatenated.
 pub fn concat_inputs(features: &Tensor, pairs: &Pairs) -> Result<Tensor> {
     ensure!(!pairs.is_empty(), "no pairs: every object has fewer than two views");

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::data::LatentKind;
 use anyhow::{ensure, Context, Result};
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
@@ -314,18 +315,15 @@ pub fn predictor(val: &SplitFeatures, predictor: Option<&dyn EmbeddingPredictor>
     let identity = evaluate(&sources)?;
     let trained = match predictor {
         Some(model) => {
-            let latents = val.latent_rows()?;
-            let mut values = pairs::rotation_targets(&latents, &p);
             let width = model.latent_dim();
-            if width == 6 {
-                let colour = pairs::colour_targets(&latents, &p);
-                values = values
-                    .chunks(4)
-                    .zip(colour.chunks(2))
-                    .flat_map(|(q, c)| q.iter().chain(c).copied())
-                    .collect();
-            }
-            ensure!(width == 4 || width == 6, "unsupported predictor latent size {width}");
+            let kind = match width {
+                4 => LatentKind::ROTATION,
+                6 => LatentKind::ROTATION_COLOUR,
+                7 => LatentKind { colour: false, translation: true },
+                9 => LatentKind { colour: true, translation: true },
+                _ => anyhow::bail!("unsupported predictor latent size {width}"),
+            };
+            let values = pairs::pair_latents(val, &p, kind)?;
             let latent_tensor = pairs::target_tensor(values, width, device)?;
             let mut preds = Vec::new();
             let n = p.len();
