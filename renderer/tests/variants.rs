@@ -218,3 +218,31 @@ fn from_latents_keeps_the_source_split_and_views() {
     }
     assert_eq!(records::DatasetManifest::read(&again).unwrap().views, VIEWS);
 }
+
+#[test]
+fn library_seed_picks_the_objects_and_seed_the_factors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let render = |lib: &str, out: &str, extra: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_render"));
+        c.args([
+            "--library",
+            tmp.path().join(lib).to_str().unwrap(),
+            "--out",
+            tmp.path().join(out).to_str().unwrap(),
+        ])
+        .args(["--per-class", "1", "--views", "1", "--image-size", "16"])
+        .args(extra)
+        .env("NODEVICE_SELECT", "1");
+        run_ok(c);
+        manifest::read_images(&manifest::images_path(&tmp.path().join(out), "train")).unwrap()
+    };
+    let a = render("lib0", "a", &[]);
+    let b = render("lib0s", "b", &["--seed", "5"]);
+    let c = render("lib1", "c", &["--library-seed", "1"]);
+    assert_eq!(a, b, "--seed leaves the built-in library's objects alone");
+    assert_ne!(a, c, "--library-seed picks other objects");
+    let key = &a[0];
+    assert_ne!(latent(&tmp.path().join("a"), key, 0), latent(&tmp.path().join("b"), key, 0));
+    let m = records::DatasetManifest::read(&tmp.path().join("c")).unwrap();
+    assert_eq!(m.config["library"], serde_json::json!({ "per_class": 1, "seed": 1 }));
+}

@@ -624,3 +624,32 @@ fn floor_buffers(device: &wgpu::Device) -> (wgpu::Buffer, wgpu::Buffer) {
     });
     (v, i)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_images_read_back_fewer_views_at_a_time_or_fail_with_one_clear_line() {
+        let limits =
+            wgpu::Limits { max_buffer_size: 256 << 20, max_texture_dimension_2d: 8192, ..Default::default() };
+        let opts = |image_size| RenderOptions { image_size, ..Default::default() };
+        assert_eq!(fit_to_limits(&opts(256), &limits, "test").unwrap(), 10);
+        // 3000 px: 36 MB a frame, so 7 frames per 256 MiB readback slot instead of 10.
+        assert_eq!(fit_to_limits(&opts(3000), &limits, "test").unwrap(), 7);
+        let e = fit_to_limits(
+            &opts(8192),
+            &wgpu::Limits { max_buffer_size: 200 << 20, ..limits.clone() },
+            "test",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("image size 8192 needs a 268 MB readback buffer; this adapter allows 209 MB"),
+            "{e}"
+        );
+        let ssaa = RenderOptions { antialias: Antialias::Ssaa2, ..opts(5000) };
+        let e = fit_to_limits(&ssaa, &limits, "test").unwrap_err().to_string();
+        assert!(e.contains("larger than this adapter's largest texture, 8192 px"), "{e}");
+    }
+}
