@@ -96,12 +96,17 @@ impl ViewFactors {
         }
     }
 
-    /// Replaces the values a latent file holds (a re-render of existing factors).
+    /// Replaces the values a latent file holds (a re-render of existing factors). A file's
+    /// translation is kept, and written back, even where the configuration has none.
     pub fn with_latent(mut self, latent: Latent) -> Self {
-        if let Some(t) = latent.translation {
+        let translation = match latent.translation {
+            Some(t) => Some(t),
+            None => self.latent.translation.map(|_| self.translation),
+        };
+        if let Some(t) = translation {
             self.translation = t;
         }
-        self.latent = Latent { translation: self.latent.translation.map(|_| self.translation), ..latent };
+        self.latent = Latent { translation, ..latent };
         self
     }
 }

@@ -89,11 +89,20 @@ fn resolve_config(a: &DatasetArgs) -> anyhow::Result<(RenderConfig, Option<Datas
         }
         _ => None,
     };
-    let mut config = match (&a.like, &source) {
-        (Some(dir), Some(m)) => RenderConfig::from_recorded(
-            &m.config,
-            &dir.join(dataset::records::MANIFEST_FILE).display().to_string(),
-        )?,
+    // The source's own configuration: --like changes it, --from-latents re-renders with it.
+    let mut config = match (a.like.as_deref().or(a.from_latents.as_deref()), &source) {
+        (Some(dir), Some(m)) => {
+            let path = dir.join(dataset::records::MANIFEST_FILE).display().to_string();
+            match RenderConfig::from_recorded(&m.config, &path) {
+                Ok(c) => c,
+                // Generator 0.1 recorded no factor configuration: its datasets are the reference.
+                Err(e) if a.like.is_none() => {
+                    eprintln!("warning: {e:#}; re-rendering with the reference factors");
+                    RenderConfig::reference()
+                }
+                Err(e) => return Err(e),
+            }
+        }
         _ => RenderConfig::reference(),
     };
     if let Some(file) = &a.config {

@@ -246,3 +246,27 @@ fn library_seed_picks_the_objects_and_seed_the_factors() {
     let m = records::DatasetManifest::read(&tmp.path().join("c")).unwrap();
     assert_eq!(m.config["library"], serde_json::json!({ "per_class": 1, "seed": 1 }));
 }
+
+#[test]
+fn from_latents_of_a_translated_dataset_keeps_its_configuration() {
+    let (tmp, shapenet, objects) = setup();
+    let src = tmp.path().join("t");
+    run_ok(render_cmd(&shapenet, &src, &["--config", &preset("3diebench-t.toml")]));
+    let again = tmp.path().join("t32");
+    run_ok(render_cmd(&shapenet, &again, &["--from-latents", src.to_str().unwrap(), "--image-size", "32"]));
+    for key in &objects {
+        assert_eq!(
+            std::fs::read(key.latent_path(&src, 1)).unwrap(),
+            std::fs::read(key.latent_path(&again, 1)).unwrap()
+        );
+    }
+    let strip = ["image"];
+    assert_eq!(
+        records_without(&src, &strip),
+        records_without(&again, &strip),
+        "every factor as in the source"
+    );
+    let m = records::DatasetManifest::read(&again).unwrap();
+    assert_eq!(m.config["dataset"]["latent"], "translation");
+    assert_eq!(m.config["dataset"]["image_size"], 32);
+}
