@@ -192,10 +192,15 @@ impl Pipelines {
             multiview_mask: None,
             cache: None,
         });
-        let main = |label, vs, fs| {
+        let scene_pipeline = |label,
+                              layout: &wgpu::PipelineLayout,
+                              vs,
+                              fs,
+                              targets: &[Option<wgpu::ColorTargetState>],
+                              multisample| {
             device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
                 label: Some(label),
-                layout: Some(&main_layout),
+                layout: Some(layout),
                 vertex: wgpu::VertexState {
                     module: &scene,
                     entry_point: Some(vs),
@@ -209,39 +214,22 @@ impl Pipelines {
                     module: &scene,
                     entry_point: Some(fs),
                     compilation_options: Default::default(),
-                    targets: &colour_target,
+                    targets,
                 }),
                 multiview_mask: None,
                 cache: None,
             })
         };
+        let main = |label, vs, fs| scene_pipeline(label, &main_layout, vs, fs, &colour_target, multisample);
         let distance_target = [Some(wgpu::ColorTargetState {
             format: DISTANCE_FORMAT,
             blend: None,
             write_mask: wgpu::ColorWrites::ALL,
         })];
+        // Single-sampled whatever the anti-aliasing: one distance per pixel centre.
         let distance = |label, vs| {
-            device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-                label: Some(label),
-                layout: Some(&shadow_pipeline_layout),
-                vertex: wgpu::VertexState {
-                    module: &scene,
-                    entry_point: Some(vs),
-                    compilation_options: Default::default(),
-                    buffers: &buffers,
-                },
-                primitive,
-                depth_stencil: Some(depth_state(DEPTH_FORMAT, wgpu::DepthBiasState::default())),
-                multisample: wgpu::MultisampleState::default(),
-                fragment: Some(wgpu::FragmentState {
-                    module: &scene,
-                    entry_point: Some("fs_distance"),
-                    compilation_options: Default::default(),
-                    targets: &distance_target,
-                }),
-                multiview_mask: None,
-                cache: None,
-            })
+            let single = wgpu::MultisampleState::default();
+            scene_pipeline(label, &shadow_pipeline_layout, vs, "fs_distance", &distance_target, single)
         };
         let distance_object = distance("distance object", "vs_object");
         let distance_floor = distance("distance floor", "vs_floor");

@@ -209,10 +209,19 @@ pub fn rotation_pose_ceiling(cache: &FeatureCache, config: &EvalConfig) -> Resul
 
 /// Rotation probe for each part.
 pub fn rotation(cache: &FeatureCache, config: &EvalConfig) -> Result<BTreeMap<Part, RegressionResult>> {
+    pair_probe_per_part(cache, PairTarget::Rotation, config)
+}
+
+/// A pair probe (with the rotation probe's schedule) on every part of the representation.
+fn pair_probe_per_part(
+    cache: &FeatureCache,
+    target: PairTarget,
+    config: &EvalConfig,
+) -> Result<BTreeMap<Part, RegressionResult>> {
     let mut out = BTreeMap::new();
     for part in parts(cache.train.rep_dim()?, cache.equi_dim) {
-        let r = pair_probe(cache, part, PairTarget::Rotation, &config.rotation, config)
-            .with_context(|| format!("rotation probe on the {} part", part.name()))?;
+        let r = pair_probe(cache, part, target, &config.rotation, config)
+            .with_context(|| format!("{target:?} probe on the {} part", part.name()))?;
         out.insert(part, r);
     }
     Ok(out)
@@ -225,13 +234,7 @@ pub fn translation(cache: &FeatureCache, config: &EvalConfig) -> Result<BTreeMap
         cache.train.translations.is_some() && cache.val.translations.is_some(),
         "the dataset has no translations (its latents have 7 values; render it with manifests/3diebench-t.toml)"
     );
-    let mut out = BTreeMap::new();
-    for part in parts(cache.train.rep_dim()?, cache.equi_dim) {
-        let r = pair_probe(cache, part, PairTarget::Translation, &config.rotation, config)
-            .with_context(|| format!("translation probe on the {} part", part.name()))?;
-        out.insert(part, r);
-    }
-    Ok(out)
+    pair_probe_per_part(cache, PairTarget::Translation, config)
 }
 
 /// Colour probe on the full representation.
