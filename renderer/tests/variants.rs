@@ -58,7 +58,12 @@ fn one_factor_changed_leaves_every_other_factor_identical() {
     let a = tmp.path().join("a");
     let b = tmp.path().join("b");
     run_ok(render_cmd(&shapenet, &a, &[]));
-    let config = write_config(tmp.path(), "floor.toml", "[factors]\nfloor_hue = { uniform = [0.2, 0.4] }\n");
+    // The file's views (3) give way to the command line's --views 6.
+    let config = write_config(
+        tmp.path(),
+        "floor.toml",
+        "[dataset]\nviews = 3\n[factors]\nfloor_hue = { uniform = [0.2, 0.4] }\n",
+    );
     run_ok(render_cmd(&shapenet, &b, &["--config", &config]));
     for key in &objects {
         for v in 0..VIEWS {
@@ -78,6 +83,7 @@ fn one_factor_changed_leaves_every_other_factor_identical() {
     );
     let (ma, mb) = (records::DatasetManifest::read(&a).unwrap(), records::DatasetManifest::read(&b).unwrap());
     assert_ne!(ma.config_hash, mb.config_hash);
+    assert_eq!((mb.views, mb.config["dataset"]["views"].as_u64()), (VIEWS, Some(VIEWS as u64)));
     assert_eq!(mb.config["factors"]["train"]["floor_hue"], serde_json::json!({ "uniform": [0.2, 0.4] }));
     assert!(mb.adapter.as_deref().is_some_and(|a| !a.is_empty()), "the adapter is recorded");
     assert!(!mb.generator_commit.is_empty());
