@@ -26,6 +26,13 @@ pub struct Failure {
     pub error: String,
 }
 
+/// Something that fell back while loading an object (a missing texture, a missing `.mtl`, ...).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ObjectWarning {
+    pub object: String,
+    pub warning: String,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DatasetManifest {
     pub generator_version: String,
@@ -52,6 +59,9 @@ pub struct DatasetManifest {
     pub val_objects: usize,
     pub images: usize,
     pub failures: Vec<Failure>,
+    /// Per object, what fell back and why (textures that fell back to Kd, ...).
+    #[serde(default)]
+    pub warnings: Vec<ObjectWarning>,
     /// Documentation of conventions for readers of this file.
     pub conventions: serde_json::Value,
 }

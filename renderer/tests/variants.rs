@@ -276,3 +276,23 @@ fn from_latents_of_a_translated_dataset_keeps_its_configuration() {
     assert_eq!(m.config["dataset"]["latent"], "translation");
     assert_eq!(m.config["dataset"]["image_size"], 32);
 }
+
+#[test]
+fn mesh_warnings_reach_stderr_and_the_manifest_without_a_terminal() {
+    let (tmp, shapenet, _) = setup();
+    let mtl = shapenet.join("90000001/boxa/models/model_normalized.mtl");
+    let text = std::fs::read_to_string(&mtl).unwrap().replace("texture0.png", "missing.png");
+    std::fs::write(&mtl, text).unwrap();
+    let out = tmp.path().join("w");
+    // Output captured: stderr is a pipe, not a terminal.
+    let run = run_ok(render_cmd(&shapenet, &out, &[]));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("warning: 90000001/boxa:") && err.contains("missing.png"), "{err}");
+    let m = records::DatasetManifest::read(&out).unwrap();
+    assert_eq!(m.warnings.len(), 1, "{:?}", m.warnings);
+    assert_eq!(m.warnings[0].object, "90000001/boxa");
+    assert!(m.warnings[0].warning.contains("missing.png"), "{:?}", m.warnings);
+    // A resumed run that renders nothing still lists it.
+    run_ok(render_cmd(&shapenet, &out, &[]));
+    assert_eq!(records::DatasetManifest::read(&out).unwrap().warnings, m.warnings);
+}

@@ -6,7 +6,7 @@
 use anyhow::Context;
 use dataset::config::Split;
 use dataset::manifest;
-use dataset::records::{self, ClassInfo, DatasetManifest, Failure, ImageRecord};
+use dataset::records::{self, ClassInfo, DatasetManifest, Failure, ImageRecord, ObjectWarning};
 use dataset::{factors, Latent, ObjectKey};
 use rayon::prelude::*;
 
@@ -54,6 +54,7 @@ pub fn run_manifest(input: &ManifestInput) -> DatasetManifest {
         val_objects: 0,
         images: 0,
         failures: Vec::new(),
+        warnings: Vec::new(),
         conventions: DatasetManifest::conventions(),
     }
 }
@@ -113,6 +114,16 @@ pub fn write_manifests(input: &ManifestInput) -> anyhow::Result<ManifestCounts> 
         val_objects: counts.val,
         images: counts.images,
         failures: merged_failures(input, &complete),
+        warnings: complete
+            .iter()
+            .map(|(key, _)| {
+                let found = super::output::read_warnings(&cfg.out, key)?;
+                Ok(found.into_iter().map(|warning| ObjectWarning { object: key.to_string(), warning }))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?
+            .into_iter()
+            .flatten()
+            .collect(),
         ..run_manifest(input)
     }
     .write(&cfg.out)

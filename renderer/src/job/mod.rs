@@ -117,6 +117,8 @@ struct Loaded {
 /// Rendered frames on their way to the encoder.
 struct Rendered {
     key: ObjectKey,
+    /// What fell back while loading the mesh (missing textures, ...).
+    warnings: Vec<String>,
     views: Vec<(usize, ViewFactors, crate::gpu::Frame)>,
 }
 
@@ -232,6 +234,7 @@ fn render_all(
             let mut written = 0;
             for r in write_rx {
                 output::remove_stale_temps(&r.key.dir(&cfg.out))?;
+                output::write_warnings(&cfg.out, &r.key, &r.warnings)?;
                 r.views.par_iter().try_for_each(|(v, factors, frame)| {
                     output::write_view(cfg, &r.key, *v, &factors.latent, frame)
                 })?;
@@ -253,10 +256,12 @@ fn render_all(
                             return Ok(());
                         }
                         let key = loaded.work.key.clone();
+                        let mut warnings = Vec::new();
                         let drawn = loaded.mesh.and_then(|mesh| {
                             for w in &mesh.warnings {
-                                bar.println(format!("warning: {w}"));
+                                progress::report(bar, &format!("warning: {key}: {w}"));
                             }
+                            warnings.clone_from(&mesh.warnings);
                             let gpu_mesh =
                                 renderer.upload(&mesh).with_context(|| format!("{key}: cannot upload"))?;
                             let latents: Vec<ViewFactors> =
@@ -273,7 +278,7 @@ fn render_all(
                                     stop.store(true, std::sync::atomic::Ordering::Relaxed);
                                     bail!("{error}");
                                 }
-                                bar.println(format!("error: {key}: {error}"));
+                                progress::report(bar, &format!("error: {key}: {error}"));
                                 bar.inc(loaded.work.pending.len() as u64);
                                 failures
                                     .lock()
@@ -289,7 +294,7 @@ fn render_all(
                             .zip(frames)
                             .map(|((v, l), f)| (v, l, f))
                             .collect();
-                        if write_tx.send(Rendered { key, views }).is_err() {
+                        if write_tx.send(Rendered { key, warnings, views }).is_err() {
                             return Ok(()); // the writer failed: its error is reported below
                         }
                     }

@@ -26,6 +26,37 @@ pub fn remove_stale_temps(object_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The file of an object's mesh warnings (what fell back and why), one per line; written before
+/// the object's views, and only when there are warnings, so the manifest can list them whatever
+/// run (or shard) rendered the object.
+pub const WARNINGS_FILE: &str = "render_warnings.txt";
+
+pub fn write_warnings(root: &Path, key: &ObjectKey, warnings: &[String]) -> anyhow::Result<()> {
+    let path = key.dir(root).join(WARNINGS_FILE);
+    if warnings.is_empty() {
+        return match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).with_context(|| format!("{}: cannot remove", path.display()))
+            }
+            _ => Ok(()),
+        };
+    }
+    std::fs::create_dir_all(key.dir(root))
+        .with_context(|| format!("{}: cannot create", key.dir(root).display()))?;
+    atomic::write_bytes(&path, (warnings.join("\n") + "\n").as_bytes())
+        .with_context(|| format!("{}: cannot write", path.display()))
+}
+
+/// The warnings recorded for an object (none when it has no warnings file).
+pub fn read_warnings(root: &Path, key: &ObjectKey) -> anyhow::Result<Vec<String>> {
+    let path = key.dir(root).join(WARNINGS_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(text.lines().map(str::to_string).collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e).with_context(|| format!("{}: cannot read", path.display())),
+    }
+}
+
 /// True when every file the job writes for the view is on disk.
 pub fn view_complete(cfg: &JobConfig, key: &ObjectKey, view: usize) -> bool {
     let root = &cfg.out;

@@ -2,6 +2,12 @@
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// Prints a line to stderr above the bar. Unlike `ProgressBar::println`, which drops the line
+/// when stderr is not a terminal, this always prints: a batch job's log must get every warning.
+pub fn report(bar: &ProgressBar, line: &str) {
+    bar.suspend(|| eprintln!("{line}"));
+}
+
 pub fn bar(total: u64) -> ProgressBar {
     let bar = ProgressBar::new(total);
     bar.set_style(
