@@ -65,7 +65,15 @@ fn renders_resumes_and_shards_identically() {
     child.kill().unwrap();
     child.wait().unwrap();
     let out = run_ok(render_cmd(&shapenet, &resumed, &["--mask"]));
-    eprintln!("resume: {}", String::from_utf8_lossy(&out.stdout));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The kill must have come before the run finished, or this proves nothing about resuming.
+    let rendered: usize = stdout
+        .split("rendered ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no image count in {stdout:?}"));
+    assert!(rendered > 0, "the resumed run had nothing left to render: {stdout}");
     assert_same_tree(&full, &resumed);
     let temps = walkdir_names(&resumed).into_iter().filter(|n| n.ends_with(".tmp")).count();
     assert_eq!(temps, 0, "the resumed run removes the killed run's temporary files");

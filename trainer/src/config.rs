@@ -219,6 +219,45 @@ pub struct TrainArgs {
     /// No progress bar (logs still go to log.jsonl).
     #[arg(long)]
     pub quiet: bool,
+    /// Resume even though flags that change the training (learning rate, batch size, seed, loss
+    /// coefficients, ...) differ from the checkpoint's; the changes are recorded in log.jsonl.
+    #[arg(long)]
+    #[serde(default)]
+    pub allow_config_change: bool,
+}
+
+/// Flags that may differ between a run and its resume: where the files are, how long and how
+/// fast it runs, what it prints. Every other flag changes the training.
+const RESUMABLE_FLAGS: [&str; 10] = [
+    "data",
+    "exp_dir",
+    "epochs",
+    "device",
+    "num_workers",
+    "prefetch",
+    "log_interval",
+    "max_steps",
+    "quiet",
+    "allow_config_change",
+];
+
+impl TrainArgs {
+    /// The flags that change the training and differ from `previous`'s, as
+    /// `--name old -> new`, in flag order.
+    pub fn changed_flags(&self, previous: &TrainArgs) -> Vec<String> {
+        let (serde_json::Value::Object(new), Ok(serde_json::Value::Object(old))) =
+            (serde_json::to_value(self).unwrap_or_default(), serde_json::to_value(previous))
+        else {
+            return Vec::new();
+        };
+        new.iter()
+            .filter(|(k, _)| !RESUMABLE_FLAGS.contains(&k.as_str()))
+            .filter_map(|(k, v)| {
+                let was = old.get(k).cloned().unwrap_or(serde_json::Value::Null);
+                (was != *v).then(|| format!("--{} {was} -> {v}", k.replace('_', "-")))
+            })
+            .collect()
+    }
 }
 
 /// Everything that fixes the model's parameters and forward pass.

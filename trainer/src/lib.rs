@@ -18,3 +18,15 @@ pub mod ops;
 pub mod params;
 pub mod predictor;
 pub mod train;
+
+/// The exit status of a command: an error prints its chain on one line (`error: a: b: c`),
+/// never a stack backtrace, whatever `RUST_BACKTRACE` says (backtraces are for panics).
+pub fn exit_code(result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -3,9 +3,13 @@
 
 use clap::Parser;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     // SAFETY: first statement of main: no other thread exists yet.
     unsafe { trainer::ops::prefer_single_candle_thread() };
+    trainer::exit_code(run())
+}
+
+fn run() -> anyhow::Result<()> {
     let args = trainer::config::TrainArgs::parse();
     let summary = trainer::train::run(&args)?;
     eprintln!(

@@ -136,13 +136,26 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
                 model_cfg
             );
         }
+        let changes = meta.args.as_ref().map(|previous| args.changed_flags(previous)).unwrap_or_default();
+        if !changes.is_empty() && !args.allow_config_change {
+            bail!(
+                "{}: this run's flags differ from the checkpoint's: {}; use another --exp-dir, or --allow-config-change to continue with the new flags",
+                ckpt_path.display(),
+                changes.join(", ")
+            );
+        }
         model
             .params
             .load(&tensors, "model.", true)
             .with_context(|| format!("{}: model state", ckpt_path.display()))?;
         checkpoint::restore_adam(&mut adam, &tensors, meta.adam_step)?;
         (epoch, global_step) = (meta.epoch, meta.global_step);
+        eprintln!("resuming from epoch {epoch} ({})", ckpt_path.display());
         log.write(&serde_json::json!({"type": "resume", "epoch": epoch, "step": global_step}))?;
+        if !changes.is_empty() {
+            eprintln!("warning: --allow-config-change: continuing with {}", changes.join(", "));
+            log.write(&serde_json::json!({"type": "config_change", "epoch": epoch, "changes": changes}))?;
+        }
     }
     let config_json = serde_json::json!({"args": args, "model": model_cfg, "loss": lc, "objects": ds.len()});
     dataset::atomic::write_bytes(

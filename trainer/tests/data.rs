@@ -89,8 +89,33 @@ fn views_are_distinct_uniform_and_seeded_and_images_normalised() {
     assert_eq!(order, (0..6).collect::<Vec<_>>());
     let img = ds.load_image(0, 0).unwrap();
     assert_eq!(img.len(), 3 * 32 * 32);
-    // Mean/std normalisation: 0 -> -0.5016/0.1030 = -4.87, 255 -> 4.84.
-    assert!(img.iter().all(|v| (-4.9..=4.9).contains(v)));
+    // Every value lies between the extremes of its channel (see the test below).
+    assert!(img.iter().all(|v| (-5.23..=5.10).contains(v)));
+}
+
+#[test]
+fn normalisation_maps_both_extremes_of_every_channel() {
+    // (v / 255 - mean) / std with the SPEC's mean (0.5016, 0.5037, 0.5060) and std (0.1030,
+    // 0.0999, 0.0969): 0 -> (-4.870, -5.042, -5.222), 255 -> (4.839, 4.968, 5.098).
+    let black = trainer::data::normalise(&[0, 0, 0], 1);
+    let white = trainer::data::normalise(&[255, 255, 255], 1);
+    let want_black = [-0.5016 / 0.1030, -0.5037 / 0.0999, -0.5060 / 0.0969];
+    let want_white = [0.4984 / 0.1030, 0.4963 / 0.0999, 0.4940 / 0.0969];
+    for c in 0..3 {
+        assert!(
+            (black[c] - want_black[c] as f32).abs() < 1e-5,
+            "channel {c}: {} vs {}",
+            black[c],
+            want_black[c]
+        );
+        assert!(
+            (white[c] - want_white[c] as f32).abs() < 1e-5,
+            "channel {c}: {} vs {}",
+            white[c],
+            want_white[c]
+        );
+    }
+    assert!((black[2] + 5.2219).abs() < 1e-3 && (white[2] - 5.0980).abs() < 1e-3, "{black:?} {white:?}");
 }
 
 fn err_of(r: anyhow::Result<impl Sized>) -> String {

@@ -86,3 +86,33 @@ fn trains_two_epochs_deterministically_and_resumes_to_the_same_state() {
     assert_eq!(lines.iter().filter(|l| l["type"] == "epoch").count(), 2);
     assert!(full.join(TORCHVISION_FILE).exists());
 }
+
+/// A resume with flags that change the training is refused, naming them, unless
+/// --allow-config-change says otherwise (and the log records it).
+#[test]
+fn resume_with_other_training_flags_is_refused_unless_allowed() {
+    let (dir, data) = common::fixture(4, 3);
+    let exp = dir.path().join("run");
+    run(&common::args(&data, &exp, &["--epochs", "1", "--base-lr", "1e-3", "--seed", "3"])).unwrap();
+    for (flags, want) in [
+        (["--epochs", "2", "--base-lr", "2e-3", "--seed", "3"], "--base-lr 0.001 -> 0.002"),
+        (["--epochs", "2", "--base-lr", "1e-3", "--seed", "4"], "--seed 3 -> 4"),
+        (["--epochs", "2", "--sim-coeff", "5", "--seed", "3"], "--sim-coeff 10.0 -> 5.0"),
+    ] {
+        let mut all = flags.to_vec();
+        if !all.contains(&"--base-lr") {
+            all.extend(["--base-lr", "1e-3"]);
+        }
+        let e = format!("{:#}", run(&common::args(&data, &exp, &all)).unwrap_err());
+        assert!(e.contains(want) && e.contains("--allow-config-change"), "{flags:?}: {e}");
+    }
+    // More epochs is no change of the training; an allowed change is logged.
+    let allowed = ["--epochs", "2", "--base-lr", "2e-3", "--seed", "3", "--allow-config-change"];
+    let s = run(&common::args(&data, &exp, &allowed)).unwrap();
+    assert_eq!((s.start_epoch, s.epochs_done), (1, 2));
+    let log = std::fs::read_to_string(exp.join("log.jsonl")).unwrap();
+    assert!(
+        log.lines().any(|l| l.contains("\"config_change\"") && l.contains("--base-lr 0.001 -> 0.002")),
+        "{log}"
+    );
+}

@@ -128,3 +128,17 @@ pub fn assert_same_tree(a: &Path, b: &Path) {
         assert!(v == &tb[k], "{} differs between {} and {}", k.display(), a.display(), b.display());
     }
 }
+
+/// Whether a rendering test may be skipped because the renderer could not start: only when
+/// `RENDER_TESTS_WITHOUT_ADAPTER=1` says so explicitly (CI always has lavapipe, so a missing
+/// adapter there is a failure, never a silent pass). Panics otherwise.
+pub fn skip_without_adapter(error: &anyhow::Error, what: &str) -> bool {
+    let text = format!("{error:#}");
+    if text.contains("no graphics adapter")
+        && std::env::var("RENDER_TESTS_WITHOUT_ADAPTER").as_deref() == Ok("1")
+    {
+        eprintln!("SKIPPED {what} (RENDER_TESTS_WITHOUT_ADAPTER=1): {text}");
+        return true;
+    }
+    panic!("cannot start the renderer for {what}: {text} (set RENDER_TESTS_WITHOUT_ADAPTER=1 to skip on a machine without one)");
+}

@@ -170,9 +170,13 @@ fn report_command(
     Ok(())
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
     // SAFETY: first statement of main: no other thread exists yet.
     unsafe { trainer::ops::prefer_single_candle_thread() };
+    trainer::exit_code(run())
+}
+
+fn run() -> Result<()> {
     let cli = Cli::parse();
     let c = &cli.common;
     let tasks: Vec<Task> = match &cli.command {
@@ -195,6 +199,11 @@ fn main() -> Result<()> {
             return Ok(());
         }
     };
+    if let Some(r) = c.resolution {
+        // As train: the backbones downsample 32x.
+        anyhow::ensure!(r >= 32, "--resolution {r} must be at least 32");
+    }
+    anyhow::ensure!(c.batch_size >= 1, "--batch-size 0 must be at least 1");
     let (Some(checkpoint), Some(data)) = (&c.checkpoint, &c.data) else {
         bail!("--checkpoint and --data are required for evaluation tasks");
     };
