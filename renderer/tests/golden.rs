@@ -66,7 +66,8 @@ fn check_scenes(mesh_dir: &str, prefix: &str, antialias: Antialias) {
     let mesh =
         load_obj(&repo().join("tests/fixtures/meshes").join(mesh_dir).join("models/model_normalized.obj"))
             .expect("fixture mesh loads");
-    assert!(mesh.warnings.is_empty(), "{:?}", mesh.warnings);
+    // The fixtures are not unit-diagonal (the table's is 4.4): only their rescale may be reported.
+    assert!(mesh.warnings.iter().all(|w| w.contains("rescaled to 1")), "{:?}", mesh.warnings);
     let gpu = renderer.upload(&mesh).unwrap();
     let cases = latents();
     let frames = renderer.render_views(&gpu, &cases.map(|c| dataset::factors::reference_scene(c.1))).unwrap();

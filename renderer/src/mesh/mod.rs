@@ -118,8 +118,14 @@ pub fn load_obj(path: &Path) -> anyhow::Result<Mesh> {
     if mesh.indices.is_empty() {
         bail!("{}: mesh has no triangles", path.display());
     }
-    normalise::normalise(&mut mesh.vertices)
+    let rescaled = normalise::normalise(&mut mesh.vertices)
         .with_context(|| format!("{}: cannot normalise", path.display()))?;
+    if let Some(diagonal) = rescaled {
+        mesh.warnings.push(format!(
+            "{}: bounding-box diagonal {diagonal:.4}, rescaled to 1 (ShapeNetCore v2 meshes have 1; the reference never rescales)",
+            path.display()
+        ));
+    }
     Ok(mesh)
 }
 

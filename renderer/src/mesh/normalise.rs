@@ -27,19 +27,21 @@ pub fn bounds(points: impl Iterator<Item = [f32; 3]>) -> ([f32; 3], [f32; 3]) {
 }
 
 /// Moves the bounding-box centre to the origin, then scales to a unit diagonal unless the
-/// diagonal is already 1 (within [`UNIT_DIAGONAL_TOLERANCE`]).
-pub fn normalise(vertices: &mut [Vertex]) -> anyhow::Result<()> {
+/// diagonal is already 1 (within [`UNIT_DIAGONAL_TOLERANCE`]). Returns the diagonal it found
+/// when it rescaled (the reference never rescales ShapeNet meshes, so the caller warns).
+pub fn normalise(vertices: &mut [Vertex]) -> anyhow::Result<Option<f32>> {
     let (lo, hi) = bounds(vertices.iter().map(|v| v.position));
     let centre = [0, 1, 2].map(|k| 0.5 * (lo[k] + hi[k]));
     let diagonal = (0..3).map(|k| (hi[k] - lo[k]).powi(2)).sum::<f32>().sqrt();
     if !(diagonal > 1e-9 && diagonal.is_finite()) {
         bail!("degenerate bounding box (diagonal {diagonal})");
     }
-    let scale = if (diagonal - 1.0).abs() <= UNIT_DIAGONAL_TOLERANCE { 1.0 } else { 1.0 / diagonal };
+    let unit = (diagonal - 1.0).abs() <= UNIT_DIAGONAL_TOLERANCE;
+    let scale = if unit { 1.0 } else { 1.0 / diagonal };
     for v in vertices {
         v.position = [0, 1, 2].map(|k| (v.position[k] - centre[k]) * scale);
     }
-    Ok(())
+    Ok((!unit).then_some(diagonal))
 }
 
 pub fn unit(v: [f32; 3]) -> [f32; 3] {
@@ -75,7 +77,7 @@ mod tests {
     #[test]
     fn centres_and_scales_to_unit_diagonal() {
         let mut v = vec![vertex([1.0, 1.0, 1.0]), vertex([3.0, 5.0, 1.0])];
-        normalise(&mut v).unwrap();
+        assert_eq!(normalise(&mut v).unwrap(), Some(20f32.sqrt()), "rescaled: the caller warns");
         let (lo, hi) = bounds(v.iter().map(|v| v.position));
         let diag = (0..3).map(|k| (hi[k] - lo[k]).powi(2)).sum::<f32>().sqrt();
         assert!((diag - 1.0).abs() < 1e-6);
@@ -86,7 +88,7 @@ mod tests {
     fn keeps_scale_of_nearly_unit_meshes() {
         let s = 1.0005 / 3f32.sqrt();
         let mut v = vec![vertex([0.0; 3]), vertex([s; 3])];
-        normalise(&mut v).unwrap();
+        assert_eq!(normalise(&mut v).unwrap(), None);
         assert!((v[1].position[0] - s / 2.0).abs() < 1e-7);
     }
 

@@ -38,7 +38,7 @@ fn diagonal(mesh: &Mesh) -> f32 {
 #[test]
 fn textured_fixture_resolves_dotdot_texture_path() {
     let mesh = load_obj(&fixture("90000001/textured_box")).unwrap();
-    assert!(mesh.warnings.is_empty(), "{:?}", mesh.warnings);
+    assert!(material_warnings(&mesh).is_empty(), "{:?}", mesh.warnings);
     assert_eq!(mesh.triangle_count(), 24);
     assert_eq!(mesh.textures.len(), 1);
     let t = &mesh.textures[0];
@@ -56,7 +56,7 @@ fn textured_fixture_resolves_dotdot_texture_path() {
 #[test]
 fn untextured_fixture_is_normalised_flat_shaded_and_multi_material() {
     let mesh = load_obj(&fixture("90000002/table")).unwrap();
-    assert!(mesh.warnings.is_empty(), "{:?}", mesh.warnings);
+    assert!(material_warnings(&mesh).is_empty(), "{:?}", mesh.warnings);
     assert!(mesh.textures.is_empty());
     let names: Vec<&str> = mesh.submeshes.iter().map(|s| mesh.materials[s.material].name.as_str()).collect();
     assert_eq!(names, ["top_mat", "legs_mat", "vase_mat"]);
@@ -91,7 +91,7 @@ fn missing_texture_warns_and_falls_back_to_kd() {
     let mtl = "newmtl m\nKd 0.2 0.3 0.4\nmap_Kd ../images/texture0.png\n";
     let (_dir, path) = object(TRIANGLE, Some(mtl), None);
     let mesh = load_obj(&path).unwrap();
-    assert_eq!(mesh.warnings.len(), 1, "{:?}", mesh.warnings);
+    assert_eq!(material_warnings(&mesh).len(), 1, "{:?}", mesh.warnings);
     assert!(
         mesh.warnings[0].contains("texture0.png") && mesh.warnings[0].contains("Kd"),
         "{}",
@@ -106,7 +106,7 @@ fn unreadable_texture_warns_and_falls_back_to_kd() {
     let mtl = "newmtl m\nKd 0.2 0.3 0.4\nmap_Kd ../images/texture0.png\n";
     let (_dir, path) = object(TRIANGLE, Some(mtl), Some(b"not a png"));
     let mesh = load_obj(&path).unwrap();
-    assert_eq!(mesh.warnings.len(), 1, "{:?}", mesh.warnings);
+    assert_eq!(material_warnings(&mesh).len(), 1, "{:?}", mesh.warnings);
     assert!(mesh.warnings[0].contains("texture0.png"), "{}", mesh.warnings[0]);
     assert_eq!(mesh.materials[0].texture, None);
 }
@@ -115,7 +115,7 @@ fn unreadable_texture_warns_and_falls_back_to_kd() {
 fn missing_mtl_warns_and_uses_default_grey() {
     let (_dir, path) = object(TRIANGLE, None, None);
     let mesh = load_obj(&path).unwrap();
-    assert_eq!(mesh.warnings.len(), 1, "{:?}", mesh.warnings);
+    assert_eq!(material_warnings(&mesh).len(), 1, "{:?}", mesh.warnings);
     assert!(mesh.warnings[0].contains("model_normalized.mtl"));
     assert_eq!(mesh.materials[mesh.submeshes[0].material].base_colour, [0.8; 3]);
 }
@@ -154,4 +154,20 @@ fn empty_unreadable_and_degenerate_meshes_are_errors() {
     let (_dir, path) = object("v 0 0 0\nv 1 0 0\nf 1 2 x\n", None, None);
     let err = format!("{:#}", load_obj(&path).unwrap_err());
     assert!(err.contains("not a valid OBJ"), "{err}");
+}
+
+/// The mesh's warnings other than the rescale of a non-unit diagonal (the fixtures are not unit).
+fn material_warnings(mesh: &super::Mesh) -> Vec<&String> {
+    mesh.warnings.iter().filter(|w| !w.contains("rescaled to 1")).collect()
+}
+
+#[test]
+fn rescaling_a_mesh_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let obj = dir.path().join("model_normalized.obj");
+    std::fs::write(&obj, "v 0 0 0\nv 2 0 0\nv 0 2 0\nf 1 2 3\n").unwrap();
+    let mesh = super::load_obj(&obj).unwrap();
+    let rescaled: Vec<_> = mesh.warnings.iter().filter(|w| w.contains("rescaled to 1")).collect();
+    assert_eq!(rescaled.len(), 1, "{:?}", mesh.warnings);
+    assert!(rescaled[0].contains("diagonal 2.8284"), "{}", rescaled[0]);
 }
