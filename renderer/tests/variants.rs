@@ -299,3 +299,20 @@ fn mesh_warnings_reach_stderr_and_the_manifest_without_a_terminal() {
     run_ok(render_cmd(&shapenet, &out, &[]));
     assert_eq!(records::DatasetManifest::read(&out).unwrap().warnings, m.warnings);
 }
+
+#[test]
+fn an_object_folder_without_its_mesh_is_an_error_or_a_listed_failure() {
+    let (tmp, shapenet, _) = setup();
+    // One folder with no mesh at all, one whose mesh path is a directory.
+    std::fs::create_dir_all(shapenet.join("90000001/nomesh/models")).unwrap();
+    std::fs::create_dir_all(shapenet.join("90000002/dirmesh/models/model_normalized.obj")).unwrap();
+    let out = tmp.path().join("o");
+    let err = run_err(render_cmd(&shapenet, &out, &[]));
+    assert!(err.contains("90000001/nomesh/models/model_normalized.obj"), "{err}");
+    let run = render_cmd(&shapenet, &out, &["--keep-going"]).output().unwrap();
+    assert!(!run.status.success());
+    let m = records::DatasetManifest::read(&out).unwrap();
+    let failed: Vec<&str> = m.failures.iter().map(|f| f.object.as_str()).collect();
+    assert_eq!(failed, ["90000001/nomesh", "90000002/dirmesh"], "{:?}", m.failures);
+    assert_eq!(m.images, 4 * VIEWS, "the other objects are rendered");
+}

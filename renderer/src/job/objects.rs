@@ -48,7 +48,9 @@ impl ShapeNetTree {
         self.names.get(synset).cloned().unwrap_or_else(|| synset.to_string())
     }
 
-    /// Every object with a mesh, sorted.
+    /// Every object folder, sorted. A folder without a readable `models/model_normalized.obj` is
+    /// kept, so that loading it fails with its path (or lists it under `--keep-going`) instead of
+    /// dropping it silently.
     pub fn discover(&self) -> anyhow::Result<Vec<ObjectKey>> {
         let mut out = Vec::new();
         for synset in &self.synsets {
@@ -57,7 +59,7 @@ impl ShapeNetTree {
                 let entry = entry.with_context(|| format!("{}: cannot list", dir.display()))?;
                 let id = entry.file_name().to_string_lossy().into_owned();
                 if let Ok(key) = ObjectKey::new(synset, &id) {
-                    if obj_path(&self.root, &key).is_file() {
+                    if entry.path().is_dir() && !id.starts_with('.') {
                         out.push(key);
                     }
                 }
