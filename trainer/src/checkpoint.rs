@@ -3,7 +3,8 @@
 //! Tensors: `model.<state-dict name>` (parameters and BatchNorm running statistics) and
 //! `optim.<parameter name>.exp_avg` / `.exp_avg_sq` (Adam moments). Metadata (strings):
 //! `format`, `epoch` (completed epochs), `global_step`, `adam_step`, and JSON `model_config`,
-//! `loss_config`, `args` (the full command line configuration).
+//! `loss_config`, `args` (the full command line configuration), and `checksum`: BLAKE3 of the
+//! tensor data, verified on every read, so a damaged file is refused instead of diverging later.
 //!
 //! Reading one for evaluation: [`load_model`].
 
@@ -51,9 +52,30 @@ pub fn save(path: &Path, model: &SslModel, adam: Option<&Adam>, meta: &Checkpoin
     if let Some(args) = &meta.args {
         info.insert("args".to_string(), serde_json::to_string(args)?);
     }
-    let bytes = safetensors::tensor::serialize(tensors.iter().map(|(k, v)| (k.as_str(), v)), Some(info))
-        .with_context(|| format!("{}: cannot serialise checkpoint", path.display()))?;
+    let serialise = |info: &HashMap<String, String>| {
+        safetensors::tensor::serialize(tensors.iter().map(|(k, v)| (k.as_str(), v)), Some(info.clone()))
+            .with_context(|| format!("{}: cannot serialise checkpoint", path.display()))
+    };
+    // The checksum covers the tensor data, which the metadata does not change: serialise once to
+    // hash it, then again with the checksum in the header.
+    let unsummed = serialise(&info)?;
+    info.insert(CHECKSUM_KEY.to_string(), data_checksum(&unsummed, path)?);
+    let bytes = serialise(&info)?;
     dataset::atomic::write_bytes(path, &bytes).with_context(|| format!("{}: cannot write", path.display()))
+}
+
+const CHECKSUM_KEY: &str = "checksum";
+
+/// BLAKE3 (hex) of a safetensors file's data section (everything after its header).
+fn data_checksum(bytes: &[u8], path: &Path) -> anyhow::Result<String> {
+    let header_len = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
+        .with_context(|| format!("{}: truncated safetensors header", path.display()))?;
+    let data = bytes
+        .get(8usize.saturating_add(header_len)..)
+        .with_context(|| format!("{}: truncated safetensors file", path.display()))?;
+    Ok(blake3::hash(data).to_hex().to_string())
 }
 
 fn field<'a>(info: &'a HashMap<String, String>, key: &str, path: &Path) -> anyhow::Result<&'a str> {
@@ -79,6 +101,13 @@ pub fn read_filtered(
     let info = header.metadata().clone().unwrap_or_default();
     if info.get("format").map(String::as_str) != Some(FORMAT) {
         bail!("{}: not a checkpoint written by train (format {:?})", path.display(), info.get("format"));
+    }
+    // Checkpoints from before the checksum have none; every later one is verified.
+    if let Some(want) = info.get(CHECKSUM_KEY) {
+        let got = data_checksum(&bytes, path)?;
+        if &got != want {
+            bail!("{}: damaged checkpoint: its tensor data's checksum is {got}, its header says {want}", path.display());
+        }
     }
     let parse_u = |k: &str| -> anyhow::Result<u64> {
         field(&info, k, path)?.parse().with_context(|| format!("{}: bad {k}", path.display()))

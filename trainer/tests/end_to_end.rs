@@ -116,3 +116,22 @@ fn resume_with_other_training_flags_is_refused_unless_allowed() {
         "{log}"
     );
 }
+
+/// A checkpoint with damaged bytes (same size) is refused on load, naming the file.
+#[test]
+fn damaged_checkpoint_is_refused() {
+    let (dir, data) = common::fixture(4, 3);
+    let exp = dir.path().join("run");
+    run(&common::args(&data, &exp, &["--epochs", "1"])).unwrap();
+    let path = exp.join(CHECKPOINT_FILE);
+    assert!(checkpoint::read(&path, &Device::Cpu).is_ok());
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    bytes[n - 100] ^= 0x40; // a bit of the last tensor's data
+    std::fs::write(&path, &bytes).unwrap();
+    let e = format!("{:#}", checkpoint::read(&path, &Device::Cpu).unwrap_err());
+    assert!(e.contains("checkpoint.safetensors: damaged checkpoint"), "{e}");
+    // Resuming from it is refused too.
+    let e = format!("{:#}", run(&common::args(&data, &exp, &["--epochs", "2"])).unwrap_err());
+    assert!(e.contains("damaged checkpoint"), "{e}");
+}
