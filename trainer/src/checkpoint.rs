@@ -106,7 +106,10 @@ pub fn read_filtered(
     if let Some(want) = info.get(CHECKSUM_KEY) {
         let got = data_checksum(&bytes, path)?;
         if &got != want {
-            bail!("{}: damaged checkpoint: its tensor data's checksum is {got}, its header says {want}", path.display());
+            bail!(
+                "{}: damaged checkpoint: its tensor data's checksum is {got}, its header says {want}",
+                path.display()
+            );
         }
     }
     let parse_u = |k: &str| -> anyhow::Result<u64> {

@@ -75,6 +75,26 @@ struct JsonLog {
 }
 
 impl JsonLog {
+    /// Opens the log for a run that continues from `step` (0 for a fresh run): records of later
+    /// steps (a killed run's work past its last checkpoint), earlier resumes at this very step and
+    /// a torn last line are cut first, atomically, so that the log always describes one run.
+    fn open_at(path: &Path, step: u64) -> anyhow::Result<Self> {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            let keep = |line: &&str| {
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { return false };
+                let s = v["step"].as_u64().unwrap_or(u64::MAX);
+                let restart = matches!(v["type"].as_str(), Some("resume" | "config_change"));
+                s < step || (s == step && !restart)
+            };
+            let kept: String = text.lines().filter(keep).flat_map(|l| [l, "\n"]).collect();
+            if kept.len() != text.len() {
+                dataset::atomic::write_bytes(path, kept.as_bytes())
+                    .with_context(|| format!("{}: cannot rewrite log", path.display()))?;
+            }
+        }
+        Self::open(path)
+    }
+
     fn open(path: &Path) -> anyhow::Result<Self> {
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -125,7 +145,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
     let mut adam = Adam::new(model.params.params(), adam_cfg)?;
     let ckpt_path = args.exp_dir.join(CHECKPOINT_FILE);
     let (mut epoch, mut global_step) = (0usize, 0u64);
-    let mut log = JsonLog::open(&args.exp_dir.join(LOG_FILE))?;
+    let log_path = args.exp_dir.join(LOG_FILE);
+    let mut log = None;
     if ckpt_path.exists() {
         let (meta, tensors) = checkpoint::read(&ckpt_path, &device)?;
         if meta.model != model_cfg {
@@ -151,12 +172,20 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
         checkpoint::restore_adam(&mut adam, &tensors, meta.adam_step)?;
         (epoch, global_step) = (meta.epoch, meta.global_step);
         eprintln!("resuming from epoch {epoch} ({})", ckpt_path.display());
-        log.write(&serde_json::json!({"type": "resume", "epoch": epoch, "step": global_step}))?;
+        let mut resumed = JsonLog::open_at(&log_path, global_step)?;
+        resumed.write(&serde_json::json!({"type": "resume", "epoch": epoch, "step": global_step}))?;
         if !changes.is_empty() {
             eprintln!("warning: --allow-config-change: continuing with {}", changes.join(", "));
-            log.write(&serde_json::json!({"type": "config_change", "epoch": epoch, "changes": changes}))?;
+            resumed.write(
+                &serde_json::json!({"type": "config_change", "epoch": epoch, "step": global_step, "changes": changes}),
+            )?;
         }
+        log = Some(resumed);
     }
+    let mut log = match log {
+        Some(log) => log,
+        None => JsonLog::open_at(&log_path, 0)?,
+    };
     let config_json = serde_json::json!({"args": args, "model": model_cfg, "loss": lc, "objects": ds.len()});
     dataset::atomic::write_bytes(
         &args.exp_dir.join(CONFIG_FILE),

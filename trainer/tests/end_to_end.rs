@@ -135,3 +135,30 @@ fn damaged_checkpoint_is_refused() {
     let e = format!("{:#}", run(&common::args(&data, &exp, &["--epochs", "2"])).unwrap_err());
     assert!(e.contains("damaged checkpoint"), "{e}");
 }
+
+/// After a kill past the last checkpoint, the resumed run's log.jsonl holds each step once, in
+/// order: the killed run's later records and its torn last line are cut.
+#[test]
+fn resumed_log_describes_one_run() {
+    let (dir, data) = common::fixture(8, 4);
+    let exp = dir.path().join("run");
+    let flags = ["--epochs", "1"]; // common::args logs every step
+    run(&common::args(&data, &exp, &flags)).unwrap();
+    let log_path = exp.join("log.jsonl");
+    let clean = std::fs::read_to_string(&log_path).unwrap();
+    // What a run killed during epoch 1 leaves: steps past the checkpoint, then half a line.
+    let mut killed = clean.clone();
+    killed.push_str("{\"type\":\"step\",\"epoch\":1,\"step\":4}\n{\"type\":\"step\",\"epoch\":1,\"step\":5}\n{\"type\":\"st");
+    std::fs::write(&log_path, killed).unwrap();
+    run(&common::args(&data, &exp, &["--epochs", "2"])).unwrap();
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&log_path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let steps: Vec<u64> =
+        lines.iter().filter(|l| l["type"] == "step").map(|l| l["step"].as_u64().unwrap()).collect();
+    assert_eq!(steps, (1..=6).collect::<Vec<_>>(), "each step once, in order");
+    assert_eq!(lines.iter().filter(|l| l["type"] == "resume").count(), 1);
+    assert_eq!(lines.iter().filter(|l| l["type"] == "epoch").count(), 2);
+}
