@@ -132,24 +132,40 @@ impl MaterialLibrary {
         for (m, dir) in &state.materials {
             let texture = m.diffuse_texture.as_deref().and_then(|name| {
                 let path = dir.join(texture_file_name(name));
-                *by_path.entry(path.clone()).or_insert_with(|| match decode_texture(&path) {
-                    Ok(t) => {
-                        textures.push(t);
-                        Some(textures.len() - 1)
-                    }
-                    Err(e) => {
-                        warnings.push(format!(
-                            "{}: material '{}': {e}; using its Kd colour",
-                            path.display(),
-                            m.name
-                        ));
-                        None
+                *by_path.entry(path.clone()).or_insert_with(|| {
+                    match confined(dir, &path).and_then(|_| decode_texture(&path)) {
+                        Ok(t) => {
+                            textures.push(t);
+                            Some(textures.len() - 1)
+                        }
+                        Err(e) => {
+                            warnings.push(format!(
+                                "{}: material '{}': {e}; using its Kd colour",
+                                path.display(),
+                                m.name
+                            ));
+                            None
+                        }
                     }
                 })
             });
             materials.push(convert(m, texture));
         }
         Ok(LoadedMaterials { materials, textures, warnings })
+    }
+}
+
+/// Refuses a texture path that leaves the object's folder (`<id>/`, holding `models/` and the
+/// `images/` sibling that ShapeNet's `../images/...` paths name): an `.mtl` may not make the
+/// renderer read `/etc/shadow` or bake `../../../secret.png` into a dataset. Symbolic links are
+/// resolved before the check; a path that does not exist is left to fail as a missing texture.
+fn confined(mtl_dir: &Path, path: &Path) -> anyhow::Result<()> {
+    let root = mtl_dir.parent().unwrap_or(mtl_dir);
+    let (Ok(root), Ok(resolved)) = (root.canonicalize(), path.canonicalize()) else { return Ok(()) };
+    if resolved.starts_with(&root) {
+        Ok(())
+    } else {
+        anyhow::bail!("texture path leaves the object's folder {} (refused)", root.display())
     }
 }
 

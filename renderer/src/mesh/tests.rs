@@ -171,3 +171,38 @@ fn rescaling_a_mesh_is_a_warning() {
     assert_eq!(rescaled.len(), 1, "{:?}", mesh.warnings);
     assert!(rescaled[0].contains("diagonal 2.8284"), "{}", rescaled[0]);
 }
+
+#[test]
+fn texture_paths_outside_the_object_folder_are_refused() {
+    let outer = tempfile::tempdir().unwrap();
+    let secret = outer.path().join("secret.png");
+    image::RgbImage::from_pixel(2, 2, image::Rgb([255, 0, 0])).save(&secret).unwrap();
+    // The object lives two levels below the secret, as <synset>/<id>/models.
+    let models = outer.path().join("synset/id/models");
+    std::fs::create_dir_all(&models).unwrap();
+    std::fs::create_dir_all(outer.path().join("synset/id/images")).unwrap();
+    image::RgbImage::from_pixel(2, 2, image::Rgb([0, 255, 0]))
+        .save(outer.path().join("synset/id/images/ok.png"))
+        .unwrap();
+    for (name, allowed) in [
+        ("../../../secret.png", false),
+        (secret.to_str().unwrap(), false),
+        ("/etc/hostname", false),
+        ("../images/ok.png", true),
+    ] {
+        std::fs::write(
+            models.join("model_normalized.mtl"),
+            format!("newmtl m\nKd 0.2 0.3 0.4\nmap_Kd {name}\n"),
+        )
+        .unwrap();
+        std::fs::write(models.join("model_normalized.obj"), TRIANGLE).unwrap();
+        let mesh = load_obj(&models.join("model_normalized.obj")).unwrap();
+        assert_eq!(mesh.materials[0].texture.is_some(), allowed, "{name}: {:?}", mesh.warnings);
+        let w = material_warnings(&mesh);
+        let exists = models.join(name).exists();
+        if !allowed && exists {
+            assert!(w.len() == 1 && w[0].contains("leaves the object's folder"), "{name}: {w:?}");
+        }
+        assert!(allowed || exists || name == "/etc/hostname", "{name}: the test file must exist");
+    }
+}
