@@ -24,6 +24,7 @@ Examples:
   render preview --out contact_sheet.png
   render preview --config manifests/3diebench.toml --config manifests/so3.toml --out presets.png
   render bench --views 200 --runs 5
+  render verify ./3diebench
 Re-running a command resumes it: complete views are skipped.";
 
 #[derive(Parser, Debug)]
@@ -43,6 +44,12 @@ pub enum Command {
     Preview(PreviewArgs),
     /// Measure rendering throughput (images/s, median of several runs) including JPEG writes.
     Bench(BenchArgs),
+    /// Decode every image, mask, depth map and latent of a dataset; list what is missing or
+    /// damaged (exit status 1 if anything is).
+    Verify {
+        /// The dataset folder.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Args, Debug)]

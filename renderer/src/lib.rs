@@ -10,3 +10,4 @@ pub mod gpu;
 pub mod job;
 pub mod mesh;
 pub mod preview;
+pub mod verify;

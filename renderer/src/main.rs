@@ -59,6 +59,19 @@ fn main() -> ExitCode {
             println!("{report}");
             true
         }),
+        Some(Command::Verify { dir }) => renderer::verify::verify(&dir).map(|report| {
+            for p in &report.problems {
+                eprintln!("damaged: {p}");
+            }
+            println!(
+                "{}: {} objects, {} views checked: {} missing or damaged",
+                dir.display(),
+                report.objects,
+                report.views,
+                report.problems.len()
+            );
+            report.problems.is_empty()
+        }),
         None => run_dataset(cli.dataset),
     };
     match result {

@@ -316,3 +316,34 @@ fn an_object_folder_without_its_mesh_is_an_error_or_a_listed_failure() {
     assert_eq!(failed, ["90000001/nomesh", "90000002/dirmesh"], "{:?}", m.failures);
     assert_eq!(m.images, 4 * VIEWS, "the other objects are rendered");
 }
+
+#[test]
+fn truncated_views_are_re_rendered_and_verify_lists_damage() {
+    let (tmp, shapenet, objects) = setup();
+    let out = tmp.path().join("ds");
+    run_ok(render_cmd(&shapenet, &out, &["--mask"]));
+    let verify = |dir: &Path| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_render"));
+        c.args(["verify", dir.to_str().unwrap()]);
+        c.output().unwrap()
+    };
+    let ok = verify(&out);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("4 objects, 24 views checked: 0 missing or damaged"));
+
+    let image = objects[0].image_path(&out, 2);
+    let original = std::fs::read(&image).unwrap();
+    std::fs::write(&image, &original[..original.len() / 2]).unwrap();
+    std::fs::remove_file(objects[1].mask_path(&out, 0)).unwrap();
+    let bad = verify(&out);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success());
+    assert!(err.contains("image_2.jpg") && err.contains("mask_0.png: missing"), "{err}");
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("2 missing or damaged"));
+
+    // Resume sees the truncated image as incomplete and renders it (and the mask) again.
+    let again = run_ok(render_cmd(&shapenet, &out, &["--mask"]));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("rendered 2 images"), "{}", String::from_utf8_lossy(&again.stdout));
+    assert_eq!(std::fs::read(&image).unwrap(), original);
+    assert!(verify(&out).status.success());
+}

@@ -1,6 +1,7 @@
 //! Dataset jobs: which objects and views to render, rendering them with overlap between mesh
 //! loading, the GPU and JPEG encoding, resuming, sharding, failures, and the final manifests.
 
+pub mod check;
 pub mod manifests;
 pub mod objects;
 pub mod output;

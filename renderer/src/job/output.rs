@@ -57,13 +57,45 @@ pub fn read_warnings(root: &Path, key: &ObjectKey) -> anyhow::Result<Vec<String>
     }
 }
 
-/// True when every file the job writes for the view is on disk.
+/// True when every file the job writes for the view is on disk and whole (cheaply: a readable
+/// latent, images that start and end as whole files do, at the dataset's size), so a resume
+/// re-renders a view whose file a crash or a full disk truncated.
 pub fn view_complete(cfg: &JobConfig, key: &ObjectKey, view: usize) -> bool {
-    let root = &cfg.out;
-    key.latent_path(root, view).is_file()
-        && key.image_path(root, view).is_file()
-        && (!cfg.mask || key.mask_path(root, view).is_file())
-        && (!cfg.depth || key.depth_path(root, view).is_file())
+    view_problem(&cfg.out, key, view, cfg.config.settings.image_size, cfg.mask, cfg.depth, false).is_none()
+}
+
+/// What is missing or damaged in a view, if anything; `decode` decodes every image fully.
+pub fn view_problem(
+    root: &Path,
+    key: &ObjectKey,
+    view: usize,
+    size: u32,
+    mask: bool,
+    depth: bool,
+    decode: bool,
+) -> Option<String> {
+    let latent = key.latent_path(root, view);
+    if !latent.is_file() {
+        return Some(format!("{}: missing", latent.display()));
+    }
+    if let Err(e) = Latent::read(&latent) {
+        return Some(format!("{e:#}"));
+    }
+    let mut images = vec![key.image_path(root, view)];
+    images.extend(mask.then(|| key.mask_path(root, view)));
+    images.extend(depth.then(|| key.depth_path(root, view)));
+    for path in images {
+        if !path.is_file() {
+            return Some(format!("{}: missing", path.display()));
+        }
+        // Decoders tolerate a missing tail (a truncated JPEG decodes grey), so both checks run.
+        let checked = super::check::image_looks_whole(&path, size)
+            .and_then(|()| if decode { super::check::image_decodes(&path, size) } else { Ok(()) });
+        if let Err(e) = checked {
+            return Some(format!("{e:#}"));
+        }
+    }
+    None
 }
 
 /// Encodes and writes one rendered view; the latent goes last.
