@@ -9,6 +9,7 @@ pub mod atomic;
 pub mod colour;
 pub mod config;
 pub mod factors;
+pub mod integrity;
 pub mod latent;
 pub mod layout;
 pub mod manifest;

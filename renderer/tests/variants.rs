@@ -343,7 +343,11 @@ fn truncated_views_are_re_rendered_and_verify_lists_damage() {
 
     // Resume sees the truncated image as incomplete and renders it (and the mask) again.
     let again = run_ok(render_cmd(&shapenet, &out, &["--mask"]));
-    assert!(String::from_utf8_lossy(&again.stdout).contains("rendered 2 images"), "{}", String::from_utf8_lossy(&again.stdout));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("rendered 2 images"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
     assert_eq!(std::fs::read(&image).unwrap(), original);
     assert!(verify(&out).status.success());
 }

@@ -110,6 +110,15 @@ impl PairDataset {
                         views.len()
                     );
                 }
+                // Every file once, cheaply (a whole JPEG, a readable latent), so a damaged file
+                // stops the run now rather than whenever the loader happens to draw it.
+                let hint = |e: anyhow::Error| {
+                    anyhow::anyhow!("{e:#} (`render verify {}` checks every file)", root.display())
+                };
+                for &v in &views {
+                    dataset::integrity::image_file_is_whole(&key.image_path(root, v)).map_err(hint)?;
+                    dataset::Latent::read(&key.latent_path(root, v)).map_err(hint)?;
+                }
                 Ok(Sample { key, label: label as u32, views })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;

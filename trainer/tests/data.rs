@@ -130,9 +130,9 @@ fn bad_input_names_the_file() {
     let (_dir, root) = common::fixture(1, 3);
     let key = ObjectKey::new(common::SYNSETS[0], "obj0x0").unwrap();
 
-    // Corrupt image: the error comes from the loader and names the image.
-    std::fs::write(key.image_path(&root, 0), b"not a jpeg").unwrap();
+    // An image damaged after start-up: the error comes from the loader and names the image.
     let ds = open(&root, LatentKind::ROTATION).unwrap();
+    std::fs::write(key.image_path(&root, 0), b"not a jpeg").unwrap();
     let e = err_of(ds.load_image(0, 0));
     assert!(e.contains("image_0.jpg") && e.contains("decode"), "{e}");
 
@@ -186,4 +186,16 @@ fn translation_latent_appends_the_translation_delta() {
     // 7-value latents have no translation to append.
     let e = trainer::data::pair_latent(&base, &base, kind).unwrap_err().to_string();
     assert!(e.contains("no translation"), "{e}");
+}
+
+#[test]
+fn a_truncated_image_stops_the_run_at_start_up() {
+    let (_dir, root) = common::fixture(2, 3);
+    let key =
+        dataset::manifest::read_images(&dataset::manifest::images_path(&root, "train")).unwrap()[0].clone();
+    let path = key.image_path(&root, 1);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
+    let e = err_of(open(&root, LatentKind::ROTATION));
+    assert!(e.contains("image_1.jpg: truncated or not a JPEG") && e.contains("render verify"), "{e}");
 }

@@ -89,8 +89,13 @@ pub fn view_problem(
             return Some(format!("{}: missing", path.display()));
         }
         // Decoders tolerate a missing tail (a truncated JPEG decodes grey), so both checks run.
-        let checked = super::check::image_looks_whole(&path, size)
-            .and_then(|()| if decode { super::check::image_decodes(&path, size) } else { Ok(()) });
+        let checked = super::check::image_looks_whole(&path, size).and_then(|()| {
+            if decode {
+                super::check::image_decodes(&path, size)
+            } else {
+                Ok(())
+            }
+        });
         if let Err(e) = checked {
             return Some(format!("{e:#}"));
         }
