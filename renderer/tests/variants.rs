@@ -351,3 +351,20 @@ fn truncated_views_are_re_rendered_and_verify_lists_damage() {
     assert_eq!(std::fs::read(&image).unwrap(), original);
     assert!(verify(&out).status.success());
 }
+
+#[test]
+fn the_same_shard_twice_on_one_folder_is_refused() {
+    let (tmp, shapenet, _) = setup();
+    let out = tmp.path().join("ds");
+    std::fs::create_dir_all(&out).unwrap();
+    // Another process rendering shard 0/2 holds its lock.
+    let held = std::fs::File::create(out.join(".render-0-of-2.lock")).unwrap();
+    held.try_lock().unwrap();
+    let err = run_err(render_cmd(&shapenet, &out, &["--shard", "0/2"]));
+    assert!(err.contains("another `render` is writing shard 0/2"), "{err}");
+    // The other shard of the same job may share the folder.
+    let run = run_ok(render_cmd(&shapenet, &out, &["--shard", "1/2"]));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("rendered 12 images"));
+    drop(held);
+    run_ok(render_cmd(&shapenet, &out, &["--shard", "0/2"]));
+}

@@ -2,6 +2,7 @@
 //! loading, the GPU and JPEG encoding, resuming, sharding, failures, and the final manifests.
 
 pub mod check;
+mod lock;
 pub mod manifests;
 pub mod objects;
 pub mod output;
@@ -169,6 +170,7 @@ pub fn run(cfg: &JobConfig) -> anyhow::Result<Summary> {
     let bar = progress::bar(total as u64);
 
     let mut adapter = None;
+    let _lock = if work.is_empty() { None } else { Some(lock::lock_shard(&cfg.out, cfg.shard)?) };
     if !work.is_empty() {
         let renderers = (0..cfg.renderers.clamp(1, work.len()))
             .map(|_| Renderer::new(cfg.render.clone()))
