@@ -213,3 +213,28 @@ fn feature_cache_round_trips() {
     assert_eq!(back.val.latent_rows().unwrap(), c.val.latent_rows().unwrap());
     assert!(back.val.equi_embeddings.is_some());
 }
+
+#[test]
+fn ranks_without_the_source_view_make_the_identity_meaningful() {
+    // One object, three views; the identity's query is view 0's embedding (1, 0).
+    let dev = Device::Cpu;
+    let split = SplitFeatures {
+        index: SplitIndex {
+            objects: vec!["/0/o/".into()],
+            labels: vec![0],
+            views: vec![0, 1, 2],
+            offsets: vec![0, 3],
+        },
+        reps: Tensor::zeros((3, 2), candle_core::DType::F32, &dev).unwrap(),
+        equi_embeddings: Some(Tensor::from_vec(vec![1f32, 0.0, 0.9, 0.1, 0.0, 1.0], (3, 2), &dev).unwrap()),
+        latents: Tensor::zeros((3, 7), candle_core::DType::F64, &dev).unwrap(),
+        translations: None,
+    };
+    let r = tasks::predictor(&split, None).unwrap();
+    // With the source among the candidates it outranks both targets: ranks 2 and 3.
+    assert_eq!(r.identity.ranks.hit[0], 0.0);
+    assert!((r.identity.ranks.mrr - (1.0 / 2.0 + 1.0 / 3.0) / 2.0).abs() < 1e-12);
+    // Without it: view 1 is the nearest (rank 1), view 2 second (rank 2).
+    assert_eq!(r.identity.ranks_without_source.hit[0], 0.5);
+    assert!((r.identity.ranks_without_source.mrr - 0.75).abs() < 1e-12);
+}

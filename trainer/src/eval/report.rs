@@ -110,6 +110,8 @@ impl EvalReport {
                     for (k, h) in super::metrics::HIT_KS.iter().zip(m.ranks.hit) {
                         row(format!("{name} H@{k}"), h);
                     }
+                    row(format!("{name} MRR (source left out)"), m.ranks_without_source.mrr);
+                    row(format!("{name} H@1 (source left out)"), m.ranks_without_source.hit[0]);
                 }
             }
         }

@@ -256,6 +256,12 @@ pub struct PredictorMetrics {
     pub pre: f64,
     #[serde(flatten)]
     pub ranks: RankMetrics,
+    /// The same queries ranked among the object's views without the source view. With the source
+    /// among the candidates (the reference protocol, `ranks`), the identity predictor retrieves
+    /// the source itself, so its Hit@1 is 0 by construction; without it the identity is a
+    /// meaningful reference point.
+    #[serde(default)]
+    pub ranks_without_source: RankMetrics,
 }
 
 /// The trained predictor next to the identity predictor (prediction = source embedding).
@@ -298,6 +304,7 @@ pub fn predictor(val: &SplitFeatures, predictor: Option<&dyn EmbeddingPredictor>
             p.len()
         );
         let mut ranks = Vec::with_capacity(p.len());
+        let mut ranks_without_source = Vec::with_capacity(p.len());
         let mut targets = Vec::with_capacity(pred.len());
         let mut query_start = 0;
         for object in 0..val.index.objects.len() {
@@ -306,6 +313,8 @@ pub fn predictor(val: &SplitFeatures, predictor: Option<&dyn EmbeddingPredictor>
             for target in rows.clone().skip(1) {
                 let query = &pred[query_start * dims..(query_start + 1) * dims];
                 ranks.push(metrics::rank_of(query, candidates, dims, target - rows.start));
+                let others = &candidates[dims..];
+                ranks_without_source.push(metrics::rank_of(query, others, dims, target - rows.start - 1));
                 targets.extend_from_slice(&all[target * dims..(target + 1) * dims]);
                 query_start += 1;
             }
@@ -313,6 +322,7 @@ pub fn predictor(val: &SplitFeatures, predictor: Option<&dyn EmbeddingPredictor>
         Ok(PredictorMetrics {
             pre: metrics::pre(&pred, &targets, dims),
             ranks: RankMetrics::from_ranks(&ranks),
+            ranks_without_source: RankMetrics::from_ranks(&ranks_without_source),
         })
     };
     let identity = evaluate(&sources)?;
