@@ -229,16 +229,18 @@ impl SslModel {
             }
             _ => None,
         };
-        let ssl = self.ssl_loss(lc, &i1, &i2, &e2, &x, &y, pred.as_ref(), &mut st)?;
+        let ssl = Self::ssl_loss(self.config.experience, lc, &i1, &i2, &e2, &x, &y, pred.as_ref(), &mut st)?;
         st.loss = scalar(&ssl)?;
         st.eval_loss = scalar(&eval_loss)?;
         Ok(StepOutput { total: (ssl + eval_loss)?, stats: st })
     }
 
-    /// The method's loss (SPEC section 4 for the SIE family).
+    /// The method's loss (SPEC section 4 for the SIE family) on the projector outputs `x`, `y` of
+    /// the two views, their invariant parts `i1`, `i2`, view 2's equivariant part `e2` and the
+    /// prediction; public for the NumPy-pinned loss test (`tests/losses.rs`).
     #[allow(clippy::too_many_arguments)]
-    fn ssl_loss(
-        &self,
+    pub fn ssl_loss(
+        exp: Experience,
         lc: &LossConfig,
         i1: &Option<Tensor>,
         i2: &Option<Tensor>,
@@ -252,7 +254,6 @@ impl SslModel {
             (loss::std_term(a)? / 2.0)? + (loss::std_term(b)? / 2.0)?
         };
         let cov_pair = |a: &Tensor, b: &Tensor| -> Result<Tensor> { loss::cov_term(a)? + loss::cov_term(b)? };
-        let exp = self.config.experience;
         match exp {
             Experience::VICReg => {
                 let inv = loss::mse(x, y)?;
