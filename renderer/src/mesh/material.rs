@@ -94,8 +94,18 @@ impl MaterialLibrary {
                 return Err(tobj::LoadError::OpenFileFailed);
             }
         };
+        let mut text = Vec::new();
+        if let Err(e) = std::io::Read::read_to_end(&mut BufReader::new(file), &mut text) {
+            state.error.get_or_insert(format!("{}: cannot read material library ({e})", path.display()));
+            return Err(tobj::LoadError::ReadError);
+        }
+        if let Some(problem) = short_colour_line(&text) {
+            state.error.get_or_insert(format!("{}: broken material library ({problem})", path.display()));
+            return Err(tobj::LoadError::MaterialParseError);
+        }
+        // tobj 4 unwraps in places; a panic there is a broken file, not a crash.
         let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            tobj::load_mtl_buf(&mut BufReader::new(file))
+            tobj::load_mtl_buf(&mut BufReader::new(text.as_slice()))
         }))
         .unwrap_or(Err(tobj::LoadError::MaterialParseError));
         match parsed {
@@ -153,6 +163,18 @@ impl MaterialLibrary {
         }
         Ok(LoadedMaterials { materials, textures, warnings })
     }
+}
+
+/// The first `Ka`/`Kd`/`Ks`/`Ke` line with fewer than three values: tobj 4 panics on those
+/// (found by `tests/fuzz.rs`), so they are refused with a message before it sees them.
+fn short_colour_line(mtl: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(mtl).lines().enumerate().find_map(|(i, line)| {
+        let mut words = line.split_whitespace();
+        let key = words.next()?;
+        let n = words.count();
+        (matches!(key, "Ka" | "Kd" | "Ks" | "Ke") && n < 3)
+            .then(|| format!("line {}: {key} needs 3 values, has {n}", i + 1))
+    })
 }
 
 /// Refuses a texture path that leaves the object's folder (`<id>/`, holding `models/` and the

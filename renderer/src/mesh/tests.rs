@@ -206,3 +206,13 @@ fn texture_paths_outside_the_object_folder_are_refused() {
         assert!(allowed || exists || name == "/etc/hostname", "{name}: the test file must exist");
     }
 }
+
+#[test]
+fn a_colour_line_with_too_few_values_is_a_broken_mtl_not_a_panic() {
+    let (_dir, path) = object(TRIANGLE, Some("newmtl m\nKd 0.2 0.3 0.4\nKs 0.5\n"), None);
+    let e = format!("{:#}", load_obj(&path).unwrap_err());
+    assert!(
+        e.contains("model_normalized.mtl: broken material library (line 3: Ks needs 3 values, has 1)"),
+        "{e}"
+    );
+}
