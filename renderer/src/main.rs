@@ -136,7 +136,7 @@ fn resolve_config(a: &DatasetArgs) -> anyhow::Result<(RenderConfig, Option<Datas
 
 /// The main job. Ok(false) when objects failed under --keep-going.
 fn run_dataset(a: DatasetArgs) -> anyhow::Result<bool> {
-    anyhow::ensure!(a.renderers >= 1, "--renderers: 0 is out of range (at least 1)");
+    anyhow::ensure!((1..=64).contains(&a.renderers), "--renderers: {} is out of range 1..=64", a.renderers);
     let (config, source) = resolve_config(&a)?;
     let recorded = |key: &str| source.as_ref().and_then(|m| m.config.get(key).cloned());
     let (shapenet, library) = match a.shapenet {
@@ -147,7 +147,10 @@ fn run_dataset(a: DatasetArgs) -> anyhow::Result<bool> {
             let from_source = |key: &str| like_library.as_ref().and_then(|l| l[key].as_u64());
             let per_class = a.per_class.or(from_source("per_class").map(|n| n as usize)).unwrap_or(20);
             let library_seed = a.library_seed.or(from_source("seed")).unwrap_or(0);
-            anyhow::ensure!(per_class >= 1, "--per-class: 0 is out of range (at least 1)");
+            anyhow::ensure!(
+                (1..=100_000).contains(&per_class),
+                "--per-class: {per_class} is out of range 1..=100000"
+            );
             // Regenerating is deterministic and cheap; it also repairs a partial library.
             synth::generate_library(&a.library, per_class, library_seed)?;
             let info = serde_json::json!({ "per_class": per_class, "seed": library_seed });

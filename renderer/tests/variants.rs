@@ -197,6 +197,7 @@ fn bad_configs_and_flags_are_rejected_before_anything_is_written() {
         (vec!["--val-fraction", "1.5"], "--val-fraction: 1.5 is not in [0, 1]"),
         (vec!["--val-fraction", "NaN"], "--val-fraction: NaN is not in [0, 1]"),
         (vec!["--renderers", "0"], "--renderers: 0 is out of range"),
+        (vec!["--renderers", "100000"], "--renderers: 100000 is out of range"),
         (vec!["--jpeg-quality", "0"], "--jpeg-quality: 0 is out of range"),
     ] {
         let out = tmp.path().join("never");
@@ -367,4 +368,15 @@ fn the_same_shard_twice_on_one_folder_is_refused() {
     assert!(String::from_utf8_lossy(&run.stdout).contains("rendered 12 images"));
     drop(held);
     run_ok(render_cmd(&shapenet, &out, &["--shard", "0/2"]));
+}
+
+#[test]
+fn a_headless_machine_gets_no_display_errors() {
+    // Reported elsewhere: four `error: XDG_RUNTIME_DIR is invalid` lines from a display probe.
+    let (tmp, shapenet, _) = setup();
+    let mut c = render_cmd(&shapenet, &tmp.path().join("h"), &[]);
+    c.env_remove("XDG_RUNTIME_DIR").env_remove("WAYLAND_DISPLAY").env_remove("DISPLAY");
+    let out = run_ok(c);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("XDG_RUNTIME_DIR") && !err.contains("error"), "{err}");
 }
