@@ -9,6 +9,7 @@ pub mod atomic;
 pub mod colour;
 pub mod config;
 pub mod factors;
+pub mod fuzz;
 pub mod integrity;
 pub mod latent;
 pub mod layout;

@@ -8,25 +8,7 @@ use std::path::Path;
 
 use candle_core::Device;
 
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s as u8
-        })
-        .collect()
-}
-
-/// Prefixes of `valid` at a stride, and random bytes.
-fn damaged(valid: &[u8]) -> Vec<Vec<u8>> {
-    let mut out: Vec<Vec<u8>> =
-        (0..valid.len()).step_by((valid.len() / 40).max(1)).map(|n| valid[..n].to_vec()).collect();
-    out.extend((0..8).map(|seed| noise(seed, 32 + seed as usize * 100)));
-    out
-}
+use dataset::fuzz::damaged;
 
 /// `f` on every damaged copy of `valid` written to `path`: no panic; errors name the file.
 fn check<T>(path: &Path, valid: &[u8], f: impl Fn() -> anyhow::Result<T>) {
