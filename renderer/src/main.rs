@@ -96,14 +96,15 @@ fn ensure_library(dir: &std::path::Path, per_class: usize, seed: u64) -> anyhow:
 /// The configuration of a run: the reference, or `--like DIR`'s, with `--config`'s changes on
 /// top, then the command line's flags.
 fn resolve_config(a: &DatasetArgs) -> anyhow::Result<(RenderConfig, Option<DatasetManifest>)> {
-    let source = match a.like.as_deref().or(a.from_latents.as_deref()) {
+    let source_dir = a.like.as_deref().or(a.from_latents.as_deref());
+    let source = match source_dir {
         Some(dir) if a.like.is_some() || dir.join(dataset::records::MANIFEST_FILE).exists() => {
             Some(DatasetManifest::read(dir).context("--like and --from-latents read the source's manifest")?)
         }
         _ => None,
     };
     // The source's own configuration: --like changes it, --from-latents re-renders with it.
-    let mut config = match (a.like.as_deref().or(a.from_latents.as_deref()), &source) {
+    let mut config = match (source_dir, &source) {
         (Some(dir), Some(m)) => {
             let path = dir.join(dataset::records::MANIFEST_FILE).display().to_string();
             match RenderConfig::from_recorded(&m.config, &path) {

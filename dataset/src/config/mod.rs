@@ -226,11 +226,6 @@ impl RenderConfig {
         let text = serde_json::to_string(&self.to_json()).expect("JSON of numbers and strings");
         blake3::hash(text.as_bytes()).to_hex()[..16].to_string()
     }
-
-    /// Whether the latent files carry the translation.
-    pub fn has_translation(&self) -> bool {
-        self.settings.latent == LatentFormat::Translation
-    }
 }
 
 fn sub_table<'a>(value: &'a toml::Value, source: &str, key: &str) -> anyhow::Result<&'a toml::Table> {

@@ -1,8 +1,9 @@
 //! Writing one view's files: `image_<k>.jpg`, `mask_<k>.png`, `depth_<k>.png`, `latent_<k>.npy`.
 //!
-//! Every file is written atomically and the latent goes last, so a view is complete exactly when
-//! all its files exist: a killed run never leaves a truncated file, and resuming skips only views
-//! whose files are all there.
+//! Every file is written atomically and the latent goes last, so a killed run never leaves a
+//! truncated file and a view is complete when all its files exist. Resuming also checks cheaply
+//! that they are whole ([`view_complete`]), since a crash or a full disk outside this process can
+//! still truncate one.
 
 use std::path::Path;
 
