@@ -216,6 +216,12 @@ pub fn translation_delta(t1: [f64; 3], t2: [f64; 3]) -> [f32; 3] {
 /// Decodes an image file, resizes it to `res` x `res` (bilinear with antialiasing, like PIL's
 /// resize) and normalises it: CHW f32.
 pub fn load_image(path: &Path, res: u32) -> anyhow::Result<Vec<f32>> {
+    Ok(normalise(&load_rgb(path, res)?, res as usize))
+}
+
+/// Decodes an image file and resizes it to `res` x `res` as [`load_image`] does: interleaved RGB
+/// bytes, before normalisation (a quarter of the floats' memory, for images kept in memory).
+pub fn load_rgb(path: &Path, res: u32) -> anyhow::Result<Vec<u8>> {
     let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read image", path.display()))?;
     let img = image::load_from_memory(&bytes)
         .with_context(|| format!("{}: cannot decode image", path.display()))?;
@@ -225,7 +231,7 @@ pub fn load_image(path: &Path, res: u32) -> anyhow::Result<Vec<f32>> {
     } else {
         image::imageops::resize(&rgb, res, res, image::imageops::FilterType::Triangle)
     };
-    Ok(normalise(rgb.as_raw(), res as usize))
+    Ok(rgb.into_raw())
 }
 
 /// Interleaved RGB bytes -> CHW floats, `(v / 255 - mean) / std`.

@@ -6,9 +6,13 @@ mod common;
 use trainer::eval::probe::ProbeConfig;
 use trainer::eval::report::{self, EvalReport};
 use trainer::eval::run::{evaluate, EvalOptions, Task};
-use trainer::eval::tasks::{EvalConfig, Part};
+use trainer::eval::tasks::{EvalConfig, Part, Protocol};
 
 fn options(checkpoint: &std::path::Path, data: &std::path::Path) -> EvalOptions {
+    options_with(checkpoint, data, Protocol::Cached)
+}
+
+fn options_with(checkpoint: &std::path::Path, data: &std::path::Path, protocol: Protocol) -> EvalOptions {
     let probe = ProbeConfig { epochs: 2, batch_size: 16, ..ProbeConfig::default() };
     EvalOptions {
         checkpoint: checkpoint.to_path_buf(),
@@ -18,6 +22,7 @@ fn options(checkpoint: &std::path::Path, data: &std::path::Path) -> EvalOptions 
         cache_dir: None,
         equi_dim: None,
         config: EvalConfig {
+            protocol,
             classify: probe,
             rotation: probe,
             color: probe,
@@ -25,6 +30,7 @@ fn options(checkpoint: &std::path::Path, data: &std::path::Path) -> EvalOptions 
             train_pairs_per_object: 2,
             val_pairs_per_object: 2,
         },
+        image_budget: 1 << 30,
     }
 }
 
@@ -38,12 +44,42 @@ fn evaluates_sie_and_vicreg_checkpoints() {
         trainer::train::run(&args).unwrap();
     }
 
+    // The reference protocol: probes through the backbone in train mode; the frozen model's
+    // running statistics are restored after each probe family.
+    let reference = evaluate(&options_with(&sie, &data, Protocol::Reference), &Task::ALL, None).unwrap();
+    assert!(reference.features.extraction_seconds > 0.0);
+    for task in ["classify", "rotation", "color"] {
+        assert_eq!(reference.protocols[task], "reference", "{task}");
+    }
+    assert_eq!(reference.classify.as_ref().unwrap().len(), 3);
+    assert!(reference
+        .rotation
+        .as_ref()
+        .unwrap()
+        .values()
+        .all(|r| r.r2.is_finite() && r.r2_train.is_finite()));
+    assert!(reference.color.as_ref().unwrap().r2.is_finite());
+    let scores = reference.predictor_reference.as_ref().unwrap();
+    assert_eq!(scores.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["train-train", "val-all", "val-val"]);
+    let json = serde_json::to_value(&reference).unwrap();
+    for key in ["PRE", "MRR", "H@1", "H@2", "H@5", "H@10"] {
+        assert!(json["predictor_reference"]["val-val"][key].is_number(), "{key}");
+        assert!(json["predictor_reference_identity"]["train-train"][key].is_number(), "{key}");
+    }
+    assert_eq!(json["predictor_reference"]["val-all"].as_object().unwrap().len(), 1);
+    // The identity's view-0 query retrieves view 0 itself: Hit@1 of at least 1 / views.
+    assert!(reference.predictor_reference_identity.as_ref().unwrap()["val-val"].h1.unwrap() >= 0.25);
+    assert!(reference.table().contains("(all, reference)"));
+
+    // Running the reference probes left the model's statistics as the checkpoint has them: the
+    // cached features that follow are the same as before.
     let report = evaluate(&options(&sie, &data), &Task::ALL, None).unwrap();
+    assert_eq!(report.protocols["classify"], "cached");
     assert_eq!(report.experience, "SIE");
     assert_eq!(report.resolution, 32);
     assert_eq!((report.features.train_views, report.features.val_views), (36, 36));
     assert_eq!((report.features.rep_dim, report.features.equi_dim), (128, 64));
-    assert!(report.features.extraction_seconds > 0.0);
+    assert_eq!(report.features.extraction_seconds, 0.0, "the first call's feature cache is reused");
     let classify = report.classify.as_ref().unwrap();
     assert_eq!(classify.keys().copied().collect::<Vec<_>>(), Part::ALL.to_vec());
     assert!(classify.values().all(|r| (0.0..=1.0).contains(&r.top1_val)));
@@ -52,7 +88,7 @@ fn evaluates_sie_and_vicreg_checkpoints() {
     let predictor = report.predictor.as_ref().unwrap();
     let trained = predictor.trained.as_ref().unwrap();
     assert_eq!(trained.ranks.queries, 9 * 3);
-    assert!(trained.pre.is_finite() && (0.0..=1.0).contains(&trained.ranks.mrr));
+    assert!(trained.cosine_error.is_finite() && (0.0..=1.0).contains(&trained.ranks.mrr));
     assert_eq!(predictor.identity.ranks.hit[0], 0.0);
     assert!(std::path::Path::new(&report.features.cache_file).exists());
 
@@ -84,4 +120,48 @@ fn evaluates_sie_and_vicreg_checkpoints() {
     let json = dir.path().join("r.json");
     rows[1].1.write(&json).unwrap();
     assert_eq!(EvalReport::read(&json).unwrap().experience, "SIE");
+}
+
+/// The reference probes train with the backbone's batch norm in train mode, which moves its
+/// running statistics; they must come back to the checkpoint's values afterwards, and the
+/// statistics must really have moved during the probes (else the protocol is not the reference's).
+#[test]
+fn reference_probes_restore_the_running_statistics() {
+    use trainer::eval::checkpoint_model::CheckpointModel;
+    use trainer::eval::images::ViewImages;
+    use trainer::eval::live_probes::LiveProbes;
+    let (dir, data) = common::fixture(2, 4);
+    let sie = dir.path().join("sie");
+    let args = common::args(&data, &sie, &["--experience", "SIE", "--epochs", "1", "--seed", "3"]);
+    trainer::train::run(&args).unwrap();
+    let device = candle_core::Device::Cpu;
+    let model = CheckpointModel::load(&sie, &device).unwrap();
+    let options = options_with(&sie, &data, Protocol::Reference);
+    let (cache, _, _) = trainer::eval::run::features(&model, &options, 32, &device).unwrap();
+    let buffers = || -> Vec<Vec<f32>> {
+        model
+            .model
+            .params
+            .buffers()
+            .iter()
+            .map(|(_, v)| v.as_tensor().flatten_all().unwrap().to_vec1().unwrap())
+            .collect()
+    };
+    let before = buffers();
+    let train_images = ViewImages::open(&data, &cache.train.index, 32, 1 << 30).unwrap();
+    let val_images = ViewImages::open(&data, &cache.val.index, 32, 0).unwrap();
+    assert!(train_images.is_in_memory() && !val_images.is_in_memory());
+    let live = LiveProbes {
+        model: &model.model,
+        cache: &cache,
+        train_images: &train_images,
+        val_images: &val_images,
+        config: &options.config,
+    };
+    let moved = std::cell::Cell::new(false);
+    let progress = |_: &str| moved.set(moved.get() || buffers() != before);
+    let results = live.classify(&progress).unwrap();
+    assert_eq!(results.len(), 3);
+    assert!(moved.get(), "train-mode passes did not update the running statistics");
+    assert_eq!(buffers(), before, "the running statistics were not restored");
 }

@@ -88,6 +88,7 @@ fn cache() -> FeatureCache {
 fn small_config() -> EvalConfig {
     let probe = ProbeConfig { epochs: 40, batch_size: 64, ..ProbeConfig::default() };
     EvalConfig {
+        protocol: trainer::eval::tasks::Protocol::Cached,
         classify: probe,
         rotation: probe,
         color: probe,
@@ -187,13 +188,13 @@ fn exact_predictor_scores_perfectly_and_identity_does_not() {
     let c = cache();
     let r = tasks::predictor(&c.val, Some(&Exact)).unwrap();
     let trained = r.trained.unwrap();
-    assert!(trained.pre < 1e-6, "PRE {}", trained.pre);
+    assert!(trained.cosine_error < 1e-6, "cosine error {}", trained.cosine_error);
     assert_eq!(trained.ranks.hit[0], 1.0);
     assert!((trained.ranks.mrr - 1.0).abs() < 1e-12);
     assert_eq!(trained.ranks.queries, 40 * 5);
     // The identity's prediction is the source itself, which always outranks the truth.
     assert_eq!(r.identity.ranks.hit[0], 0.0);
-    assert!(r.identity.pre > 0.1, "identity PRE {}", r.identity.pre);
+    assert!(r.identity.cosine_error > 0.1, "identity cosine error {}", r.identity.cosine_error);
 }
 
 #[test]

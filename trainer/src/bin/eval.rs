@@ -9,7 +9,7 @@ use trainer::eval::chart::{self, Group};
 use trainer::eval::probe::ProbeConfig;
 use trainer::eval::report::{self, EvalReport};
 use trainer::eval::run::{self, EvalOptions, Task};
-use trainer::eval::tasks::{EvalConfig, Part};
+use trainer::eval::tasks::{EvalConfig, Part, Protocol};
 
 #[derive(Parser)]
 #[command(
@@ -41,22 +41,35 @@ struct Common {
     /// Images per forward pass during feature extraction.
     #[arg(long, global = true, default_value_t = 128)]
     batch_size: usize,
-    /// Epochs of every probe (overrides the per-probe defaults below).
+    /// How the probes train: `reference` (as the reference's scripts: images through the frozen
+    /// backbone in train mode, one random view or pair per object per epoch) or `cached` (faster:
+    /// probes on cached eval-mode features, several pairs per object per epoch).
+    #[arg(long, global = true, value_enum, default_value_t = Protocol::Reference)]
+    protocol: Protocol,
+    /// Epochs of every probe (overrides the per-probe values below).
     #[arg(long, global = true)]
     epochs: Option<usize>,
-    #[arg(long, global = true, default_value_t = 100)]
-    classify_epochs: usize,
-    #[arg(long, global = true, default_value_t = 30)]
-    rotation_epochs: usize,
-    #[arg(long, global = true, default_value_t = 30)]
-    color_epochs: usize,
+    /// [default: 300 (reference), 100 (cached)]
+    #[arg(long, global = true)]
+    classify_epochs: Option<usize>,
+    /// [default: 300 (reference), 30 (cached)]
+    #[arg(long, global = true)]
+    rotation_epochs: Option<usize>,
+    /// [default: 300 (reference), 30 (cached)]
+    #[arg(long, global = true)]
+    color_epochs: Option<usize>,
+    /// GiB of decoded views the reference protocol keeps in memory (beyond it, views are
+    /// decoded again for every batch).
+    #[arg(long, global = true, default_value_t = 6.0)]
+    image_memory: f64,
     /// Mini-batch of the probes.
     #[arg(long, global = true, default_value_t = 256)]
     probe_batch_size: usize,
     /// Hidden sizes of the rotation/colour MLP.
     #[arg(long, global = true, default_value = "1024-1024")]
     hidden: String,
-    /// Training pairs per object, redrawn every epoch; validation pairs per object (fixed).
+    /// Cached protocol: training pairs per object, redrawn every epoch; validation pairs per
+    /// object (fixed). The reference protocol draws one pair per object per epoch.
     #[arg(long, global = true, default_value_t = 4)]
     train_pairs: usize,
     #[arg(long, global = true, default_value_t = 4)]
@@ -101,6 +114,14 @@ enum Command {
         #[arg(long, default_value = "top-1 and rotation R^2")]
         title: String,
     },
+    /// Write what the reference's evaluation scripts read: pred_eval/{representations,embeddings}_{train,val}.npy,
+    /// data/all_latents_{train,val}.npy (+ the split manifests) and model.safetensors under the
+    /// reference's state-dict names (module.backbone.*, ...).
+    Export {
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Write a small dataset of coloured solids (official layout) without the renderer.
     ToyData {
         #[arg(long)]
@@ -120,16 +141,18 @@ enum Command {
 }
 
 fn config(c: &Common) -> Result<EvalConfig> {
-    let probe = |epochs: usize| ProbeConfig {
-        epochs: c.epochs.unwrap_or(epochs),
+    let reference = c.protocol == Protocol::Reference;
+    let probe = |given: Option<usize>, cached_default: usize| ProbeConfig {
+        epochs: c.epochs.or(given).unwrap_or(if reference { 300 } else { cached_default }),
         batch_size: c.probe_batch_size,
         lr: 1e-3,
         seed: c.seed,
     };
     Ok(EvalConfig {
-        classify: probe(c.classify_epochs),
-        rotation: probe(c.rotation_epochs),
-        color: probe(c.color_epochs),
+        protocol: c.protocol,
+        classify: probe(c.classify_epochs, 100),
+        rotation: probe(c.rotation_epochs, 30),
+        color: probe(c.color_epochs, 30),
         hidden: trainer::config::parse_sizes(&c.hidden, "--hidden")?,
         train_pairs_per_object: c.train_pairs,
         val_pairs_per_object: c.val_pairs,
@@ -186,6 +209,7 @@ fn run() -> Result<()> {
         Command::Predictor => vec![Task::Predictor],
         Command::Translation => vec![Task::Translation],
         Command::All => Task::ALL.to_vec(),
+        Command::Export { .. } => Vec::new(),
         Command::Report { results, markdown, png, title } => {
             return report_command(results, markdown.clone(), png.clone(), title);
         }
@@ -215,7 +239,20 @@ fn run() -> Result<()> {
         cache_dir: c.cache_dir.clone(),
         equi_dim: c.equi_dim,
         config: config(c)?,
+        image_budget: (c.image_memory.max(0.0) * (1u64 << 30) as f64) as usize,
     };
+    if let Command::Export { out } = &cli.command {
+        let exported = run::export(&options, out)?;
+        for f in &exported.files {
+            println!("wrote {}", f.display());
+        }
+        println!(
+            "{} views per object (the reference's scripts hard-code 50: set theirs to {0}); model.pth: {}",
+            exported.views_per_object,
+            trainer::eval::export::TO_MODEL_PTH.replace("DIR", &out.display().to_string())
+        );
+        return Ok(());
+    }
     let previous = c.out.as_ref().filter(|p| p.exists()).and_then(|p| EvalReport::read(p).ok());
     let report = run::evaluate(&options, &tasks, previous)?;
     print!("{}", report.table());

@@ -59,7 +59,7 @@ impl Mlp {
         Ok(h)
     }
 
-    fn params(&self) -> Vec<(String, Var)> {
+    pub fn params(&self) -> Vec<(String, Var)> {
         let mut out = Vec::new();
         for (i, (w, b)) in self.layers.iter().enumerate() {
             out.push((format!("{i}.weight"), w.clone()));

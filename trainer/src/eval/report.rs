@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::probe::{ClassifyResult, RegressionResult};
+use super::retrieval::{ModeScores, ReferenceScores};
 use super::tasks::{EvalConfig, Part, PredictorReport};
 
 /// Where the features came from.
@@ -44,7 +45,19 @@ pub struct EvalReport {
     /// R^2 of the translation delta t2 - t1 per part (datasets with translations).
     #[serde(default)]
     pub translation: Option<BTreeMap<Part, RegressionResult>>,
+    /// Embedding-space quality of the predictor (our own measure, val only; `cosine_error` is
+    /// not the reference's PRE).
     pub predictor: Option<PredictorReport>,
+    /// The reference's PRE / MRR / Hit@k of the trained predictor (eval_prediction_errors.py,
+    /// eval_MRR_Hk.py): `train-train`, `val-val`, `val-all` (PRE only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predictor_reference: Option<ReferenceScores>,
+    /// The same for the identity predictor (prediction = view 0's embedding).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predictor_reference_identity: Option<ReferenceScores>,
+    /// The probe protocol behind each probe's numbers (`reference` or `cached`).
+    #[serde(default)]
+    pub protocols: BTreeMap<String, String>,
     /// Wall time of each task, seconds.
     pub seconds: BTreeMap<String, f64>,
 }
@@ -80,32 +93,54 @@ impl EvalReport {
         );
         let _ = writeln!(s, "{:<34} {:>10}", "metric", "value");
         let mut row = |name: String, v: f64| {
-            let _ = writeln!(s, "{name:<34} {v:>10.4}");
+            let _ = writeln!(s, "{name:<48} {v:>10.4}");
         };
+        let protocol = |task: &str| self.protocols.get(task).map_or("cached", |p| p.as_str()).to_string();
+        let (pc, pr, pco, pt) =
+            (protocol("classify"), protocol("rotation"), protocol("color"), protocol("translation"));
         for (part, r) in self.classify.iter().flatten() {
-            row(format!("top-1 val ({})", part.name()), r.top1_val);
-            row(format!("top-1 train ({})", part.name()), r.top1_train);
+            row(format!("top-1 val ({}, {pc})", part.name()), r.top1_val);
+            row(format!("top-1 train ({}, {pc})", part.name()), r.top1_train);
         }
         for (part, r) in self.rotation.iter().flatten() {
-            row(format!("rotation R^2 ({})", part.name()), r.r2);
-            row(format!("rotation R^2 per-dim ({})", part.name()), r.r2_per_dim);
-            row(format!("rotation R^2 constant ({})", part.name()), r.r2_constant);
+            row(format!("rotation R^2 ({}, {pr})", part.name()), r.r2);
+            row(format!("rotation R^2 per-dim ({}, {pr})", part.name()), r.r2_per_dim);
+            row(format!("rotation R^2 constant ({}, {pr})", part.name()), r.r2_constant);
         }
         if let Some(r) = &self.rotation_ceiling {
-            row("rotation R^2 ceiling (true poses)".into(), r.r2);
+            row(format!("rotation R^2 ceiling (true poses, {pr})"), r.r2);
         }
         if let Some(r) = &self.color {
-            row("colour R^2".into(), r.r2);
-            row("colour R^2 per-dim".into(), r.r2_per_dim);
+            row(format!("colour R^2 ({pco})"), r.r2);
+            row(format!("colour R^2 per-dim ({pco})"), r.r2_per_dim);
         }
         for (part, r) in self.translation.iter().flatten() {
-            row(format!("translation R^2 ({})", part.name()), r.r2);
-            row(format!("translation R^2 constant ({})", part.name()), r.r2_constant);
+            row(format!("translation R^2 ({}, {pt})", part.name()), r.r2);
+            row(format!("translation R^2 constant ({}, {pt})", part.name()), r.r2_constant);
+        }
+        for (name, scores) in
+            [("predictor", &self.predictor_reference), ("identity", &self.predictor_reference_identity)]
+        {
+            for (mode, m) in scores.iter().flatten() {
+                let values = [
+                    ("PRE", m.pre),
+                    ("MRR", m.mrr),
+                    ("H@1", m.h1),
+                    ("H@2", m.h2),
+                    ("H@5", m.h5),
+                    ("H@10", m.h10),
+                ];
+                for (key, v) in values {
+                    if let Some(v) = v {
+                        row(format!("{name} {key} {mode} (reference protocol)"), v);
+                    }
+                }
+            }
         }
         if let Some(p) = &self.predictor {
             for (name, m) in [("predictor", p.trained.as_ref()), ("identity", Some(&p.identity))] {
                 if let Some(m) = m {
-                    row(format!("{name} PRE"), m.pre);
+                    row(format!("{name} embedding cosine error"), m.cosine_error);
                     row(format!("{name} MRR"), m.ranks.mrr);
                     for (k, h) in super::metrics::HIT_KS.iter().zip(m.ranks.hit) {
                         row(format!("{name} H@{k}"), h);
@@ -123,24 +158,35 @@ fn cell(v: Option<f64>, scale: f64, digits: usize) -> String {
     v.map(|v| format!("{:.*}", digits, v * scale)).unwrap_or_else(|| "-".into())
 }
 
-/// The comparison table of SPEC section 5 as markdown: one row per (method name, report).
+/// The comparison table of SPEC section 5 as markdown: one row per (method name, report). The
+/// predictor columns are the reference protocol's (`predictor_reference`), trained (identity);
+/// `probes` names the probe protocol of the top-1 and R^2 columns.
 pub fn markdown_table(rows: &[(String, EvalReport)]) -> String {
     let mut s = String::from(
-        "| method | top-1 all | top-1 inv | top-1 equi | rot R² all | rot R² inv | rot R² equi | rot R² const | rot R² ceiling | colour R² | PRE (identity) | MRR (identity) | H@1 (identity) |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| method | probes | top-1 all | top-1 inv | top-1 equi | rot R² all | rot R² inv | rot R² equi | rot R² const | rot R² ceiling | colour R² | PRE val-val (identity) | PRE val-all (identity) | MRR val-val (identity) | H@1 val-val (identity) |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for (name, r) in rows {
-        let pred = r.predictor.as_ref();
-        let trained = pred.and_then(|p| p.trained.as_ref());
-        let identity = pred.map(|p| &p.identity);
-        let pair = |f: &dyn Fn(&super::tasks::PredictorMetrics) -> f64| match (trained, identity) {
-            (Some(t), Some(i)) => format!("{:.3} ({:.3})", f(t), f(i)),
-            (None, Some(i)) => format!("- ({:.3})", f(i)),
+        let pick = |scores: &Option<ReferenceScores>, mode: &str, f: &dyn Fn(&ModeScores) -> Option<f64>| {
+            scores.as_ref().and_then(|s| s.get(mode)).and_then(f)
+        };
+        let pair = |mode: &str, f: &dyn Fn(&ModeScores) -> Option<f64>| match (
+            pick(&r.predictor_reference, mode, f),
+            pick(&r.predictor_reference_identity, mode, f),
+        ) {
+            (Some(t), Some(i)) => format!("{t:.3} ({i:.3})"),
+            (None, Some(i)) => format!("- ({i:.3})"),
             _ => "-".into(),
         };
+        let mut protocols: Vec<&str> = ["classify", "rotation", "color"]
+            .iter()
+            .filter_map(|t| r.protocols.get(*t).map(|p| p.as_str()))
+            .collect();
+        protocols.dedup();
+        let probes = if protocols.is_empty() { "cached".to_string() } else { protocols.join("/") };
         let _ = writeln!(
             s,
-            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {name} | {probes} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             cell(r.top1(Part::All), 100.0, 1),
             cell(r.top1(Part::Inv), 100.0, 1),
             cell(r.top1(Part::Equi), 100.0, 1),
@@ -150,9 +196,10 @@ pub fn markdown_table(rows: &[(String, EvalReport)]) -> String {
             cell(r.rotation.as_ref().and_then(|m| m.get(&Part::All)).map(|x| x.r2_constant), 1.0, 3),
             cell(r.rotation_ceiling.as_ref().map(|c| c.r2), 1.0, 3),
             cell(r.color.as_ref().map(|c| c.r2), 1.0, 3),
-            pair(&|m| m.pre),
-            pair(&|m| m.ranks.mrr),
-            pair(&|m| m.ranks.hit[0]),
+            pair("val-val", &|m| m.pre),
+            pair("val-all", &|m| m.pre),
+            pair("val-val", &|m| m.mrr),
+            pair("val-val", &|m| m.h1),
         );
     }
     s

@@ -10,8 +10,11 @@ use candle_core::Device;
 use super::checkpoint_model::CheckpointModel;
 use super::extract;
 use super::features::FeatureCache;
+use super::images::ViewImages;
+use super::live_probes::LiveProbes;
 use super::report::{EvalReport, FeatureInfo};
-use super::tasks::{self, EmbeddingPredictor, EvalConfig};
+use super::retrieval::{self, Prediction};
+use super::tasks::{self, EmbeddingPredictor, EvalConfig, PairTarget, Protocol};
 
 /// An evaluation task (`all` runs every one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +58,9 @@ pub struct EvalOptions {
     /// to probe a VICReg representation's halves).
     pub equi_dim: Option<usize>,
     pub config: EvalConfig,
+    /// Bytes of decoded views the reference-protocol probes may keep in memory (else they
+    /// decode every batch again).
+    pub image_budget: usize,
 }
 
 /// Bump when the extraction changes meaning, so that old caches are not reused.
@@ -150,6 +156,21 @@ pub fn features(
     Ok((cache, path, start.elapsed().as_secs_f64()))
 }
 
+/// `eval export`: the features (extracted or cached) and the model in the reference's files.
+pub fn export(options: &EvalOptions, out: &Path) -> Result<super::export::Exported> {
+    let device = Device::Cpu;
+    let model = CheckpointModel::load(&options.checkpoint, &device)?;
+    let resolution = match options.resolution.or(model.trained_resolution()) {
+        Some(r) => r,
+        None => bail!(
+            "{}: the checkpoint does not record its resolution; pass --resolution",
+            model.file.display()
+        ),
+    };
+    let (cache, _, _) = features(&model, options, resolution, &device)?;
+    super::export::export(&model, &cache, &options.data, out)
+}
+
 /// Runs `tasks` and returns the report (merged into `previous` when it is for the same checkpoint).
 pub fn evaluate(
     options: &EvalOptions,
@@ -195,13 +216,34 @@ pub fn evaluate(
         extraction_seconds,
     };
     let has_translation = cache.train.translations.is_some();
-    for &task in task_list {
-        if task == Task::Translation && task_list.len() > 1 && !has_translation {
-            eprintln!("eval: the dataset has no translations: no translation probe");
+    let task_list: Vec<Task> = task_list
+        .iter()
+        .copied()
+        .filter(|&task| {
+            let skip = task == Task::Translation && task_list.len() > 1 && !has_translation;
+            if skip {
+                eprintln!("eval: the dataset has no translations: no translation probe");
+            }
+            !skip
+        })
+        .collect();
+    let protocol = options.config.protocol;
+    if protocol == Protocol::Reference {
+        let probes: Vec<Task> = task_list.iter().copied().filter(|t| *t != Task::Predictor).collect();
+        if !probes.is_empty() {
+            reference_probes(&model, &cache, options, resolution, &probes, &mut report)?;
+        }
+    }
+    for &task in &task_list {
+        let start = Instant::now();
+        let is_probe = task != Task::Predictor;
+        if is_probe && protocol == Protocol::Reference {
             continue;
         }
-        let start = Instant::now();
         eprintln!("eval: {}", task.name());
+        if is_probe {
+            report.protocols.insert(task.name().to_string(), protocol.name().to_string());
+        }
         match task {
             Task::Classify => report.classify = Some(tasks::classify(&cache, &options.config.classify)?),
             Task::Rotation => {
@@ -221,10 +263,112 @@ pub fn evaluate(
                     let predictor: Option<&dyn EmbeddingPredictor> =
                         if model.has_predictor() { Some(&model) } else { None };
                     report.predictor = Some(tasks::predictor(&cache.val, predictor)?);
+                    report.predictor_reference = match predictor {
+                        Some(p) => Some(retrieval::reference_scores(
+                            &cache.train,
+                            &cache.val,
+                            &Prediction::Trained(p),
+                        )?),
+                        None => None,
+                    };
+                    report.predictor_reference_identity =
+                        Some(retrieval::reference_scores(&cache.train, &cache.val, &Prediction::Identity)?);
                 }
             }
         }
         report.seconds.insert(task.name().to_string(), start.elapsed().as_secs_f64());
     }
     Ok(report)
+}
+
+/// The probes of `probes` under the reference protocol ([`super::live_probes`]): one pass of the
+/// frozen backbone feeds the classification heads, another the pair heads.
+fn reference_probes(
+    model: &CheckpointModel,
+    cache: &FeatureCache,
+    options: &EvalOptions,
+    resolution: u32,
+    probes: &[Task],
+    report: &mut EvalReport,
+) -> Result<()> {
+    let start = Instant::now();
+    let open = |split: &str, index| -> Result<ViewImages> {
+        let images = ViewImages::open(&options.data, index, resolution, options.image_budget)
+            .with_context(|| format!("the {split} views"))?;
+        if !images.is_in_memory() {
+            eprintln!("eval: the {split} views exceed --image-memory: decoding them for every batch");
+        }
+        Ok(images)
+    };
+    let train_images = open("train", &cache.train.index)?;
+    let val_images = open("val", &cache.val.index)?;
+    eprintln!("eval: views decoded for the reference probes ({:.0} s)", start.elapsed().as_secs_f64());
+    let live = LiveProbes {
+        model: &model.model,
+        cache,
+        train_images: &train_images,
+        val_images: &val_images,
+        config: &options.config,
+    };
+    let last = std::cell::Cell::new(Instant::now());
+    let progress = |what: &str| {
+        if last.get().elapsed().as_secs() >= 30 {
+            last.set(Instant::now());
+            eprintln!("eval: {what} ({:.0} s)", start.elapsed().as_secs_f64());
+        }
+    };
+    let name = Protocol::Reference.name().to_string();
+    if probes.contains(&Task::Classify) {
+        let t = Instant::now();
+        eprintln!("eval: classify (reference protocol)");
+        report.classify = Some(live.classify(&progress)?);
+        report.protocols.insert("classify".into(), name.clone());
+        report.seconds.insert("classify".into(), t.elapsed().as_secs_f64());
+    }
+    let mut targets = Vec::new();
+    for (task, target) in [
+        (Task::Rotation, PairTarget::Rotation),
+        (Task::Color, PairTarget::Colour),
+        (Task::Translation, PairTarget::Translation),
+    ] {
+        if probes.contains(&task) {
+            if task == Task::Translation {
+                anyhow::ensure!(
+                    cache.train.translations.is_some() && cache.val.translations.is_some(),
+                    "the dataset has no translations (its latents have 7 values; render it with manifests/3diebench-t.toml)"
+                );
+            }
+            targets.push(target);
+        }
+    }
+    if !targets.is_empty() {
+        let t = Instant::now();
+        eprintln!("eval: pair probes {targets:?} (reference protocol, one shared backbone pass)");
+        let results = live.pair_probes(&targets, &progress)?;
+        for target in &targets {
+            let task = match target {
+                PairTarget::Rotation => {
+                    report.rotation = Some(results.rotation.clone());
+                    // The ceiling needs no backbone: the cached probe on true poses, one pair per
+                    // object per epoch as this protocol draws them.
+                    let mut config = options.config.clone();
+                    config.train_pairs_per_object = 1;
+                    config.val_pairs_per_object = 1;
+                    report.rotation_ceiling = Some(tasks::rotation_pose_ceiling(cache, &config)?);
+                    "rotation"
+                }
+                PairTarget::Colour => {
+                    report.color = results.colour.clone();
+                    "color"
+                }
+                PairTarget::Translation => {
+                    report.translation = Some(results.translation.clone());
+                    "translation"
+                }
+            };
+            report.protocols.insert(task.into(), name.clone());
+        }
+        report.seconds.insert("pair probes".into(), t.elapsed().as_secs_f64());
+    }
+    Ok(())
 }

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::data::LatentKind;
 use anyhow::{ensure, Context, Result};
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
@@ -46,9 +45,33 @@ impl Part {
     }
 }
 
+/// How the probes are trained.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// As the reference's scripts: images through the frozen backbone in train mode, one random
+    /// view or pair per object per epoch ([`super::live_probes`]).
+    #[default]
+    Reference,
+    /// Faster: probes on cached eval-mode features, several pairs per object per epoch.
+    Cached,
+}
+
+impl Protocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Reference => "reference",
+            Protocol::Cached => "cached",
+        }
+    }
+}
+
 /// Settings of the probes.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EvalConfig {
+    /// Old result files (before protocols) were made with the cached probes.
+    #[serde(default = "cached")]
+    pub protocol: Protocol,
     pub classify: ProbeConfig,
     pub rotation: ProbeConfig,
     pub color: ProbeConfig,
@@ -60,9 +83,14 @@ pub struct EvalConfig {
     pub val_pairs_per_object: usize,
 }
 
+fn cached() -> Protocol {
+    Protocol::Cached
+}
+
 impl Default for EvalConfig {
     fn default() -> Self {
         Self {
+            protocol: Protocol::Cached,
             classify: ProbeConfig { epochs: 100, ..ProbeConfig::default() },
             rotation: ProbeConfig { epochs: 30, ..ProbeConfig::default() },
             color: ProbeConfig { epochs: 30, ..ProbeConfig::default() },
@@ -118,7 +146,7 @@ pub enum PairTarget {
 }
 
 impl PairTarget {
-    fn width(self) -> usize {
+    pub fn width(self) -> usize {
         match self {
             PairTarget::Rotation => 4,
             PairTarget::Colour => 2,
@@ -126,7 +154,7 @@ impl PairTarget {
         }
     }
 
-    fn values(self, split: &SplitFeatures, p: &Pairs) -> Result<Vec<f32>> {
+    pub fn values(self, split: &SplitFeatures, p: &Pairs) -> Result<Vec<f32>> {
         Ok(match self {
             PairTarget::Rotation => pairs::rotation_targets(&split.latent_rows()?, p),
             PairTarget::Colour => pairs::colour_targets(&split.latent_rows()?, p),
@@ -253,7 +281,10 @@ pub trait EmbeddingPredictor {
 /// Quality of a predictor in embedding space.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PredictorMetrics {
-    pub pre: f64,
+    /// mean(1 - cos^2(prediction, target embedding)): an embedding-space error, NOT the
+    /// reference's PRE (that is [`super::retrieval`]'s, under `predictor_reference`).
+    #[serde(alias = "pre")]
+    pub cosine_error: f64,
     #[serde(flatten)]
     pub ranks: RankMetrics,
     /// The same queries ranked among the object's views without the source view. With the source
@@ -276,7 +307,7 @@ pub struct PredictorReport {
 pub const PREDICTOR_PROTOCOL: &str = "for every val object, the source is its first view; for each other view a \
 prediction of its equivariant embedding is made from the source embedding and the pair latent; candidates are \
 the embeddings of ALL views of the same object (source included), ranked by cosine similarity to the prediction \
-(ties count against the truth); PRE = mean(1 - cos^2(prediction, target))";
+(ties count against the truth); cosine_error = mean(1 - cos^2(prediction, target)). Not the reference's protocol: that is `predictor_reference`";
 
 /// Evaluates `predictor` (when the model has one) and the identity on the val split.
 pub fn predictor(val: &SplitFeatures, predictor: Option<&dyn EmbeddingPredictor>) -> Result<PredictorReport> {
@@ -320,7 +351,7 @@ pub fn predictor(val: &SplitFeatures, predictor: Option<&dyn EmbeddingPredictor>
             }
         }
         Ok(PredictorMetrics {
-            pre: metrics::pre(&pred, &targets, dims),
+            cosine_error: metrics::pre(&pred, &targets, dims),
             ranks: RankMetrics::from_ranks(&ranks),
             ranks_without_source: RankMetrics::from_ranks(&ranks_without_source),
         })
@@ -329,13 +360,7 @@ pub fn predictor(val: &SplitFeatures, predictor: Option<&dyn EmbeddingPredictor>
     let trained = match predictor {
         Some(model) => {
             let width = model.latent_dim();
-            let kind = match width {
-                4 => LatentKind::ROTATION,
-                6 => LatentKind::ROTATION_COLOUR,
-                7 => LatentKind { colour: false, translation: true },
-                9 => LatentKind { colour: true, translation: true },
-                _ => anyhow::bail!("unsupported predictor latent size {width}"),
-            };
+            let kind = super::retrieval::latent_kind(width)?;
             let values = pairs::pair_latents(val, &p, kind)?;
             let latent_tensor = pairs::target_tensor(values, width, device)?;
             let mut preds = Vec::new();
