@@ -14,7 +14,7 @@ use std::path::Path;
 use anyhow::{bail, Context};
 use candle_core::{Device, Tensor};
 
-use crate::config::{ModelConfig, TrainArgs};
+use crate::config::{ModelConfig, PredictorType, TrainArgs};
 use crate::model::{LossConfig, SslModel};
 use crate::ops::adam::Adam;
 
@@ -84,6 +84,24 @@ fn field<'a>(info: &'a HashMap<String, String>, key: &str, path: &Path) -> anyho
         .with_context(|| format!("{}: checkpoint metadata lacks {key:?}", path.display()))
 }
 
+/// A checkpoint's `model_config` JSON. One that records no `predictor_type` gets the default of
+/// the time it could have been written: the MLP for VICRegEquiMod, the hypernetwork otherwise
+/// (fields added since then have serde defaults of their own).
+pub fn parse_model_config(json: &str) -> anyhow::Result<ModelConfig> {
+    let mut v: serde_json::Value = serde_json::from_str(json)?;
+    if let Some(m) = v.as_object_mut() {
+        if !m.contains_key("predictor_type") {
+            let legacy = if m.get("experience").and_then(|e| e.as_str()) == Some("VICRegEquiMod") {
+                PredictorType::Mlp
+            } else {
+                PredictorType::Hypernetwork
+            };
+            m.insert("predictor_type".to_string(), serde_json::to_value(legacy)?);
+        }
+    }
+    Ok(serde_json::from_value(v)?)
+}
+
 /// Reads a checkpoint: its metadata and all its tensors (on `device`).
 pub fn read(path: &Path, device: &Device) -> anyhow::Result<(CheckpointMeta, HashMap<String, Tensor>)> {
     read_filtered(path, device, |_| true)
@@ -119,7 +137,7 @@ pub fn read_filtered(
         epoch: parse_u("epoch")? as usize,
         global_step: parse_u("global_step")?,
         adam_step: parse_u("adam_step")?,
-        model: serde_json::from_str(field(&info, "model_config", path)?)
+        model: parse_model_config(field(&info, "model_config", path)?)
             .with_context(|| format!("{}: bad model_config", path.display()))?,
         loss: serde_json::from_str(field(&info, "loss_config", path)?)
             .with_context(|| format!("{}: bad loss_config", path.display()))?,
@@ -199,4 +217,30 @@ pub fn export_backbone_torchvision(
     info.insert("arch".to_string(), serde_json::to_string(&model.config.arch)?);
     let bytes = safetensors::tensor::serialize(state.iter().map(|(k, v)| (k.as_str(), v)), Some(info))?;
     dataset::atomic::write_bytes(path, &bytes).with_context(|| format!("{}: cannot write", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Experience;
+
+    #[test]
+    fn model_configs_without_a_predictor_type_load_with_the_default_they_were_trained_with() {
+        use clap::Parser;
+        let args =
+            |e: &str| TrainArgs::parse_from(["train", "--data", "d", "--exp-dir", "e", "--experience", e]);
+        for (e, want) in [("VICRegEquiMod", PredictorType::Mlp), ("SIE", PredictorType::Hypernetwork)] {
+            let mut v = serde_json::to_value(args(e).model_config(5).unwrap()).unwrap();
+            v.as_object_mut().unwrap().remove("predictor_type");
+            let m = parse_model_config(&v.to_string()).unwrap();
+            assert_eq!(m.predictor_type, want, "{e}");
+        }
+        // A recorded type is kept.
+        let mut m = args("VICRegEquiMod").model_config(5).unwrap();
+        assert_eq!(m.predictor_type, PredictorType::Hypernetwork);
+        assert_eq!(parse_model_config(&serde_json::to_string(&m).unwrap()).unwrap(), m);
+        m.predictor_type = PredictorType::Mlp;
+        assert_eq!(parse_model_config(&serde_json::to_string(&m).unwrap()).unwrap(), m);
+        assert_eq!(m.experience, Experience::VICRegEquiMod);
+    }
 }

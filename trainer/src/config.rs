@@ -30,10 +30,34 @@ pub enum Experience {
     /// SIE whose latent is the quaternion plus (delta floor hue, delta light hue).
     #[value(name = "SIERotColor")]
     SIERotColor,
-    /// EquiMod: two projectors on the whole representation, an MLP predictor on
-    /// [latent, embedding], VICReg losses on both.
+    /// EquiMod: two projectors on the whole representation, a predictor on the equivariant
+    /// embedding, VICReg losses on both (the equivariant one weighted by `--equi-factor`).
     #[value(name = "VICRegEquiMod")]
     VICRegEquiMod,
+    /// SimCLR plus AugSelf: an MLP on the two views' representations regresses the pair's
+    /// latent (MSE, weight `--ec-weight`).
+    #[value(name = "SimCLRAugSelf")]
+    SimCLRAugSelf,
+    /// SimCLRAugSelf regressing the 6-value latent (quaternion, delta floor hue, delta light hue).
+    #[value(name = "SimCLRAugSelfRotColor")]
+    SimCLRAugSelfRotColor,
+    /// One equivariant projector on the whole representation, a predictor, InfoNCE between the
+    /// prediction and view 2's embedding.
+    #[value(name = "SimCLROnlyEqui")]
+    SimCLROnlyEqui,
+    /// SimCLROnlyEqui with the 6-value latent.
+    #[value(name = "SimCLROnlyEquiRotColor")]
+    SimCLROnlyEquiRotColor,
+    /// EquiMod with SimCLR: InfoNCE on the invariant embeddings plus `--equi-factor` times InfoNCE
+    /// between the prediction and view 2's equivariant embedding.
+    #[value(name = "SimCLREquiMod")]
+    SimCLREquiMod,
+    /// SimCLREquiMod with the 6-value latent; the reference adds its two InfoNCE terms unweighted.
+    #[value(name = "SimCLREquiModRotColor")]
+    SimCLREquiModRotColor,
+    /// VICReg whose invariance term leaves out the embedding's last `--equi` dims.
+    #[value(name = "VICRegPartInv")]
+    VICRegPartInv,
 }
 
 impl Experience {
@@ -42,14 +66,43 @@ impl Experience {
         matches!(self, Self::SIE | Self::SIENoVar | Self::SIERotColor)
     }
 
-    /// Whether the method has a predictor (needs the transformation latent).
+    /// Whether the method has a predictor of view 2's embedding from view 1's and the latent.
     pub fn has_predictor(self) -> bool {
-        !matches!(self, Self::VICReg | Self::SimCLR)
+        !matches!(
+            self,
+            Self::VICReg
+                | Self::SimCLR
+                | Self::SimCLRAugSelf
+                | Self::SimCLRAugSelfRotColor
+                | Self::VICRegPartInv
+        )
+    }
+
+    /// Whether the method has an AugSelf head (regressing the latent from two representations).
+    pub fn is_augself(self) -> bool {
+        matches!(self, Self::SimCLRAugSelf | Self::SimCLRAugSelfRotColor)
+    }
+
+    /// Whether the method's loss reads the transformation latent.
+    pub fn uses_latent(self) -> bool {
+        self.has_predictor() || self.is_augself()
+    }
+
+    /// Whether the latent holds (delta floor hue, delta light hue) after the quaternion (the
+    /// reference's "RotColor" methods, trained on `Dataset3DIEBenchRotColor`).
+    pub fn colour_latent(self) -> bool {
+        matches!(
+            self,
+            Self::SIERotColor
+                | Self::SimCLRAugSelfRotColor
+                | Self::SimCLROnlyEquiRotColor
+                | Self::SimCLREquiModRotColor
+        )
     }
 
     /// Size of the transformation latent the predictor is conditioned on.
     pub fn latent_dim(self) -> usize {
-        if self == Self::SIERotColor {
+        if self.colour_latent() {
             6
         } else {
             4
@@ -138,7 +191,8 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value = "resnet18")]
     pub arch: Arch,
     /// Size of the equivariant part of the representation [default: half of the
-    /// representation, i.e. 256 for resnet18].
+    /// representation, i.e. 256 for resnet18]. For VICRegPartInv (no split representation), the
+    /// number of last embedding dims left out of the invariance term, with the same default.
     #[arg(long)]
     pub equi: Option<usize>,
     /// Projector sizes, scaled per part by its share of the representation [default:
@@ -153,7 +207,8 @@ pub struct TrainArgs {
     /// ReLU between the predicted network's layers.
     #[arg(long)]
     pub predictor_relu: bool,
-    /// [default: hypernetwork; mlp for VICRegEquiMod]
+    /// [default: hypernetwork, for every method, as the reference; a resumed run keeps its
+    /// checkpoint's predictor]
     #[arg(long, value_enum)]
     pub predictor_type: Option<PredictorType>,
     /// Layers of the MLP predictor.
@@ -181,6 +236,10 @@ pub struct TrainArgs {
     /// SimCLR temperature.
     #[arg(long, default_value_t = 0.1)]
     pub simclr_temp: f64,
+    /// Weight of the AugSelf head's latent regression (SimCLRAugSelf*).
+    #[arg(long, default_value_t = 1.0)]
+    #[serde(default = "default_ec_weight")]
+    pub ec_weight: f64,
     /// Diagnostic, not self-supervised: let the online rotation probe's MSE (on the whole
     /// representation) train the backbone, weighted by this. With `--sim-coeff 0 --std-coeff 0
     /// --cov-coeff 0` this trains the network to predict the relative rotation from images: how
@@ -224,6 +283,11 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(default)]
     pub allow_config_change: bool,
+}
+
+/// The reference's `--ec-weight` (also what checkpoints from before the flag trained with).
+pub fn default_ec_weight() -> f64 {
+    1.0
 }
 
 /// Flags that may differ between a run and its resume: where the files are, how long and how
@@ -283,6 +347,11 @@ pub struct ModelConfig {
     /// The transformation latent also holds the translation's delta (3DIEBench-T).
     #[serde(default)]
     pub translation_latent: bool,
+    /// VICRegPartInv: the embedding's last `equi_emb` dims are left out of the invariance term
+    /// (the reference's `equi_emb_size`, from `--equi`) and form its equivariant embedding; 0
+    /// for every other method.
+    #[serde(default)]
+    pub equi_emb: usize,
 }
 
 impl ModelConfig {
@@ -338,11 +407,19 @@ impl TrainArgs {
         } else {
             0
         };
-        let predictor_type = self.predictor_type.unwrap_or(if self.experience == Experience::VICRegEquiMod {
-            PredictorType::Mlp
+        let equi_emb = if self.experience == Experience::VICRegPartInv {
+            let emb = *mlp.last().expect("checked non-empty");
+            let e = self.equi.unwrap_or(repr_dim / 2);
+            if e == 0 || e >= emb {
+                bail!("--equi {e}: VICRegPartInv leaves the last --equi dims of its {emb}-d embedding out of the invariance term; it must be in 1..{emb}");
+            }
+            e
         } else {
-            PredictorType::Hypernetwork
-        });
+            0
+        };
+        // The reference's default for every method; checkpoints record the type they were built
+        // with (VICRegEquiMod's used to default to the MLP), see `train::run` for resuming them.
+        let predictor_type = self.predictor_type.unwrap_or(PredictorType::Hypernetwork);
         if self.tf_num_layers == 0 {
             bail!("--tf-num-layers must be at least 1");
         }
@@ -361,12 +438,13 @@ impl TrainArgs {
             bias_hypernet: self.bias_hypernet,
             num_classes,
             translation_latent: self.translation_latent,
+            equi_emb,
         })
     }
 
     /// Checks the flags that do not depend on the dataset.
     pub fn validate(&self) -> anyhow::Result<()> {
-        if self.translation_latent && !self.experience.has_predictor() {
+        if self.translation_latent && !self.experience.uses_latent() {
             bail!("--translation-latent: {:?} has no predictor to condition on a latent", self.experience);
         }
         if self.batch_size < 2 {
@@ -435,11 +513,63 @@ mod tests {
         ]);
         let m = a.model_config(3).unwrap();
         assert_eq!(m.equi, 0, "not a split method");
-        assert_eq!(m.predictor_type, PredictorType::Mlp);
+        assert_eq!(m.predictor_type, PredictorType::Hypernetwork, "the reference's default");
         assert_eq!(m.predictor, vec![8, 8]);
         let s = args(&["--equi", "100", "--mlp", "100-10"]).model_config(3).unwrap();
         assert_eq!(s.scaled_mlp(100), vec![20, 2]); // 19.53 -> 20, 1.95 -> 2
         assert!(args(&["--equi", "512"]).model_config(3).is_err());
         assert!(args(&["--mlp", "1-x"]).model_config(3).is_err());
+    }
+
+    #[test]
+    fn new_methods_latents_predictors_and_part_inv_split() {
+        for (e, dim, pred, augself) in [
+            (Experience::SimCLRAugSelf, 4, false, true),
+            (Experience::SimCLRAugSelfRotColor, 6, false, true),
+            (Experience::SimCLROnlyEqui, 4, true, false),
+            (Experience::SimCLROnlyEquiRotColor, 6, true, false),
+            (Experience::SimCLREquiMod, 4, true, false),
+            (Experience::SimCLREquiModRotColor, 6, true, false),
+            (Experience::VICRegPartInv, 4, false, false),
+        ] {
+            assert_eq!(
+                (e.latent_dim(), e.has_predictor(), e.is_augself(), e.is_split()),
+                (dim, pred, augself, false)
+            );
+            assert_eq!(e.uses_latent(), pred || augself, "{e:?}");
+        }
+        // Every method defaults to the hypernetwork predictor; the MLP stays a flag away.
+        for e in ["VICRegEquiMod", "SimCLREquiMod", "SimCLROnlyEqui", "SIE"] {
+            let m = args(&["--experience", e]).model_config(3).unwrap();
+            assert_eq!(m.predictor_type, PredictorType::Hypernetwork, "{e}");
+            let m = args(&["--experience", e, "--predictor-type", "mlp"]).model_config(3).unwrap();
+            assert_eq!(m.predictor_type, PredictorType::Mlp, "{e}");
+        }
+        // VICRegPartInv: --equi counts embedding dims (the reference's 256 of 2048 by default);
+        // the representation is not split.
+        let m = args(&["--experience", "VICRegPartInv"]).model_config(3).unwrap();
+        assert_eq!((m.equi, m.equi_emb, m.inv_repr()), (0, 256, 512));
+        let m = args(&["--experience", "VICRegPartInv", "--mlp", "64-32", "--equi", "8"])
+            .model_config(3)
+            .unwrap();
+        assert_eq!(m.equi_emb, 8);
+        assert!(args(&["--experience", "VICRegPartInv", "--mlp", "64-32"]).model_config(3).is_err());
+        assert_eq!(args(&["--experience", "SIE"]).model_config(3).unwrap().equi_emb, 0);
+        assert_eq!(args(&[]).ec_weight, 1.0);
+        assert!(args(&["--experience", "SimCLRAugSelf", "--translation-latent"]).validate().is_ok());
+        assert!(args(&["--experience", "VICRegPartInv", "--translation-latent"]).validate().is_err());
+    }
+
+    /// Checkpoints written before `--ec-weight` and `equi_emb` existed still parse.
+    #[test]
+    fn configs_from_before_the_new_fields_parse() {
+        let mut a = serde_json::to_value(args(&[])).unwrap();
+        a.as_object_mut().unwrap().remove("ec_weight");
+        let a: TrainArgs = serde_json::from_value(a).unwrap();
+        assert_eq!(a.ec_weight, 1.0);
+        let mut m = serde_json::to_value(args(&[]).model_config(3).unwrap()).unwrap();
+        m.as_object_mut().unwrap().remove("equi_emb");
+        let m: ModelConfig = serde_json::from_value(m).unwrap();
+        assert_eq!(m.equi_emb, 0);
     }
 }

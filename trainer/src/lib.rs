@@ -2,8 +2,9 @@
 //!
 //! Layout: [`config`] (flags), [`data`] (pairs of views, prefetching loader), [`params`]
 //! (named, seeded parameters), [`nn`], [`backbone`], [`predictor`], [`evaluator`] and [`model`]
-//! (the networks), [`loss`], [`checkpoint`] (safetensors, resume, torchvision export),
-//! [`train`] (the loop and its logs). [`ops`] holds the differentiable kernels.
+//! (the networks), [`loss`], [`methods`] (the SimCLR variants' heads and losses),
+//! [`checkpoint`] (safetensors, resume, torchvision export), [`train`] (the loop and its logs).
+//! [`ops`] holds the differentiable kernels.
 
 pub mod backbone;
 pub mod checkpoint;
@@ -12,6 +13,7 @@ pub mod data;
 pub mod eval;
 pub mod evaluator;
 pub mod loss;
+pub mod methods;
 pub mod model;
 pub mod nn;
 pub mod ops;

@@ -2,8 +2,12 @@
 //! evaluator, and its loss.
 //!
 //! Parameter names (PyTorch `state_dict` of the reference's models): `backbone.*`,
-//! `projector.*` (VICReg, SimCLR), `projector_inv.*` and `projector_equi.*` (SIE family,
-//! EquiMod), `predictor.*`, `evaluator.*`.
+//! `projector.*` (VICReg, SimCLR, SimCLRAugSelf, VICRegPartInv), `projector_inv.*` and
+//! `projector_equi.*` (SIE family, EquiMod, SimCLROnlyEqui/EquiMod), `predictor.*` (the
+//! embedding predictor, or AugSelf's head, which the reference also calls `predictor`),
+//! `evaluator.*`.
+//!
+//! The SimCLR variants' losses and AugSelf's head live in [`crate::methods`].
 //!
 //! For evaluation code: [`SslModel::representation`] (frozen backbone, eval-mode BatchNorm),
 //! [`SslModel::embeddings`] and [`SslModel::predict`] work on batches of normalised images;
@@ -15,6 +19,7 @@ use crate::backbone::ResNet;
 use crate::config::{Experience, ModelConfig};
 use crate::evaluator::{EvalStats, OnlineEvaluator};
 use crate::loss;
+use crate::methods::{self, augself::AugSelfHead};
 use crate::nn::{Mode, Projector};
 use crate::params::{ParamStore, Scope};
 use crate::predictor::Predictor;
@@ -27,6 +32,9 @@ pub struct LossConfig {
     pub cov_coeff: f64,
     pub equi_factor: f64,
     pub simclr_temp: f64,
+    /// Weight of AugSelf's latent regression (the reference's `--ec-weight`).
+    #[serde(default = "crate::config::default_ec_weight")]
+    pub ec_weight: f64,
     /// Weight of the supervised rotation term (0: self-supervised only); see
     /// `OnlineEvaluator::forward`. A diagnostic, not one of the paper's methods.
     #[serde(default)]
@@ -41,6 +49,7 @@ impl Default for LossConfig {
             cov_coeff: 1.0,
             equi_factor: 0.45,
             simclr_temp: 0.1,
+            ec_weight: 1.0,
             rotation_supervision: 0.0,
         }
     }
@@ -48,13 +57,15 @@ impl Default for LossConfig {
 
 /// The projectors of each family.
 enum Heads {
-    /// VICReg, SimCLR: one projector on the whole representation (`projector`).
+    /// VICReg, SimCLR, SimCLRAugSelf*, VICRegPartInv: one projector on the whole representation
+    /// (`projector`).
     Single(Projector),
     /// SIE family: `projector_inv` on dims [0, inv), `projector_equi` on [inv, repr).
     Split { inv: Projector, equi: Projector },
-    /// SIEOnlyEqui: `projector_equi` on the whole representation.
+    /// SIEOnlyEqui, SimCLROnlyEqui*: `projector_equi` on the whole representation.
     OnlyEqui(Projector),
-    /// EquiMod: `projector_inv` and `projector_equi`, both on the whole representation.
+    /// EquiMod (VICReg and SimCLR): `projector_inv` and `projector_equi`, both on the whole
+    /// representation.
     Both { inv: Projector, equi: Projector },
 }
 
@@ -63,7 +74,10 @@ pub struct SslModel {
     pub params: ParamStore,
     pub backbone: ResNet,
     heads: Heads,
+    /// The embedding predictor (what [`SslModel::predict`] applies).
     pub predictor: Option<Predictor>,
+    /// SimCLRAugSelf*: the head regressing the latent from two representations (`predictor.*`).
+    pub augself: Option<AugSelfHead>,
     pub evaluator: OnlineEvaluator,
 }
 
@@ -72,7 +86,8 @@ pub struct Batch {
     /// View 1 and view 2, (N, 3, R, R), normalised.
     pub x1: Tensor,
     pub x2: Tensor,
-    /// Transformation latent (N, 4) or (N, 6) for SIERotColor; its first 4 are the quaternion.
+    /// Transformation latent (N, 4), or (N, 6) for the RotColor methods; its first 4 are the
+    /// quaternion.
     pub latent: Tensor,
     /// Class labels (N,) u32.
     pub labels: Tensor,
@@ -104,6 +119,24 @@ pub struct StepStats {
     pub online: EvalStats,
 }
 
+/// What a method's loss reads (see [`SslModel::ssl_loss`]): `None` where the method has no
+/// such output.
+#[derive(Clone, Copy)]
+pub struct LossInputs<'a> {
+    /// Invariant embeddings of view 1 and view 2 (VICReg/SimCLR: the whole projector output).
+    pub i1: Option<&'a Tensor>,
+    pub i2: Option<&'a Tensor>,
+    /// View 2's equivariant embedding.
+    pub e2: Option<&'a Tensor>,
+    /// Each view's projector outputs, invariant then equivariant, concatenated.
+    pub x: &'a Tensor,
+    pub y: &'a Tensor,
+    /// The predictor's view-2 equivariant embedding, from view 1's and the latent.
+    pub pred: Option<&'a Tensor>,
+    /// SimCLRAugSelf*: the head's predicted latent and the true latent.
+    pub augself: Option<(&'a Tensor, &'a Tensor)>,
+}
+
 /// The differentiable outputs of a training forward pass.
 pub struct StepOutput {
     /// Self-supervised loss + online evaluator loss: what the optimiser minimises.
@@ -128,15 +161,24 @@ impl SslModel {
             Some(d) => Some(Predictor::new(&root.pp("predictor"), config, d, latent)?),
             None => None,
         };
+        let augself = if config.experience.is_augself() {
+            Some(AugSelfHead::new(&root.pp("predictor"), r, latent)?)
+        } else {
+            None
+        };
         let evaluator =
             OnlineEvaluator::new(&root.pp("evaluator"), r, config.inv_repr(), config.num_classes)?;
-        Ok(Self { config: config.clone(), params, backbone, heads, predictor, evaluator })
+        Ok(Self { config: config.clone(), params, backbone, heads, predictor, augself, evaluator })
     }
 
     /// The projectors, and the size of the predictor's embedding if there is one.
     fn heads(root: &Scope, c: &ModelConfig, r: usize) -> Result<(Heads, Option<usize>)> {
         Ok(match c.experience {
-            Experience::VICReg | Experience::SimCLR => {
+            Experience::VICReg
+            | Experience::SimCLR
+            | Experience::SimCLRAugSelf
+            | Experience::SimCLRAugSelfRotColor
+            | Experience::VICRegPartInv => {
                 (Heads::Single(Projector::new(&root.pp("projector"), r, &c.mlp)?), None)
             }
             Experience::SIE | Experience::SIENoVar | Experience::SIERotColor => {
@@ -146,12 +188,13 @@ impl SslModel {
                 let d = equi.out_dim();
                 (Heads::Split { inv, equi }, Some(d))
             }
-            Experience::SIEOnlyEqui => {
+            Experience::SIEOnlyEqui | Experience::SimCLROnlyEqui | Experience::SimCLROnlyEquiRotColor => {
                 let equi = Projector::new(&root.pp("projector_equi"), r, &c.mlp)?;
                 let d = equi.out_dim();
                 (Heads::OnlyEqui(equi), Some(d))
             }
-            Experience::VICRegEquiMod => {
+            Experience::VICRegEquiMod | Experience::SimCLREquiMod | Experience::SimCLREquiModRotColor => {
+                // Built in the reference's order: the equivariant projector first.
                 let equi = Projector::new(&root.pp("projector_equi"), r, &c.mlp)?;
                 let inv = Projector::new(&root.pp("projector_inv"), r, &c.mlp)?;
                 let d = equi.out_dim();
@@ -166,10 +209,20 @@ impl SslModel {
     }
 
     /// (invariant embedding, equivariant embedding) of representations; `None` for a part the
-    /// method does not have. VICReg/SimCLR's single projector counts as invariant.
+    /// method does not have. VICReg/SimCLR's single projector counts as invariant; VICRegPartInv's
+    /// is split into its first dims (invariant) and its last `equi_emb` (equivariant).
     pub fn embeddings(&self, repr: &Tensor, mode: Mode) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let inv_dims = self.config.inv_repr();
         Ok(match &self.heads {
+            Heads::Single(p) if self.config.equi_emb > 0 => {
+                let e = p.forward(repr, mode)?;
+                let (d, tail) = (e.dim(1)?, self.config.equi_emb);
+                // Contiguous, as every other head's output (evaluation index-selects rows).
+                (
+                    Some(e.narrow(1, 0, d - tail)?.contiguous()?),
+                    Some(e.narrow(1, d - tail, tail)?.contiguous()?),
+                )
+            }
             Heads::Single(p) => (Some(p.forward(repr, mode)?), None),
             Heads::Split { inv, equi } => (
                 Some(inv.forward(&repr.narrow(1, 0, inv_dims)?, mode)?),
@@ -229,34 +282,46 @@ impl SslModel {
             }
             _ => None,
         };
-        let ssl = Self::ssl_loss(self.config.experience, lc, &i1, &i2, &e2, &x, &y, pred.as_ref(), &mut st)?;
+        let augself = match &self.augself {
+            Some(head) => Some(head.forward(&r1, &r2)?),
+            None => None,
+        };
+        let inputs = LossInputs {
+            i1: i1.as_ref(),
+            i2: i2.as_ref(),
+            e2: e2.as_ref(),
+            x: &x,
+            y: &y,
+            pred: pred.as_ref(),
+            augself: augself.as_ref().map(|a| (a, &batch.latent)),
+        };
+        let ssl = Self::ssl_loss(self.config.experience, lc, &inputs, &mut st)?;
         st.loss = scalar(&ssl)?;
         st.eval_loss = scalar(&eval_loss)?;
         Ok(StepOutput { total: (ssl + eval_loss)?, stats: st })
     }
 
-    /// The method's loss (SPEC section 4 for the SIE family) on the projector outputs `x`, `y` of
-    /// the two views, their invariant parts `i1`, `i2`, view 2's equivariant part `e2` and the
-    /// prediction; public for the NumPy-pinned loss test (`tests/losses.rs`).
-    #[allow(clippy::too_many_arguments)]
+    /// The method's loss (SPEC section 4 for the SIE family) on the projector outputs and
+    /// predictions in `inp`; public for the NumPy-pinned loss test (`tests/losses.rs`).
     pub fn ssl_loss(
         exp: Experience,
         lc: &LossConfig,
-        i1: &Option<Tensor>,
-        i2: &Option<Tensor>,
-        e2: &Option<Tensor>,
-        x: &Tensor,
-        y: &Tensor,
-        pred: Option<&Tensor>,
+        inp: &LossInputs,
         st: &mut StepStats,
     ) -> Result<Tensor> {
+        let (x, y, pred) = (inp.x, inp.y, inp.pred);
         let std_pair = |a: &Tensor, b: &Tensor| -> Result<Tensor> {
             (loss::std_term(a)? / 2.0)? + (loss::std_term(b)? / 2.0)?
         };
         let cov_pair = |a: &Tensor, b: &Tensor| -> Result<Tensor> { loss::cov_term(a)? + loss::cov_term(b)? };
         match exp {
-            Experience::VICReg => {
-                let inv = loss::mse(x, y)?;
+            Experience::VICReg | Experience::VICRegPartInv => {
+                // VICRegPartInv: invariance on the embeddings' first dims only (its `i1`, `i2`);
+                // variance and covariance on the whole embeddings, as VICReg.
+                let inv = match exp {
+                    Experience::VICReg => loss::mse(x, y)?,
+                    _ => loss::mse(inp.i1.expect("PartInv's part"), inp.i2.expect("PartInv's part"))?,
+                };
                 let std = std_pair(x, y)?;
                 let cov = cov_pair(x, y)?;
                 st.repr_loss_inv = Some(scalar(&inv)?);
@@ -264,14 +329,16 @@ impl SslModel {
                 st.cov_loss = Some(scalar(&cov)?);
                 ((inv * lc.sim_coeff)? + (std * lc.std_coeff)?)? + (cov * lc.cov_coeff)?
             }
-            Experience::SimCLR => {
-                let l = loss::info_nce(x, y, lc.simclr_temp)?;
-                st.repr_loss_inv = Some(scalar(&l)?);
-                Ok(l)
-            }
+            Experience::SimCLR
+            | Experience::SimCLRAugSelf
+            | Experience::SimCLRAugSelfRotColor
+            | Experience::SimCLROnlyEqui
+            | Experience::SimCLROnlyEquiRotColor
+            | Experience::SimCLREquiMod
+            | Experience::SimCLREquiModRotColor => methods::simclr::loss(exp, lc, inp, st),
             Experience::SIE | Experience::SIENoVar | Experience::SIERotColor | Experience::SIEOnlyEqui => {
                 let pred = pred.expect("SIE has a predictor");
-                let equi = loss::mse(pred, e2.as_ref().expect("SIE has an equivariant part"))?;
+                let equi = loss::mse(pred, inp.e2.expect("SIE has an equivariant part"))?;
                 let std = std_pair(x, y)?;
                 let cov = cov_pair(x, y)?;
                 st.repr_loss_equi = Some(scalar(&equi)?);
@@ -281,7 +348,7 @@ impl SslModel {
                     // The reference weighs the only (equivariant) similarity term by sim_coeff alone.
                     (equi * lc.sim_coeff)?
                 } else {
-                    let inv = loss::mse(i1.as_ref().expect("split"), i2.as_ref().expect("split"))?;
+                    let inv = loss::mse(inp.i1.expect("split"), inp.i2.expect("split"))?;
                     st.repr_loss_inv = Some(scalar(&inv)?);
                     ((inv * lc.sim_coeff)? + (equi * (lc.equi_factor * lc.sim_coeff))?)?
                 };
@@ -297,14 +364,14 @@ impl SslModel {
                 // VICReg on the invariant embeddings, plus VICReg between the prediction and the
                 // view-2 equivariant embedding (variance/covariance on the equivariant embeddings),
                 // weighted by equi_factor.
-                let (i1, i2) = (i1.as_ref().expect("inv"), i2.as_ref().expect("inv"));
+                let (i1, i2) = (inp.i1.expect("inv"), inp.i2.expect("inv"));
                 let pred = pred.expect("EquiMod has a predictor");
                 let d = i1.dim(1)?;
                 let (x_e, y_e) = (x.narrow(1, d, x.dim(1)? - d)?, y.narrow(1, d, y.dim(1)? - d)?);
                 let inv = loss::mse(i1, i2)?;
                 let std_inv = std_pair(i1, i2)?;
                 let cov_inv = cov_pair(i1, i2)?;
-                let equi = loss::mse(pred, e2.as_ref().expect("equi"))?;
+                let equi = loss::mse(pred, inp.e2.expect("equi"))?;
                 let std_equi = std_pair(&x_e, &y_e)?;
                 let cov_equi = cov_pair(&x_e, &y_e)?;
                 st.repr_loss_inv = Some(scalar(&inv)?);

@@ -172,6 +172,7 @@ mod tests {
             bias_hypernet,
             num_classes: 3,
             translation_latent: false,
+            equi_emb: 0,
         }
     }
 

@@ -11,7 +11,7 @@ use candle_core::Device;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::checkpoint::{self, CheckpointMeta, CHECKPOINT_FILE, CONFIG_FILE, TORCHVISION_FILE};
-use crate::config::{DeviceKind, Experience, TrainArgs};
+use crate::config::{DeviceKind, TrainArgs};
 use crate::data::{self, EpochLoader, LatentKind, PairDataset};
 use crate::model::{LossConfig, SslModel};
 use crate::ops::adam::{Adam, AdamConfig};
@@ -49,6 +49,7 @@ fn loss_config(a: &TrainArgs) -> LossConfig {
         cov_coeff: a.cov_coeff,
         equi_factor: a.equi_factor,
         simclr_temp: a.simclr_temp,
+        ec_weight: a.ec_weight,
         rotation_supervision: a.rotation_supervision,
     }
 }
@@ -117,12 +118,19 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
         .with_context(|| format!("{}: cannot create", args.exp_dir.display()))?;
     let num_classes =
         args.num_classes.or_else(|| data::manifest_num_classes(&args.data)).unwrap_or(DEFAULT_NUM_CLASSES);
-    let model_cfg = args.model_config(num_classes)?;
+    let mut model_cfg = args.model_config(num_classes)?;
+    let ckpt_path = args.exp_dir.join(CHECKPOINT_FILE);
+    let resumed = if ckpt_path.exists() { Some(checkpoint::read(&ckpt_path, &device)?) } else { None };
+    if let (Some((meta, _)), None) = (&resumed, args.predictor_type) {
+        // Without --predictor-type a run resumes with the predictor it was trained with: runs from
+        // before the hypernetwork became every method's default (VICRegEquiMod's was the MLP).
+        if meta.model.experience == model_cfg.experience {
+            model_cfg.predictor_type = meta.model.predictor_type;
+        }
+    }
     let lc = loss_config(args);
-    let kind = LatentKind {
-        colour: args.experience == Experience::SIERotColor,
-        translation: model_cfg.translation_latent,
-    };
+    let kind =
+        LatentKind { colour: args.experience.colour_latent(), translation: model_cfg.translation_latent };
     let ds = Arc::new(PairDataset::open(
         &args.data,
         &args.images_file(),
@@ -143,12 +151,10 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
     let model = SslModel::new(&model_cfg, &device, args.seed)?;
     let adam_cfg = AdamConfig { lr: args.base_lr, weight_decay: args.wd, ..AdamConfig::default() };
     let mut adam = Adam::new(model.params.params(), adam_cfg)?;
-    let ckpt_path = args.exp_dir.join(CHECKPOINT_FILE);
     let (mut epoch, mut global_step) = (0usize, 0u64);
     let log_path = args.exp_dir.join(LOG_FILE);
     let mut log = None;
-    if ckpt_path.exists() {
-        let (meta, tensors) = checkpoint::read(&ckpt_path, &device)?;
+    if let Some((meta, tensors)) = resumed {
         if meta.model != model_cfg {
             bail!(
                 "{}: holds a checkpoint of a different model ({:?}), not of these flags ({:?}); use another --exp-dir",
