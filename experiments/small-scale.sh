@@ -15,13 +15,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The knobs given by the caller, for the results header (before the defaults fill them in).
-KNOBS=(QUICK TOY SEED PROFILE METHODS PER_CLASS VIEWS IMAGE_SIZE ARCH RES EPOCHS BATCH MLP PROBE_EPOCHS
+KNOBS=(QUICK TOY SEED PROFILE METHODS PER_CLASS VIEWS IMAGE_SIZE ARCH RES EPOCHS BATCH MLP PROTOCOL PROBE_EPOCHS
   CLASSIFY_EPOCHS HIDDEN DATA WORK RESULTS)
 GIVEN=
 for k in "${KNOBS[@]}"; do [ -n "${!k+x}" ] && GIVEN+="$k=$(printf %q "${!k}") "; done
 
 QUICK=${QUICK:-0}
 TOY=${TOY:-0}
+# The probes' protocol (eval --protocol): `reference` (the reference's scripts: one view or pair
+# per object per epoch through the backbone in train mode, 300 epochs) or `cached` (probes on
+# cached features, 30 epochs; every result before 2026-12-02 used it).
+PROTOCOL=${PROTOCOL:-reference}
+REF_PROBE_EPOCHS=30; [ "$PROTOCOL" = reference ] && REF_PROBE_EPOCHS=300
 SEED=${SEED:-0}
 PROFILE=${PROFILE:-release}
 # "Supervised" is also accepted: a rotation-supervised diagnostic run (see below).
@@ -44,10 +49,10 @@ else
   # (experiments/results/small-scale-67-epochs.md, -100-epochs.md). Earlier budgets:
   # experiments/results/small-scale-1800-objects.md, small-scale-first.md.
   PER_CLASS=${PER_CLASS:-600}; VIEWS=${VIEWS:-8}; IMAGE_SIZE=${IMAGE_SIZE:-64}; RES=${RES:-32}; ARCH=${ARCH:-resnet-small}
-  EPOCHS=${EPOCHS:-200}; BATCH=${BATCH:-128}; MLP=${MLP:-128-128-128}; PROBE_EPOCHS=${PROBE_EPOCHS:-30}
+  EPOCHS=${EPOCHS:-200}; BATCH=${BATCH:-128}; MLP=${MLP:-128-128-128}; PROBE_EPOCHS=${PROBE_EPOCHS:-$REF_PROBE_EPOCHS}
   HIDDEN=${HIDDEN:-1024-1024}; SUFFIX=
 fi
-# Every published result trained its linear probe for PROBE_EPOCHS (30) epochs.
+# Every published result before 2026-12-02 trained its linear probe for PROBE_EPOCHS (30) epochs.
 CLASSIFY_EPOCHS=${CLASSIFY_EPOCHS:-$PROBE_EPOCHS}
 [ "$TOY" = 1 ] && SUFFIX="$SUFFIX-toy"
 WORK=${WORK:-experiments/work/small-scale$SUFFIX}
@@ -113,7 +118,7 @@ for METHOD in $METHODS; do
   timed "train-$METHOD" "$BIN/train" --data "$DATA" --exp-dir "$RUN" --experience "$EXPERIENCE" --arch "$ARCH" \
     --resolution "$RES" --batch-size "$BATCH" --mlp "$MLP" --epochs "$EPOCHS" --seed "$SEED" --quiet $CLASSES_FLAG \
     "${EXTRA[@]}"
-  timed "eval-$METHOD" "$BIN/eval" --checkpoint "$RUN" --data "$DATA" --resolution "$RES" \
+  timed "eval-$METHOD" "$BIN/eval" --checkpoint "$RUN" --data "$DATA" --resolution "$RES" --protocol "$PROTOCOL" \
     --rotation-epochs "$PROBE_EPOCHS" --color-epochs "$PROBE_EPOCHS" --classify-epochs "$CLASSIFY_EPOCHS" \
     --hidden "$HIDDEN" --seed "$SEED" \
     --out "$RUN/eval.json" all
@@ -131,15 +136,16 @@ TOTAL=$(( $(date +%s) - T_START ))
   echo
   echo "Budget: $( [ "$TOY" = 1 ] && echo "toy solids (5 classes)" || echo "built-in library" ), $PER_CLASS objects per class,"
   echo "$VIEWS views of $IMAGE_SIZE px; \`$ARCH\` at $RES px, batch $BATCH, projectors $MLP, $EPOCHS epochs per method;"
-  echo "probes: $PROBE_EPOCHS epochs (rotation, colour: MLP $HIDDEN), $CLASSIFY_EPOCHS (linear), batch 256, Adam 1e-3."
+  echo "probes: \`--protocol $PROTOCOL\`, $PROBE_EPOCHS epochs (rotation, colour: MLP $HIDDEN), $CLASSIFY_EPOCHS (linear), batch 256, Adam 1e-3."
   echo
   cat "$RUNS/table.md"
   echo
   echo "top-1 in %, on val views; R² is the reference's (mean over all target elements); \"rot R² const\" is the"
   echo "R² of predicting the train targets' column means (the floor any representation should beat); \"rot R²"
   echo "ceiling\" is the same probe on each view's true pose (the best this dataset and probe allow). PRE, MRR"
-  echo "and H@1 of the trained predictor, with the identity predictor's in parentheses (candidates: all views"
-  echo "of the same object, source included)."
+  echo "and H@1 of the trained predictor by the reference's protocol (eval_prediction_errors.py, eval_MRR_Hk.py:"
+  echo "queries from every object's view 0 to each of its views, the identity pair included), with the identity"
+  echo "predictor's in parentheses; PRE val-all retrieves among train and val views."
   echo
   echo "Wall time (s): total $TOTAL;$(for k in "${!SECONDS_OF[@]}"; do printf ' %s %s;' "$k" "${SECONDS_OF[$k]}"; done)"
 } > "$RESULTS.md"
