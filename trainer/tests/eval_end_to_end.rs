@@ -165,3 +165,94 @@ fn reference_probes_restore_the_running_statistics() {
     assert!(moved.get(), "train-mode passes did not update the running statistics");
     assert_eq!(buffers(), before, "the running statistics were not restored");
 }
+
+/// Reads a `.npy` file: its shape, dtype descriptor and values as f64.
+fn read_npy(path: &std::path::Path) -> (Vec<u64>, String, Vec<f64>) {
+    let bytes = std::fs::read(path).unwrap();
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+    let shape = npy.shape().to_vec();
+    let descr = npy.dtype().descr();
+    let values = if descr == "'<f4'" {
+        npy.into_vec::<f32>().unwrap().into_iter().map(f64::from).collect()
+    } else {
+        npy.into_vec::<f64>().unwrap()
+    };
+    (shape, descr, values)
+}
+
+/// `eval export` writes what the reference's scripts read: float32 representations and
+/// embeddings, float64 latents, one row per view in manifest order, and the model under the
+/// reference's DistributedDataParallel names with every BatchNorm's `num_batches_tracked`.
+#[test]
+fn export_writes_what_the_reference_scripts_read() {
+    use trainer::eval::checkpoint_model::CheckpointModel;
+    use trainer::eval::extract::Encoder;
+    let (objects_per_class, views) = (2, 4);
+    let (dir, data) = common::fixture(objects_per_class, views);
+    let sie = dir.path().join("sie");
+    let args = common::args(&data, &sie, &["--experience", "SIE", "--epochs", "1", "--seed", "4"]);
+    trainer::train::run(&args).unwrap();
+    let out = dir.path().join("export");
+    let exported = trainer::eval::run::export(&options(&sie, &data), &out).unwrap();
+    assert_eq!(exported.views_per_object, views);
+    // The tests' model is not the reference's ResNet-18: the export says so.
+    assert!(exported.warnings.iter().any(|w| w.contains("not the reference's ResNet-18")));
+
+    let model = CheckpointModel::load(&sie, &candle_core::Device::Cpu).unwrap();
+    let equi = model.equi_dim();
+    let rows = 3 * objects_per_class * views;
+    let keys = dataset::manifest::read_images(&dataset::manifest::images_path(&data, "val")).unwrap();
+    for split in ["train", "val"] {
+        let (shape, descr, reps) = read_npy(&out.join(format!("pred_eval/representations_{split}.npy")));
+        assert_eq!((shape, descr.as_str()), (vec![rows as u64, equi as u64], "'<f4'"));
+        let (shape, descr, embeddings) = read_npy(&out.join(format!("pred_eval/embeddings_{split}.npy")));
+        assert_eq!((shape[0], descr.as_str()), (rows as u64, "'<f4'"));
+        let emb_dim = shape[1] as usize;
+        let (shape, descr, latents) = read_npy(&out.join(format!("data/all_latents_{split}.npy")));
+        assert_eq!((shape, descr.as_str()), (vec![rows as u64, 7], "'<f8'"));
+        // Row o * V + k is view k of the manifest's object o: its latent file, bit for bit, and
+        // the model's own encoding of its image.
+        for (o, key) in keys.iter().enumerate() {
+            for k in [0, views - 1] {
+                let row = o * views + k;
+                let latent = dataset::Latent::read(&key.latent_path(&data, k)).unwrap().to_array();
+                assert_eq!(&latents[row * 7..row * 7 + 7], &latent[..], "{split} row {row}");
+                if split == "val" && o == 0 {
+                    let pixels = trainer::data::load_image(&key.image_path(&data, k), 32).unwrap();
+                    let image =
+                        candle_core::Tensor::from_vec(pixels, (1, 3, 32, 32), &candle_core::Device::Cpu);
+                    let (repr, emb) = model.encode(&image.unwrap()).unwrap();
+                    let repr: Vec<f32> = repr.flatten_all().unwrap().to_vec1().unwrap();
+                    let emb: Vec<f32> = emb.unwrap().flatten_all().unwrap().to_vec1().unwrap();
+                    let close =
+                        |a: &[f64], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - *y as f64).abs() < 1e-4);
+                    assert!(close(&reps[row * equi..(row + 1) * equi], &repr[repr.len() - equi..]));
+                    assert!(close(&embeddings[row * emb_dim..(row + 1) * emb_dim], &emb));
+                }
+            }
+        }
+    }
+    for file in ["train_images.npy", "train_labels.npy", "val_images.npy", "val_labels.npy"] {
+        assert_eq!(
+            std::fs::read(out.join("data").join(file)).unwrap(),
+            std::fs::read(data.join(file)).unwrap()
+        );
+    }
+
+    let bytes = std::fs::read(out.join("model.safetensors")).unwrap();
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let names: Vec<String> = tensors.names().into_iter().map(str::to_string).collect();
+    for prefix in ["module.backbone.", "module.projector_inv.", "module.projector_equi.", "module.predictor."]
+    {
+        assert!(names.iter().any(|n| n.starts_with(prefix)), "no {prefix}* tensor");
+    }
+    assert!(names.iter().all(|n| n.starts_with("module.")));
+    assert!(names.contains(&"module.predictor.hypernet.net.0.weight".to_string()));
+    let tracked = tensors.tensor("module.backbone.bn1.num_batches_tracked").unwrap();
+    assert_eq!(tracked.dtype(), safetensors::Dtype::I64);
+    assert!(tracked.shape().is_empty());
+    let steps = i64::from_le_bytes(tracked.data().try_into().unwrap());
+    assert_eq!(steps, 2 * model.meta.global_step as i64);
+    let running_var = tensors.tensor("module.backbone.bn1.running_var").unwrap();
+    assert_eq!(running_var.dtype(), safetensors::Dtype::F32);
+}

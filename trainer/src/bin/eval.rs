@@ -246,11 +246,18 @@ fn run() -> Result<()> {
         for f in &exported.files {
             println!("wrote {}", f.display());
         }
+        let dir = out.display().to_string();
         println!(
-            "{} views per object (the reference's scripts hard-code 50: set theirs to {0}); model.pth: {}",
+            "{} views per object (the reference's scripts hard-code 50: set theirs to {0}).\n\
+             model.pth: {}\n\
+             Run the scripts from the SIE repository's root, with {dir}/data/*.npy copied over its data/ \
+             folder and `--exp-dir {dir}` (they find pred_eval/ there and skip the extraction).",
             exported.views_per_object,
-            trainer::eval::export::TO_MODEL_PTH.replace("DIR", &out.display().to_string())
+            trainer::eval::export::TO_MODEL_PTH.replace("DIR", &dir)
         );
+        for w in &exported.warnings {
+            eprintln!("eval export: warning: {w}");
+        }
         return Ok(());
     }
     let previous = c.out.as_ref().filter(|p| p.exists()).and_then(|p| EvalReport::read(p).ok());

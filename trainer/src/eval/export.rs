@@ -25,6 +25,7 @@ use candle_core::{DType, Device, Tensor};
 
 use super::checkpoint_model::CheckpointModel;
 use super::features::{FeatureCache, SplitFeatures};
+use crate::config::{Arch, Hypernetwork, PredictorType};
 
 /// The one-line conversion to the `model.pth` the reference's scripts `torch.load`.
 pub const TO_MODEL_PTH: &str = "python -c \"import sys, torch, safetensors.torch as st; \
@@ -35,6 +36,39 @@ torch.save({'model': st.load_file(sys.argv[1] + '/model.safetensors')}, sys.argv
 pub struct Exported {
     pub files: Vec<PathBuf>,
     pub views_per_object: usize,
+    /// What the reference's scripts cannot use of this export, for the user to read.
+    pub warnings: Vec<String>,
+}
+
+/// Why the reference's scripts would misread this model, if they would.
+fn reference_warnings(model: &CheckpointModel) -> Vec<String> {
+    let config = &model.meta.model;
+    let mut out = Vec::new();
+    if config.arch != Arch::Resnet18 {
+        out.push(format!(
+            "the backbone is {:?}, not the reference's ResNet-18 (`--arch resnet18`): its scripts build \
+             their own resnet18() and would keep random or mismatched backbone weights, so their probes \
+             (eval_classification.py, eval_angle_prediction.py, eval_color_prediction.py) would score a \
+             wrong network; the embeddings for eval_prediction_errors.py and eval_MRR_Hk.py are still \
+             right, as long as pred_eval/ holds them (the scripts then skip extraction)",
+            config.arch
+        ));
+    }
+    let plain_hypernetwork = config.predictor_type == PredictorType::Hypernetwork
+        && config.hypernetwork == Hypernetwork::Linear
+        && config.predictor.is_empty()
+        && !config.bias_pred
+        && !config.bias_hypernet
+        && config.latent_dim() == 4;
+    if model.has_predictor() && !plain_hypernetwork {
+        out.push(
+            "the predictor is not the plain 4-input linear hypernetwork that eval_prediction_errors.py and \
+             eval_MRR_Hk.py build (ParametrizedNet(emb, 4)): they would not load it and would score a random \
+             predictor; `eval predictor` scores the real one"
+                .to_string(),
+        );
+    }
+    out
 }
 
 /// Every object of the split has views 0..V-1 with one V: the reference's row arithmetic.
@@ -81,7 +115,8 @@ fn write_npy(path: &Path, t: &Tensor, dtype: DType) -> Result<()> {
 }
 
 /// The model's state dict under the reference's names (`module.` + ours), with
-/// `num_batches_tracked` for every BatchNorm.
+/// `num_batches_tracked` for every BatchNorm: two train-mode passes per step (each view through
+/// the backbone and projectors on its own), as PyTorch counts them in the reference's loop.
 pub fn reference_state_dict(model: &CheckpointModel) -> Result<Vec<(String, Tensor)>> {
     let mut state: Vec<(String, Tensor)> =
         model.model.params.state_dict().into_iter().map(|(k, v)| (format!("module.{k}"), v)).collect();
@@ -91,7 +126,7 @@ pub fn reference_state_dict(model: &CheckpointModel) -> Result<Vec<(String, Tens
         .map(|bn| {
             Ok((
                 format!("{bn}.num_batches_tracked"),
-                Tensor::new(model.meta.global_step as i64, &Device::Cpu)?,
+                Tensor::new(2 * model.meta.global_step as i64, &Device::Cpu)?,
             ))
         })
         .collect::<Result<_>>()?;
@@ -153,5 +188,5 @@ pub fn export(model: &CheckpointModel, cache: &FeatureCache, data: &Path, out: &
     dataset::atomic::write_bytes(&path, &bytes)
         .with_context(|| format!("{}: cannot write", path.display()))?;
     files.push(path);
-    Ok(Exported { files, views_per_object: views.unwrap_or(0) })
+    Ok(Exported { files, views_per_object: views.unwrap_or(0), warnings: reference_warnings(model) })
 }
