@@ -156,10 +156,10 @@ pub fn features(
     Ok((cache, path, start.elapsed().as_secs_f64()))
 }
 
-/// `eval export`: the features (extracted or cached) and the model in the reference's files.
-pub fn export(options: &EvalOptions, out: &Path) -> Result<super::export::Exported> {
-    let device = Device::Cpu;
-    let model = CheckpointModel::load(&options.checkpoint, &device)?;
+/// The checkpoint's model and the resolution to evaluate it at (`--resolution`, else the one it
+/// was trained at).
+fn load_model(options: &EvalOptions, device: &Device) -> Result<(CheckpointModel, u32)> {
+    let model = CheckpointModel::load(&options.checkpoint, device)?;
     let resolution = match options.resolution.or(model.trained_resolution()) {
         Some(r) => r,
         None => bail!(
@@ -167,6 +167,13 @@ pub fn export(options: &EvalOptions, out: &Path) -> Result<super::export::Export
             model.file.display()
         ),
     };
+    Ok((model, resolution))
+}
+
+/// `eval export`: the features (extracted or cached) and the model in the reference's files.
+pub fn export(options: &EvalOptions, out: &Path) -> Result<super::export::Exported> {
+    let device = Device::Cpu;
+    let (model, resolution) = load_model(options, &device)?;
     let (cache, _, _) = features(&model, options, resolution, &device)?;
     super::export::export(&model, &cache, &options.data, out)
 }
@@ -178,14 +185,7 @@ pub fn evaluate(
     previous: Option<EvalReport>,
 ) -> Result<EvalReport> {
     let device = Device::Cpu;
-    let model = CheckpointModel::load(&options.checkpoint, &device)?;
-    let resolution = match options.resolution.or(model.trained_resolution()) {
-        Some(r) => r,
-        None => bail!(
-            "{}: the checkpoint does not record its resolution; pass --resolution",
-            model.file.display()
-        ),
-    };
+    let (model, resolution) = load_model(options, &device)?;
     let (mut cache, cache_file, extraction_seconds) = features(&model, options, resolution, &device)?;
     if let Some(e) = options.equi_dim {
         let rep = cache.train.rep_dim()?;
