@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# Side-by-side CPU benchmark of one SIE-shaped ResNet-18 training step (64 px, 32 images per
-# view, two views: "images/s" counts both views) in three implementations:
-#   candle-fast   trainer/src/bin/bench_step.rs on trainer::ops (custom CPU ops, fused Adam)
-#   pytorch       bench/train_step.py, the same network and step in PyTorch (CPU)
-#   candle-stock  the same binary on trainer::ops::reference (stock candle ops, tensor-op Adam)
-# Each runs WARMUP steps, then STEPS timed steps, and reports the median and its own peak RSS.
-# The implementations alternate for ROUNDS rounds so that other load on the machine hits all of
-# them alike; `uptime` is printed around every run. On a shared machine wall time is at the mercy
-# of other load (and PyTorch's OpenMP threads suffer far more from it than candle's), so a last
-# pass runs candle-fast and PyTorch on ONE thread and compares CPU seconds per step: the work
-# each needs, which other load hardly changes. Not part of the tests or CI.
+# The real SIE training step, candle against PyTorch, side by side (bench/README.md says how to
+# read it). For each shape:
+#   1. same computation: `bench_step --dump` writes our initial weights, a batch, the losses and
+#      every gradient; bench/train_step.py --check loads them into the PyTorch model and compares
+#      (losses, gradients, weights after one Adam step); a mismatch stops the benchmark;
+#   2. speed: bench_step (train's own model, loss, online evaluator and Adam through
+#      trainer::train::train_step) and bench/train_step.py (the reference model in PyTorch) take
+#      turns for ROUNDS rounds on THREADS threads, then on one thread; each reports the median of
+#      STEPS timed steps after WARMUP, images/s (both views counted) and its peak RSS.
+# Then the whole `train` command, loader included, beside a PyTorch DataLoader loop on the same
+# rendered dataset (DATA, rendered with the README's main command when missing).
+# Not part of the tests or CI.
 #
-# Environment: THREADS (2), CANDLE_THREADS (1, see below), STEPS (7), WARMUP (2), ROUNDS (2), STOCK_STEPS (3), BATCH (32),
-# RESOLUTION (64), TORCH_VENV (/tmp/torchbench: created with `pip install torch` from PyPI when
-# missing; the Linux wheel pulls its CUDA libraries, ~5 GiB on disk, though only the CPU is used).
+# Environment: THREADS (2), STEPS (7), WARMUP (2), ROUNDS (2), EPOCHS (5, the loader comparison),
+# SHAPES (all: resnet18 main), DATA (./3diebench), TORCH_VENV (/tmp/torchbench: created with
+# `pip install torch safetensors pillow numpy` from PyPI when missing; the Linux wheel pulls its
+# CUDA libraries, ~5 GiB on disk, though only the CPU is used).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,75 +23,106 @@ THREADS=${THREADS:-2}
 STEPS=${STEPS:-7}
 WARMUP=${WARMUP:-2}
 ROUNDS=${ROUNDS:-2}
-STOCK_STEPS=${STOCK_STEPS:-3}
-BATCH=${BATCH:-32}
-RESOLUTION=${RESOLUTION:-64}
+EPOCHS=${EPOCHS:-5}
+SHAPES=${SHAPES:-"resnet18 main"}
+DATA=${DATA:-./3diebench}
 VENV=${TORCH_VENV:-/tmp/torchbench}
 
-cargo build --release -p trainer --bin bench_step
-if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+cargo build --release -p trainer --bin bench_step --bin train
+if ! "$VENV/bin/python" -c "import torch, safetensors, PIL" 2>/dev/null; then
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet torch
+    "$VENV/bin/pip" install --quiet torch safetensors pillow numpy
 fi
+# candle's elementwise pool and rayon's share the cores (see trainer::ops::prefer_single_candle_thread).
+export CANDLE_NUM_THREADS=1
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+LOG=$WORK/log
 
-export RAYON_NUM_THREADS=$THREADS OMP_NUM_THREADS=$THREADS
-# candle's elementwise ops run on a barrier pool of their own whose workers spin between ops; on 2
-# cores that pool and rayon's (which the custom ops and gemm use) fight over the cores. One
-# thread for candle's pool measured faster here (CPU 1.45 vs 2.0 s/step, wall 1.6-1.9 vs 2.6-2.9
-# s/step with other load); CANDLE_THREADS overrides.
-export CANDLE_NUM_THREADS=${CANDLE_THREADS:-1}
-LOG=$(mktemp)
-trap 'rm -f "$LOG"' EXIT
-shape=(--batch "$BATCH" --resolution "$RESOLUTION" --warmup "$WARMUP")
-
-run() {
-    echo "== $1: load $(uptime | sed 's/.*load average: //')" >&2
-    shift
-    # Each program prints one summary line on stdout; per-step times go to stderr.
-    "$@" 2>/dev/null | tee -a "$LOG"
+# shape name -> train's flags (bench_step) and the PyTorch script's.
+flags() {
+    case $1 in
+        # The reference's defaults scaled down in batch and resolution only.
+        resnet18) echo "--arch resnet18 --resolution 64 --batch-size 32 --mlp 2048-2048-2048" ;;
+        # The README's main job.
+        main) echo "--arch resnet-small --resolution 64 --batch-size 64" ;;
+        *) echo "unknown shape $1" >&2; exit 2 ;;
+    esac
 }
+py_flags() {
+    case $1 in
+        resnet18) echo "--arch resnet18 --resolution 64 --batch 32 --mlp 2048-2048-2048" ;;
+        main) echo "--arch resnet-small --resolution 64 --batch 64 --mlp 1024-1024-1024" ;;
+    esac
+}
+load() { uptime | sed 's/.*load average: //'; }
 
-for round in $(seq "$ROUNDS"); do
-    echo "== round $round" >&2
-    run candle-fast ./target/release/bench_step --impl fast "${shape[@]}" --steps "$STEPS"
-    run pytorch "$VENV/bin/python" bench/train_step.py "${shape[@]}" --steps "$STEPS" --threads "$THREADS"
-    run candle-stock ./target/release/bench_step --impl stock "${shape[@]}" --steps "$STOCK_STEPS"
+for shape in $SHAPES; do
+    read -ra cf <<<"$(flags "$shape")"
+    read -ra pf <<<"$(py_flags "$shape")"
+    echo "== $shape: same computation (load $(load))" >&2
+    ./target/release/bench_step --dump "$WORK/$shape" -- "${cf[@]}"
+    "$VENV/bin/python" bench/train_step.py "${pf[@]}" --threads "$THREADS" --check "$WORK/$shape"
+    thread_counts=$THREADS
+    [ "$THREADS" != 1 ] && thread_counts="$THREADS 1"
+    for threads in $thread_counts; do
+        for round in $(seq "$ROUNDS"); do
+            echo "== $shape, $threads threads, round $round: load $(load)" >&2
+            RAYON_NUM_THREADS=$threads ./target/release/bench_step --warmup "$WARMUP" --steps "$STEPS" -- "${cf[@]}" \
+                2>/dev/null | sed "s/^/$shape $threads | /" | tee -a "$LOG"
+            OMP_NUM_THREADS=$threads "$VENV/bin/python" bench/train_step.py "${pf[@]}" --threads "$threads" \
+                --warmup "$WARMUP" --steps "$STEPS" 2>/dev/null | sed "s/^/$shape $threads | /" | tee -a "$LOG"
+        done
+    done
 done
-echo "== one thread, CPU time" >&2
-run_one_thread() {
-    echo "== $1, one thread: load $(uptime | sed 's/.*load average: //')" >&2
-    shift
-    RAYON_NUM_THREADS=1 OMP_NUM_THREADS=1 "$@" 2>/dev/null | sed 's/^/1-thread /' | tee -a "$LOG"
-}
-run_one_thread candle-fast ./target/release/bench_step --impl fast "${shape[@]}" --steps "$STEPS"
-run_one_thread pytorch "$VENV/bin/python" bench/train_step.py "${shape[@]}" --steps "$STEPS" --threads 1
-echo "== done: load $(uptime | sed 's/.*load average: //')" >&2
 
-# Summary: the best round of each (the least disturbed by other load), and fast vs the others.
+echo "== whole train vs a PyTorch DataLoader loop on $DATA (load $(load))" >&2
+if [ ! -f "$DATA/train_images.npy" ]; then
+    cargo build --release --bin render
+    ./target/release/render --views 50 --out "$DATA"
+fi
+RAYON_NUM_THREADS=$THREADS ./target/release/train --data "$DATA" --exp-dir "$WORK/train" --arch resnet-small \
+    --resolution 64 --batch-size 64 --epochs "$EPOCHS" --quiet --num-workers "$THREADS" 2>/dev/null
+python3 - "$WORK/train/log.jsonl" "$EPOCHS" <<'EOF' | tee -a "$LOG"
+import json, statistics, sys
+rates = [json.loads(l)["images_per_s"] for l in open(sys.argv[1]) if '"epoch"' in l and '"images_per_s"' in l]
+print(f"train | candle train command, loader included: median {statistics.median(rates):.1f} images/s over {sys.argv[2]} epochs")
+EOF
+OMP_NUM_THREADS=$THREADS "$VENV/bin/python" bench/train_step.py $(py_flags main) --threads "$THREADS" \
+    --data "$DATA" --epochs "$EPOCHS" --num-workers "$THREADS" --num-classes 0 2>/dev/null | sed "s/^/train | /" | tee -a "$LOG"
+echo "== done: load $(load)" >&2
+
+# The table: per shape and thread count, the best round of each (the least disturbed by other load).
 python3 - "$LOG" <<'EOF'
 import re, sys
-best, cpu1 = {}, {}
+rows, train = {}, {}
 for line in open(sys.argv[1]):
-    one = re.match(r"1-thread (\S+?)-.* cpu ([\d.]+) s/step", line)
-    if one:
-        cpu1[one[1]] = float(one[2])
+    m = re.match(r"(\S+) (\d+) \| (candle|pytorch)\S* .*median ([\d.]+) s/step, ([\d.]+) images/s, cpu ([\d.]+) s/step, peak RSS (\d+) MiB", line)
+    if m:
+        key = (m[1], int(m[2]))
+        best = rows.setdefault(key, {}).get(m[3])
+        if best is None or float(m[5]) > best[1]:
+            rows[key][m[3]] = (float(m[4]), float(m[5]), float(m[6]), int(m[7]))
         continue
-    m = re.match(r"(\S+?)-(\S+) .*median ([\d.]+) s/step, ([\d.]+) images/s.*peak RSS (\d+) MiB", line)
-    if not m:
-        continue
-    name = {"candle-Fast": "candle-fast", "candle-Stock": "candle-stock"}.get(f"{m[1]}-{m[2]}", m[1])
-    ips, rss = float(m[4]), int(m[5])
-    if name not in best or ips > best[name][0]:
-        best[name] = (ips, rss, float(m[3]))
-print(f"{'implementation':<14} {'s/step':>8} {'images/s':>9} {'peak RSS MiB':>13}")
-for name, (ips, rss, secs) in best.items():
-    print(f"{name:<14} {secs:8.3f} {ips:9.1f} {rss:13d}")
-if "candle-fast" in best and "pytorch" in best:
-    f, t = best["candle-fast"], best["pytorch"]
-    print(f"candle-fast / pytorch: {f[0] / t[0]:.2f}x the images/s, {f[1] / t[1]:.2f}x the peak RSS")
-if "candle-fast" in best and "candle-stock" in best:
-    print(f"candle-fast / candle-stock: {best['candle-fast'][0] / best['candle-stock'][0]:.1f}x the images/s")
-if "candle" in cpu1 and "pytorch" in cpu1:
-    print(f"one thread, CPU s/step: candle-fast {cpu1['candle']:.2f}, pytorch {cpu1['pytorch']:.2f}: "
-          f"candle-fast does {cpu1['pytorch'] / cpu1['candle']:.2f}x PyTorch's images per CPU second")
+    t = re.match(r"train \| (candle|pytorch).*?median ([\d.]+) images/s", line)
+    if t:
+        train[t[1]] = float(t[2])
+names = {"resnet18": "resnet18 64px batch 32x2 mlp 2048-2048-2048", "main": "resnet-small 64px batch 64x2 (README main job)"}
+for (shape, threads), r in rows.items():
+    print(f"\n{names.get(shape, shape)}, {threads} thread{'s' if threads > 1 else ''}")
+    print(f"  {'':8} {'s/step':>8} {'images/s':>9} {'cpu s/step':>10} {'peak RSS':>9}")
+    for impl in ("candle", "pytorch"):
+        if impl in r:
+            s, ips, cpu, rss = r[impl]
+            print(f"  {impl:8} {s:8.3f} {ips:9.1f} {cpu:10.2f} {rss:5d} MiB")
+    if "candle" in r and "pytorch" in r:
+        rss = r["candle"][3] / r["pytorch"][3]
+        print(f"  peak RSS candle / pytorch: {rss:.2f}x")
+        print(f"candle / pytorch ({shape}, {threads} thread{'s' if threads > 1 else ''}): {r['candle'][1] / r['pytorch'][1]:.2f}x the images/s")
+if train:
+    print("\nwhole train command (loader included) vs a PyTorch DataLoader loop, resnet-small 64px batch 64")
+    for impl, v in train.items():
+        print(f"  {impl:8} {v:8.1f} images/s")
+    if len(train) == 2:
+        print(f"candle / pytorch (train, loader included): {train['candle'] / train['pytorch']:.2f}x the images/s")
 EOF

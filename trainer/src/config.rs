@@ -63,24 +63,17 @@ pub enum Experience {
 impl Experience {
     /// Whether the representation is split into an invariant and an equivariant part.
     pub fn is_split(self) -> bool {
-        matches!(self, Self::SIE | Self::SIENoVar | Self::SIERotColor)
+        crate::methods::recipe(self).split
     }
 
     /// Whether the method has a predictor of view 2's embedding from view 1's and the latent.
     pub fn has_predictor(self) -> bool {
-        !matches!(
-            self,
-            Self::VICReg
-                | Self::SimCLR
-                | Self::SimCLRAugSelf
-                | Self::SimCLRAugSelfRotColor
-                | Self::VICRegPartInv
-        )
+        crate::methods::recipe(self).predictor
     }
 
     /// Whether the method has an AugSelf head (regressing the latent from two representations).
     pub fn is_augself(self) -> bool {
-        matches!(self, Self::SimCLRAugSelf | Self::SimCLRAugSelfRotColor)
+        crate::methods::recipe(self).pair_head
     }
 
     /// Whether the method's loss reads the transformation latent.
@@ -91,13 +84,7 @@ impl Experience {
     /// Whether the latent holds (delta floor hue, delta light hue) after the quaternion (the
     /// reference's "RotColor" methods, trained on `Dataset3DIEBenchRotColor`).
     pub fn colour_latent(self) -> bool {
-        matches!(
-            self,
-            Self::SIERotColor
-                | Self::SimCLRAugSelfRotColor
-                | Self::SimCLROnlyEquiRotColor
-                | Self::SimCLREquiModRotColor
-        )
+        crate::methods::recipe(self).colour_latent
     }
 
     /// Size of the transformation latent the predictor is conditioned on.

@@ -2,8 +2,9 @@
 //!
 //! Layout: [`config`] (flags), [`data`] (pairs of views, prefetching loader), [`params`]
 //! (named, seeded parameters), [`nn`], [`backbone`], [`predictor`], [`evaluator`] and [`model`]
-//! (the networks), [`loss`], [`methods`] (the SimCLR variants' heads and losses),
-//! [`checkpoint`] (safetensors, resume, torchvision export), [`train`] (the loop and its logs).
+//! (the networks), [`loss`], [`methods`] (one module per method: its heads and loss),
+//! [`checkpoint`] (safetensors, resume, torchvision export), [`train`] (the loop and its logs),
+//! [`synthetic`] (a seeded random batch for benchmarks and tests).
 //! [`ops`] holds the differentiable kernels.
 
 pub mod backbone;
@@ -19,6 +20,7 @@ pub mod nn;
 pub mod ops;
 pub mod params;
 pub mod predictor;
+pub mod synthetic;
 pub mod train;
 
 /// The exit status of a command: an error prints its chain on one line (`error: a: b: c`),

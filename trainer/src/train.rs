@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::checkpoint::{self, CheckpointMeta, CHECKPOINT_FILE, CONFIG_FILE, TORCHVISION_FILE};
 use crate::config::{DeviceKind, TrainArgs};
 use crate::data::{self, EpochLoader, LatentKind, PairDataset};
-use crate::model::{LossConfig, SslModel};
+use crate::model::{Batch, LossConfig, SslModel, StepStats};
 use crate::ops::adam::{Adam, AdamConfig};
 
 pub const LOG_FILE: &str = "log.jsonl";
@@ -42,7 +42,7 @@ pub fn device(kind: DeviceKind) -> anyhow::Result<Device> {
     })
 }
 
-fn loss_config(a: &TrainArgs) -> LossConfig {
+pub fn loss_config(a: &TrainArgs) -> LossConfig {
     LossConfig {
         sim_coeff: a.sim_coeff,
         std_coeff: a.std_coeff,
@@ -52,6 +52,28 @@ fn loss_config(a: &TrainArgs) -> LossConfig {
         ec_weight: a.ec_weight,
         rotation_supervision: a.rotation_supervision,
     }
+}
+
+/// The optimiser of `train`: Adam (the reference's `torch.optim.Adam`, L2 weight decay) over the
+/// trainable parameters, never the batch-norm running statistics.
+pub fn optimizer(model: &SslModel, args: &TrainArgs) -> candle_core::Result<Adam> {
+    let cfg = AdamConfig { lr: args.base_lr, weight_decay: args.wd, ..AdamConfig::default() };
+    Adam::new(model.params.params(), cfg)
+}
+
+/// One optimisation step as `train` runs it (and `bench_step` times it): the forward pass
+/// (batch norm in training mode), backward, Adam. `with_stats`: also the logged statistics.
+pub fn train_step(
+    model: &SslModel,
+    adam: &mut Adam,
+    batch: &Batch,
+    lc: &LossConfig,
+    with_stats: bool,
+) -> candle_core::Result<StepStats> {
+    let out = model.forward_train(batch, lc, with_stats)?;
+    let grads = out.total.backward()?;
+    adam.step(&grads)?;
+    Ok(out.stats)
 }
 
 /// Flattens a JSON object of numbers (nested objects joined with '.'), skipping nulls.
@@ -149,8 +171,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
     }
 
     let model = SslModel::new(&model_cfg, &device, args.seed)?;
-    let adam_cfg = AdamConfig { lr: args.base_lr, weight_decay: args.wd, ..AdamConfig::default() };
-    let mut adam = Adam::new(model.params.params(), adam_cfg)?;
+    let mut adam = optimizer(&model, args)?;
     let (mut epoch, mut global_step) = (0usize, 0u64);
     let log_path = args.exp_dir.join(LOG_FILE);
     let mut log = None;
@@ -227,12 +248,10 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
             let host = host?;
             let batch = host.to_device(&device)?;
             let log_now = (global_step + 1) % args.log_interval as u64 == 0;
-            let out = model.forward_train(&batch, &lc, log_now)?;
-            if !out.stats.loss.is_finite() {
-                bail!("epoch {epoch} step {global_step}: the loss is {} (diverged)", out.stats.loss);
+            let stats = train_step(&model, &mut adam, &batch, &lc, log_now)?;
+            if !stats.loss.is_finite() {
+                bail!("epoch {epoch} step {global_step}: the loss is {} (diverged)", stats.loss);
             }
-            let grads = out.total.backward()?;
-            adam.step(&grads)?;
             global_step += 1;
             epoch_steps += 1;
             summary.steps += 1;
@@ -240,7 +259,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
             images_seen += 2 * host.n;
 
             let mut flat = BTreeMap::new();
-            flatten("", &serde_json::to_value(&out.stats)?, &mut flat);
+            flatten("", &serde_json::to_value(&stats)?, &mut flat);
             for (k, v) in &flat {
                 let e = sums.entry(k.clone()).or_default();
                 e.0 += v;
@@ -248,7 +267,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
             }
             let secs = epoch_start.elapsed().as_secs_f64().max(1e-9);
             let ips = epoch_images as f64 / secs;
-            bar.set_message(format!("loss {:.4}  {:.1} img/s", out.stats.loss, ips));
+            bar.set_message(format!("loss {:.4}  {:.1} img/s", stats.loss, ips));
             bar.inc(1);
             if log_now {
                 let mut line = serde_json::json!({

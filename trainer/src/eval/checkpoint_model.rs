@@ -37,7 +37,7 @@ impl CheckpointModel {
     }
 
     pub fn has_predictor(&self) -> bool {
-        self.model.predictor.is_some()
+        self.model.predictor().is_some()
     }
 }
 

@@ -1,4 +1,5 @@
-//! AugSelf's head, as the reference's `SimCLRAugSelf` builds it: an MLP named `predictor`
+//! SimCLR + AugSelf (`SimCLRAugSelf[RotColor]`): SimCLR's projector and InfoNCE, plus AugSelf's
+//! head as the reference's `SimCLRAugSelf` builds it: an MLP named `predictor`
 //! (`nn.Sequential`: `predictor.0` Linear 2r -> 2r, ReLU, `predictor.2` Linear 2r -> 2r, ReLU,
 //! `predictor.4` Linear 2r -> latent, all with bias) on the two views' backbone representations
 //! concatenated, `[r1, r2]`. They are NOT detached: the head's MSE to the pair's latent (the whole
@@ -6,8 +7,22 @@
 
 use candle_core::{Result, Tensor};
 
-use crate::nn::Mlp;
+use super::{heads, scalar, Embeddings, LossInputs, Method, Recipe};
+use crate::config::ModelConfig;
+use crate::loss;
+use crate::model::{LossConfig, StepStats};
+use crate::nn::{Mlp, Mode, Projector};
 use crate::params::Scope;
+
+pub const SIMCLR_AUGSELF: Recipe = Recipe {
+    split: false,
+    predictor: false,
+    pair_head: true,
+    colour_latent: false,
+    build: |s, c, r| Ok(Box::new(SimClrAugSelf::new(s, c, r)?)),
+};
+
+pub const SIMCLR_AUGSELF_ROT_COLOR: Recipe = Recipe { colour_latent: true, ..SIMCLR_AUGSELF };
 
 pub struct AugSelfHead {
     mlp: Mlp,
@@ -22,5 +37,40 @@ impl AugSelfHead {
     /// The predicted latent (N, latent) of the pair whose representations are `r1`, `r2` (N, r).
     pub fn forward(&self, r1: &Tensor, r2: &Tensor) -> Result<Tensor> {
         self.mlp.forward(&Tensor::cat(&[r1, r2], 1)?)
+    }
+}
+
+pub struct SimClrAugSelf {
+    projector: Projector,
+    head: AugSelfHead,
+}
+
+impl SimClrAugSelf {
+    pub fn new(s: &Scope, c: &ModelConfig, r: usize) -> Result<Self> {
+        let projector = heads::whole(s, c, r)?;
+        let head = AugSelfHead::new(&s.pp("predictor"), r, c.latent_dim())?;
+        Ok(Self { projector, head })
+    }
+}
+
+impl Method for SimClrAugSelf {
+    fn embed(&self, repr: &Tensor, mode: Mode) -> Result<Embeddings> {
+        Ok((Some(self.projector.forward(repr, mode)?), None))
+    }
+
+    fn pair_head(&self, r1: &Tensor, r2: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(self.head.forward(r1, r2)?))
+    }
+
+    /// InfoNCE(x, y) + ec_weight * MSE(head([r1, r2]), latent).
+    fn loss(&self, inp: &LossInputs, lc: &LossConfig, st: &mut StepStats) -> Result<Tensor> {
+        let Some((pred, target)) = inp.pair else {
+            return Err(candle_core::Error::Msg("SimCLRAugSelf's loss needs the AugSelf head".into()));
+        };
+        let inv = loss::info_nce(inp.x, inp.y, lc.simclr_temp)?;
+        let aug = loss::mse(pred, target)?;
+        st.repr_loss_inv = Some(scalar(&inv)?);
+        st.repr_loss_equi = Some(scalar(&aug)?);
+        inv + (aug * lc.ec_weight)?
     }
 }

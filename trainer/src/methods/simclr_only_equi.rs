@@ -1,0 +1,53 @@
+//! `SimCLROnlyEqui[RotColor]`: one equivariant projector (`projector_equi`) on the whole
+//! representation, a predictor, and InfoNCE between the prediction and view 2's embedding.
+
+use candle_core::{Result, Tensor};
+
+use super::{heads, needed, predictor, scalar, Embeddings, LossInputs, Method, Recipe};
+use crate::config::ModelConfig;
+use crate::loss;
+use crate::model::{LossConfig, StepStats};
+use crate::nn::{Mode, Projector};
+use crate::params::Scope;
+use crate::predictor::Predictor;
+
+pub const SIMCLR_ONLY_EQUI: Recipe = Recipe {
+    split: false,
+    predictor: true,
+    pair_head: false,
+    colour_latent: false,
+    build: |s, c, r| Ok(Box::new(SimClrOnlyEqui::new(s, c, r)?)),
+};
+
+pub const SIMCLR_ONLY_EQUI_ROT_COLOR: Recipe = Recipe { colour_latent: true, ..SIMCLR_ONLY_EQUI };
+
+pub struct SimClrOnlyEqui {
+    equi: Projector,
+    predictor: Predictor,
+}
+
+impl SimClrOnlyEqui {
+    pub fn new(s: &Scope, c: &ModelConfig, r: usize) -> Result<Self> {
+        let equi = heads::whole_equi(s, c, r)?;
+        let predictor = predictor(s, c, equi.out_dim())?;
+        Ok(Self { equi, predictor })
+    }
+}
+
+impl Method for SimClrOnlyEqui {
+    fn embed(&self, repr: &Tensor, mode: Mode) -> Result<Embeddings> {
+        Ok((None, Some(self.equi.forward(repr, mode)?)))
+    }
+
+    fn predictor(&self) -> Option<&Predictor> {
+        Some(&self.predictor)
+    }
+
+    fn loss(&self, inp: &LossInputs, lc: &LossConfig, st: &mut StepStats) -> Result<Tensor> {
+        let name = "SimCLROnlyEqui";
+        let pred = needed(inp.pred, name, "a prediction")?;
+        let equi = loss::info_nce(pred, needed(inp.e2, name, "an equivariant embedding")?, lc.simclr_temp)?;
+        st.repr_loss_equi = Some(scalar(&equi)?);
+        Ok(equi)
+    }
+}
