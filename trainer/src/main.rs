@@ -6,6 +6,7 @@ use clap::Parser;
 fn main() -> std::process::ExitCode {
     // SAFETY: first statement of main: no other thread exists yet.
     unsafe { trainer::ops::prefer_single_candle_thread() };
+    trainer::ops::keep_freed_memory();
     trainer::exit_code(run())
 }
 

@@ -70,10 +70,15 @@ pub fn train_step(
     lc: &LossConfig,
     with_stats: bool,
 ) -> candle_core::Result<StepStats> {
-    let out = model.forward_train(batch, lc, with_stats)?;
-    let grads = out.total.backward()?;
-    adam.step(&grads)?;
-    Ok(out.stats)
+    // On one of rayon's workers: the ops' parallel loops then start from inside the pool
+    // instead of handing each loop over from this thread and sleeping until it is done (a
+    // wake-up and a sleep per op, about 5% of a one-thread step).
+    rayon::scope(|_| {
+        let out = model.forward_train(batch, lc, with_stats)?;
+        let grads = out.total.backward()?;
+        adam.step(&grads)?;
+        Ok(out.stats)
+    })
 }
 
 /// Flattens a JSON object of numbers (nested objects joined with '.'), skipping nulls.

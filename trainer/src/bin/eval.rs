@@ -196,6 +196,7 @@ fn report_command(
 fn main() -> std::process::ExitCode {
     // SAFETY: first statement of main: no other thread exists yet.
     unsafe { trainer::ops::prefer_single_candle_thread() };
+    trainer::ops::keep_freed_memory();
     trainer::exit_code(run())
 }
 
