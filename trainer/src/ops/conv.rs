@@ -2,7 +2,13 @@
 //!
 //! The im2col matrix `col` is (C*K*K, B*P) with P = OH*OW: one row per (input channel, kernel
 //! row, kernel column), one column per output pixel of each of a block of B images. Outputs are
-//! produced channel-major (O, N*P) and permuted to NCHW.
+//! produced block-major (each block's (O, B*P) product stored contiguously, blocks in order) and
+//! permuted to NCHW; the backward pass permutes the output gradient the same way.
+//!
+//! Threads: with enough blocks (at least two per thread: the early, large feature maps), each
+//! thread takes whole blocks (its own im2col, a one-thread gemm, its own partial weight
+//! gradient, summed at the end), which keeps both cores busy without a synchronisation per
+//! gemm; otherwise the blocks run in order and each gemm is threaded.
 //!
 //! Block size: large early feature maps go a few images at a time, so that `col` stays in the
 //! L2 cache between being written and being read by the gemm (and, backward, the column
@@ -157,26 +163,45 @@ fn col2im(g: &Geometry, col: &[f32], b: usize, x: &mut [f32]) {
     });
 }
 
-/// (N, O, P) -> (O, N*P), into `out`.
-fn to_channel_major(g: &Geometry, y: &[f32], out: &mut [f32]) {
+/// Where image `n`'s channel `o` lies in a block-major (O, B*P)-per-block buffer.
+fn block_major_offset(g: &Geometry, n: usize, o: usize) -> usize {
+    let (p, n0) = (g.p(), n / g.block * g.block);
+    let b = g.block.min(g.n - n0);
+    n0 * g.o * p + o * b * p + (n - n0) * p
+}
+
+/// (N, O, P) -> block-major, into `out`.
+fn to_block_major(g: &Geometry, y: &[f32], out: &mut [f32]) {
     let p = g.p();
-    out.par_chunks_mut(g.n * p).enumerate().for_each(|(o, row)| {
-        for (n, dst) in row.chunks_mut(p).enumerate() {
-            dst.copy_from_slice(&y[(n * g.o + o) * p..][..p]);
+    let image_len = g.o * p;
+    let per_block = g.block * image_len;
+    out.par_chunks_mut(per_block).enumerate().for_each(|(k, block)| {
+        let n0 = k * g.block;
+        for (i, src) in y[n0 * image_len..][..block.len()].chunks(image_len).enumerate() {
+            for o in 0..g.o {
+                let at = block_major_offset(g, n0 + i, o) - n0 * image_len;
+                block[at..at + p].copy_from_slice(&src[o * p..][..p]);
+            }
         }
     });
 }
 
-/// (O, N*P) -> (N, O, P).
+/// Block-major -> (N, O, P).
 fn to_batch_major(g: &Geometry, yt: &[f32]) -> Vec<f32> {
-    let (p, np) = (g.p(), g.n * g.p());
+    let p = g.p();
     let mut out = vec![0f32; yt.len()];
     out.par_chunks_mut(g.o * p).enumerate().for_each(|(n, image)| {
         for (o, dst) in image.chunks_mut(p).enumerate() {
-            dst.copy_from_slice(&yt[o * np + n * p..][..p]);
+            dst.copy_from_slice(&yt[block_major_offset(g, n, o)..][..p]);
         }
     });
     out
+}
+
+/// Whether each thread should take whole blocks (see the module docs).
+fn by_block(g: &Geometry) -> bool {
+    let threads = rayon::current_num_threads();
+    threads > 1 && g.n.div_ceil(g.block) >= 2 * threads
 }
 
 struct Conv2d {
@@ -200,15 +225,24 @@ impl CustomOp2 for Conv2d {
     ) -> Result<(CpuStorage, Shape)> {
         let g = self.geometry(xl.dims(), wl.dims())?;
         let (x, w) = (cpu::slice(xs, xl, self.name())?, cpu::slice(ws, wl, self.name())?);
-        let (p, np) = (g.p(), g.n * g.p());
-        let mut col = scratch::take(g.ckk() * g.block * p);
-        let mut yt = scratch::take(g.o * np);
-        for (n0, b) in g.blocks() {
+        let (p, ckk) = (g.p(), g.ckk());
+        let mut yt = scratch::take(g.o * g.n * p);
+        let block_product = |(n0, b): (usize, usize), dst: &mut [f32], parallel: bool| {
+            let mut col = scratch::take(ckk * b * p);
             im2col(&g, x, (n0, b), &mut col);
-            let dst = &mut yt[n0 * p..];
-            matmul(dst, np, (g.o, b * p, g.ckk()), Operand::plain(w), Operand::plain(&col), false);
+            matmul(dst, b * p, (g.o, b * p, ckk), Operand::plain(w), Operand::plain(&col), false, parallel);
+            scratch::give(col);
+        };
+        let blocks: Vec<_> = g.blocks().collect();
+        if by_block(&g) {
+            yt.par_chunks_mut(g.block * g.o * p)
+                .zip(blocks.par_iter())
+                .for_each(|(dst, &block)| block_product(block, dst, false));
+        } else {
+            for (n0, b) in blocks {
+                block_product((n0, b), &mut yt[n0 * g.o * p..][..b * g.o * p], true);
+            }
         }
-        scratch::give(col);
         let y = to_batch_major(&g, &yt);
         scratch::give(yt);
         Ok((CpuStorage::F32(y), Shape::from((g.n, g.o, g.oh, g.ow))))
@@ -222,30 +256,63 @@ impl CustomOp2 for Conv2d {
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let g = self.geometry(x.dims(), w.dims())?;
-        let (ckk, p, np) = (g.ckk(), g.p(), g.n * g.p());
+        let (ckk, p) = (g.ckk(), g.p());
         // The network input needs no gradient: skip the largest col2im of the step.
         let want_x = x.track_op();
-        let mut dyt = scratch::take(g.o * np);
-        cpu::with_data(dy, |dy| to_channel_major(&g, dy, &mut dyt))?;
-        let mut grad_w = vec![0f32; g.o * ckk];
+        let mut dyt = scratch::take(g.o * g.n * p);
+        cpu::with_data(dy, |dy| to_block_major(&g, dy, &mut dyt))?;
         let mut grad_x = if want_x { vec![0f32; x.elem_count()] } else { Vec::new() };
-        cpu::with_data(x, |x| {
+        let image_len = g.c * g.h * g.w;
+        let blocks: Vec<_> = g.blocks().collect();
+        // Each block's input-gradient slice, when wanted.
+        let grad_x_blocks: Vec<Option<&mut [f32]>> = if want_x {
+            grad_x.chunks_mut(g.block * image_len).map(Some).collect()
+        } else {
+            blocks.iter().map(|_| None).collect()
+        };
+        let dy_blocks: Vec<&[f32]> = dyt.chunks(g.block * g.o * p).collect();
+        let parallel = by_block(&g);
+        let grad_w = cpu::with_data(x, |x| {
             cpu::with_data(w, |w| {
-                let mut col = scratch::take(ckk * g.block * p);
-                let mut gcol = if want_x { scratch::take(ckk * g.block * p) } else { Vec::new() };
-                for (n0, b) in g.blocks() {
-                    let dy_block = Operand::columns(&dyt[n0 * p..], np);
+                // Adds block (n0, b)'s weight gradient to `grad_w`, and writes its input gradient.
+                let block_grads = |grad_w: &mut [f32],
+                                   (n0, b): (usize, usize),
+                                   dy: &[f32],
+                                   gx: Option<&mut [f32]>,
+                                   threaded: bool| {
+                    let mut col = scratch::take(ckk * b * p);
                     im2col(&g, x, (n0, b), &mut col);
                     let col_t = Operand::transposed(&col[..ckk * b * p]);
-                    matmul(&mut grad_w, ckk, (g.o, ckk, b * p), dy_block, col_t, n0 > 0);
-                    if want_x {
-                        matmul(&mut gcol, b * p, (ckk, b * p, g.o), Operand::transposed(w), dy_block, false);
-                        col2im(&g, &gcol, b, &mut grad_x[n0 * g.c * g.h * g.w..][..b * g.c * g.h * g.w]);
+                    matmul(grad_w, ckk, (g.o, ckk, b * p), Operand::plain(dy), col_t, true, threaded);
+                    scratch::give(col);
+                    if let Some(gx) = gx {
+                        let mut gcol = scratch::take(ckk * b * p);
+                        let (wt, dy) = (Operand::transposed(w), Operand::plain(dy));
+                        matmul(&mut gcol, b * p, (ckk, b * p, g.o), wt, dy, false, threaded);
+                        col2im(&g, &gcol, b, gx);
+                        scratch::give(gcol);
                     }
-                }
-                scratch::give(col);
-                if want_x {
-                    scratch::give(gcol);
+                };
+                let zeros = || vec![0f32; g.o * ckk];
+                if parallel {
+                    grad_x_blocks
+                        .into_par_iter()
+                        .zip(blocks.par_iter())
+                        .zip(dy_blocks.par_iter())
+                        .fold(zeros, |mut acc, ((gx, &block), dy)| {
+                            block_grads(&mut acc, block, dy, gx, false);
+                            acc
+                        })
+                        .reduce(zeros, |mut a, b| {
+                            a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                            a
+                        })
+                } else {
+                    let mut acc = zeros();
+                    for ((gx, &block), dy) in grad_x_blocks.into_iter().zip(&blocks).zip(&dy_blocks) {
+                        block_grads(&mut acc, block, dy, gx, true);
+                    }
+                    acc
                 }
             })
         })??;

@@ -23,11 +23,6 @@ impl<'a> Operand<'a> {
         Self { data, transposed: true, row_stride: None }
     }
 
-    /// Columns of a wider row-major matrix whose rows lie `row_stride` apart.
-    pub fn columns(data: &'a [f32], row_stride: usize) -> Self {
-        Self { data, transposed: false, row_stride: Some(row_stride) }
-    }
-
     /// (row stride, column stride) of the logical `rows` x `cols` matrix, and the number of
     /// elements its last entry lies past the first.
     fn strides(&self, rows: usize, cols: usize) -> (isize, isize, usize) {
@@ -44,7 +39,8 @@ impl<'a> Operand<'a> {
 }
 
 /// `dst` (m x n, row-major, rows `dst_row_stride` apart) = a (m x k) * b (k x n), or
-/// `dst += a * b` with `accumulate`. Threads over rayon's pool (its size follows RAYON_NUM_THREADS).
+/// `dst += a * b` with `accumulate`. `parallel`: threads over rayon's pool (its size follows
+/// RAYON_NUM_THREADS); else on the calling thread (callers that run several products at once).
 pub(crate) fn matmul(
     dst: &mut [f32],
     dst_row_stride: usize,
@@ -52,6 +48,7 @@ pub(crate) fn matmul(
     a: Operand,
     b: Operand,
     accumulate: bool,
+    parallel: bool,
 ) {
     if m == 0 || n == 0 {
         return;
@@ -71,7 +68,7 @@ pub(crate) fn matmul(
         "matmul: operand too small"
     );
     let threads = rayon::current_num_threads();
-    let parallelism = if threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
+    let parallelism = if parallel && threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
     // SAFETY: the asserts above keep every index the strides reach inside the three slices, and
     // `dst` is borrowed mutably so it cannot alias `a` or `b`.
     unsafe {

@@ -385,3 +385,27 @@ fn relu_backward_matches_finite_differences() {
     check_finite_differences("add_relu da", &f, &[a.clone(), b.clone()], 0, 1e-2);
     check_finite_differences("add_relu db", &f, &[a, b], 1, 1e-2);
 }
+
+#[test]
+fn conv_with_threads_taking_whole_blocks_matches_stock_candle() {
+    // Five one-image blocks on a two-thread pool: each thread takes whole blocks, with its own
+    // partial weight gradient (the path the early ResNet layers take on two cores).
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    let p = 1;
+    for (case, &(h, s)) in [(7usize, 1usize), (7, 2), (6, 1)].iter().enumerate() {
+        let x = Var::from_tensor(&rand_tensor(&[5, 3, h, h], 40 + case as u64)).unwrap();
+        let w = Var::from_tensor(&rand_tensor(&[4, 3, 3, 3], 50 + case as u64)).unwrap();
+        let grads_of = |out: Tensor| {
+            let r = rand_tensor(out.dims(), 9);
+            let g = (&out * r).unwrap().sum_all().unwrap().backward().unwrap();
+            (out, g.get(x.as_tensor()).unwrap().clone(), g.get(w.as_tensor()).unwrap().clone())
+        };
+        let want = grads_of(reference::conv2d(x.as_tensor(), w.as_tensor(), s, p).unwrap());
+        let got = pool.install(|| {
+            grads_of(super::conv::conv2d_blocked(x.as_tensor(), w.as_tensor(), s, p, 1).unwrap())
+        });
+        assert_close(&format!("by-block conv y, case {case}"), &got.0, &want.0, 1e-5);
+        assert_close(&format!("by-block conv dx, case {case}"), &got.1, &want.1, 1e-4);
+        assert_close(&format!("by-block conv dw, case {case}"), &got.2, &want.2, 1e-4);
+    }
+}
