@@ -13,6 +13,7 @@ pub mod config;
 pub mod data;
 pub mod eval;
 pub mod evaluator;
+pub mod floors;
 pub mod loss;
 pub mod methods;
 pub mod model;

@@ -13,6 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::checkpoint::{self, CheckpointMeta, CHECKPOINT_FILE, CONFIG_FILE, TORCHVISION_FILE};
 use crate::config::{DeviceKind, TrainArgs};
 use crate::data::{self, EpochLoader, LatentKind, PairDataset};
+use crate::floors::Floors;
 use crate::model::{Batch, LossConfig, SslModel, StepStats};
 use crate::ops::adam::{Adam, AdamConfig};
 
@@ -240,6 +241,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
     };
     let run_start = Instant::now();
     let mut images_seen = 0usize;
+    // The last full epoch's mean statistics and its floors, for the closing judgement.
+    let mut last_epoch: Option<(BTreeMap<String, f64>, Floors)> = None;
     'epochs: while epoch < args.epochs {
         let bar = progress_bar(args, steps_per_epoch, epoch);
         let loader =
@@ -249,8 +252,10 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
         let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
         let mut epoch_steps = 0usize;
         let mut epoch_images = 0usize;
+        let mut floors = Floors::new(num_classes);
         for host in loader {
             let host = host?;
+            floors.add(&host.labels, &host.latent, host.latent_dim);
             let batch = host.to_device(&device)?;
             let log_now = (global_step + 1) % args.log_interval as u64 == 0;
             let stats = train_step(&model, &mut adam, &batch, &lc, log_now)?;
@@ -301,6 +306,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
         }
         log.write(&line)?;
         summary.epoch_losses.push(sums.get("loss").map_or(f64::NAN, |(s, c)| s / *c as f64));
+        last_epoch = Some((sums.iter().map(|(k, (s, c))| (k.clone(), s / *c as f64)).collect(), floors));
         let meta = CheckpointMeta {
             epoch,
             global_step,
@@ -323,9 +329,53 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
         }
     }
     summary.images_per_s = images_seen as f64 / run_start.elapsed().as_secs_f64().max(1e-9);
+    if let (Some((means, floors)), false) = (&last_epoch, args.quiet) {
+        eprint!("{}", judgement(means, floors));
+    }
     // Each step runs the backbone's BatchNorms on two batches (one per view).
     checkpoint::export_backbone_torchvision(&model, &args.exp_dir.join(TORCHVISION_FILE), 2 * global_step)?;
     Ok(summary)
+}
+
+/// The last epoch's online top-1 and rotation R^2 beside what chance and a constant prediction
+/// score on the same pairs (see [`Floors`]).
+fn verdict(above: bool) -> &'static str {
+    if above {
+        "above"
+    } else {
+        "NOT above (nothing learnt yet that a probe can read)"
+    }
+}
+
+pub fn judgement(means: &BTreeMap<String, f64>, floors: &Floors) -> String {
+    let mut out = String::from("online evaluation, last epoch (mean over its training batches):\n");
+    let value = |key: &str| means.get(key).copied().unwrap_or(f64::NAN);
+    let top1 = |key: &str, part: &str| {
+        format!(
+            "  top-1 ({part}) {:5.1}%   chance {:.1}%, always the most frequent class {:.1}%: {}\n",
+            100.0 * value(key),
+            100.0 * floors.chance_top1(),
+            100.0 * floors.majority_top1(),
+            verdict(value(key) > floors.chance_top1().max(floors.majority_top1()))
+        )
+    };
+    let r2 = |key: &str, part: &str| {
+        format!(
+            "  rotation R^2 ({part}) {:6.3}   a constant quaternion {:.3} at best: {}\n",
+            value(key),
+            floors.constant_r2(),
+            verdict(value(key) > floors.constant_r2())
+        )
+    };
+    out += &top1("online.top1_repr", "whole");
+    if means.contains_key("online.top1_inv") {
+        out += &top1("online.top1_inv", "invariant part");
+    }
+    out += &r2("online.r2_repr", "whole");
+    if means.contains_key("online.r2_equi") {
+        out += &r2("online.r2_equi", "equivariant part");
+    }
+    out
 }
 
 fn progress_bar(args: &TrainArgs, steps: usize, epoch: usize) -> ProgressBar {
