@@ -28,8 +28,8 @@ impl Floors {
             }
         }
         for row in latent.chunks(latent_dim) {
-            for j in 0..4 {
-                let v = row[j] as f64;
+            for (j, &v) in row[..4].iter().enumerate() {
+                let v = v as f64;
                 self.sum[j] += v;
                 self.sum_sq[j] += v * v;
             }

@@ -3,12 +3,12 @@
 //! `--experience` to its module, so `train`, `bench_step` and `eval` build the same objects
 //! through [`crate::model::SslModel`].
 //!
-//! - [`vicreg`]: `VICReg`, `VICRegPartInv`.
-//! - [`simclr`]: `SimCLR`.
-//! - [`augself`]: `SimCLRAugSelf[RotColor]`.
-//! - [`simclr_only_equi`]: `SimCLROnlyEqui[RotColor]`.
-//! - [`equimod`]: `VICRegEquiMod`, `SimCLREquiMod[RotColor]`.
-//! - [`sie`]: `SIE`, `SIENoVar`, `SIERotColor`, `SIEOnlyEqui`.
+//! - [`vicreg`] holds `VICReg`, `VICRegPartInv`.
+//! - [`simclr`] holds `SimCLR`.
+//! - [`augself`] holds `SimCLRAugSelf[RotColor]`.
+//! - [`simclr_only_equi`] holds `SimCLROnlyEqui[RotColor]`.
+//! - [`equimod`] holds `VICRegEquiMod`, `SimCLREquiMod[RotColor]`.
+//! - [`sie`] holds `SIE`, `SIENoVar`, `SIERotColor`, `SIEOnlyEqui`.
 //!
 //! Adding a method: a module with a struct implementing [`Method`] and a [`Recipe`], a variant
 //! of [`Experience`] (its command-line name) and one line in [`recipe`].
