@@ -83,7 +83,7 @@ impl BasicBlock {
     }
 
     fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
-        let h = ops::relu(&self.bn1.forward(&self.conv1.forward(x)?, mode)?)?;
+        let h = self.bn1.forward_relu(&self.conv1.forward(x)?, mode)?;
         let h = if self.layout == Layout::Reference && self.stride != 1 { pad_hw(&h, 0, 1)? } else { h };
         let h = self.bn2.forward(&self.conv2.forward(&h)?, mode)?;
         let identity = match &self.downsample {
@@ -154,14 +154,14 @@ impl ResNet {
             Stem::Reference => {
                 let h = self.conv1.forward(&pad_hw(x, 2, 3)?)?;
                 // After ReLU every value is >= 0, so zero padding equals the reference's -1e4.
-                let h = ops::relu(&self.bn1.forward(&h, mode)?)?;
+                let h = self.bn1.forward_relu(&h, mode)?;
                 ops::max_pool2d(&pad_hw(&h, 0, 1)?, 3, 2, 0)?
             }
             Stem::Torchvision => {
-                let h = ops::relu(&self.bn1.forward(&self.conv1.forward(x)?, mode)?)?;
+                let h = self.bn1.forward_relu(&self.conv1.forward(x)?, mode)?;
                 ops::max_pool2d(&h, 3, 2, 1)?
             }
-            Stem::Small { .. } => ops::relu(&self.bn1.forward(&self.conv1.forward(x)?, mode)?)?,
+            Stem::Small { .. } => self.bn1.forward_relu(&self.conv1.forward(x)?, mode)?,
         };
         for stage in &self.stages {
             for block in stage {

@@ -64,10 +64,23 @@ impl BatchNorm {
     }
 
     pub fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
+        self.apply(x, mode, false)
+    }
+
+    /// relu(self.forward(x)), fused into one op in training mode.
+    pub fn forward_relu(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
+        self.apply(x, mode, true)
+    }
+
+    fn apply(&self, x: &Tensor, mode: Mode, relu: bool) -> Result<Tensor> {
         match mode {
             Mode::Train => {
-                let (y, mean, var) =
-                    ops::batch_norm_train(x, self.weight.as_tensor(), self.bias.as_tensor(), BN_EPS)?;
+                let (w, b) = (self.weight.as_tensor(), self.bias.as_tensor());
+                let (y, mean, var) = if relu {
+                    ops::batch_norm_relu_train(x, w, b, BN_EPS)?
+                } else {
+                    ops::batch_norm_train(x, w, b, BN_EPS)?
+                };
                 let m = BN_MOMENTUM;
                 let rm = ((self.running_mean.as_tensor() * (1.0 - m))? + (mean.detach() * m)?)?;
                 let rv = ((self.running_var.as_tensor() * (1.0 - m))? + (var.detach() * m)?)?;
@@ -82,7 +95,13 @@ impl BatchNorm {
                 let scale =
                     (self.running_var.as_tensor() + BN_EPS)?.sqrt()?.recip()?.mul(self.weight.as_tensor())?;
                 let shift = (self.bias.as_tensor() - self.running_mean.as_tensor().mul(&scale)?)?;
-                x.broadcast_mul(&scale.reshape(shape.clone())?)?.broadcast_add(&shift.reshape(shape)?)
+                let y =
+                    x.broadcast_mul(&scale.reshape(shape.clone())?)?.broadcast_add(&shift.reshape(shape)?)?;
+                if relu {
+                    ops::relu(&y)
+                } else {
+                    Ok(y)
+                }
             }
         }
     }
@@ -113,7 +132,7 @@ impl Projector {
     pub fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
         let mut h = x.clone();
         for (lin, bn) in &self.hidden {
-            h = crate::ops::relu(&bn.forward(&lin.forward(&h)?, mode)?)?;
+            h = bn.forward_relu(&lin.forward(&h)?, mode)?;
         }
         self.last.forward(&h)
     }

@@ -2,6 +2,10 @@
 //! and shift in one pass; the backward is the closed form
 //! dx = gamma/sigma * (dy - mean(dy) - xhat * mean(dy * xhat)), dgamma = sum(dy * xhat),
 //! dbeta = sum(dy), also in one pass over x and dy after the per-channel sums.
+//!
+//! With `relu`, the op also applies max(0, .) to its output (BN+ReLU, as every ResNet stem and
+//! block and every projector layer uses it): one pass and one graph node fewer each way, and the
+//! backward masks dy by y > 0 before the closed form.
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
@@ -82,14 +86,15 @@ fn channel_stats(g: Geometry, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
         .unzip()
 }
 
-/// y = (x - mean) * scale + shift, per channel, for an (N, C, S) tensor.
-fn normalise(g: Geometry, x: &[f32], mean: &[f32], scale: &[f32], shift: &[f32]) -> Vec<f32> {
+/// y = (x - mean) * scale + shift, per channel, for an (N, C, S) tensor; max(0, y) with `relu`.
+fn normalise(g: Geometry, x: &[f32], mean: &[f32], scale: &[f32], shift: &[f32], relu: bool) -> Vec<f32> {
     let mut y = vec![0f32; x.len()];
+    let floor = if relu { 0.0 } else { f32::NEG_INFINITY };
     y.par_chunks_mut(g.c * g.s).zip(x.par_chunks(g.c * g.s)).for_each(|(y, x)| {
         for c in 0..g.c {
             let (m, a, b) = (mean[c], scale[c], shift[c]);
             for (y, x) in y[c * g.s..][..g.s].iter_mut().zip(&x[c * g.s..][..g.s]) {
-                *y = (x - m) * a + b;
+                *y = ((x - m) * a + b).max(floor);
             }
         }
     });
@@ -100,6 +105,7 @@ fn normalise(g: Geometry, x: &[f32], mean: &[f32], scale: &[f32], shift: &[f32])
 struct BatchNorm {
     mean: Vec<f32>,
     inv_std: Vec<f32>,
+    relu: bool,
 }
 
 impl CustomOp3 for BatchNorm {
@@ -121,7 +127,7 @@ impl CustomOp3 for BatchNorm {
         let (gamma, beta) = (cpu::slice(gs, gl, self.name())?, cpu::slice(bs, bl, self.name())?);
         check_channels(g, gamma.len(), beta.len())?;
         let scale: Vec<f32> = (0..g.c).map(|c| self.inv_std[c] * gamma[c]).collect();
-        Ok((CpuStorage::F32(normalise(g, x, &self.mean, &scale, beta)), xl.shape().clone()))
+        Ok((CpuStorage::F32(normalise(g, x, &self.mean, &scale, beta, self.relu)), xl.shape().clone()))
     }
 
     fn bwd(
@@ -129,11 +135,35 @@ impl CustomOp3 for BatchNorm {
         x: &Tensor,
         gamma: &Tensor,
         _beta: &Tensor,
-        _y: &Tensor,
+        y: &Tensor,
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let g = Geometry::of(x.dims())?;
         let gamma = cpu::with_data(gamma, |d| d.to_vec())?;
+        // Through the ReLU: the gradient where the output was clamped is 0 (also at exactly 0,
+        // as PyTorch's ReLU).
+        let masked;
+        let dy = if self.relu {
+            let m = cpu::with_data(y, |y| {
+                cpu::with_data(dy, |dy| {
+                    let mut out = vec![0f32; dy.len()];
+                    out.par_chunks_mut(1 << 14)
+                        .zip(y.par_chunks(1 << 14))
+                        .zip(dy.par_chunks(1 << 14))
+                        .for_each(|((o, y), d)| {
+                            o.iter_mut()
+                                .zip(y)
+                                .zip(d)
+                                .for_each(|((o, &y), &d)| *o = if y > 0.0 { d } else { 0.0 })
+                        });
+                    out
+                })
+            })??;
+            masked = cpu::tensor(m, dy.shape())?;
+            &masked
+        } else {
+            dy
+        };
         let (grad_x, sum_dy, sum_dy_xhat) = cpu::with_data(x, |x| {
             cpu::with_data(dy, |dy| {
                 let (sum_dy, sum_dy_xhat) = self.grad_sums(g, x, dy);
@@ -208,12 +238,13 @@ fn check_channels(g: Geometry, gamma: usize, beta: usize) -> Result<()> {
     Ok(())
 }
 
-/// CPU f32 batch norm (training mode); see the module docs.
+/// CPU f32 batch norm (training mode), followed by a ReLU with `relu`; see the module docs.
 pub(crate) fn batch_norm_train(
     x: &Tensor,
     gamma: &Tensor,
     beta: &Tensor,
     eps: f64,
+    relu: bool,
 ) -> Result<(Tensor, Tensor, Tensor)> {
     let x = x.contiguous()?;
     let g = Geometry::of(x.dims())?;
@@ -222,6 +253,6 @@ pub(crate) fn batch_norm_train(
     let bessel = g.m() as f64 / (g.m().max(2) - 1) as f64;
     let unbiased = var.iter().map(|&v| (v as f64 * bessel) as f32).collect();
     let mean_t = cpu::tensor(mean.clone(), g.c)?;
-    let y = x.apply_op3(&gamma.contiguous()?, &beta.contiguous()?, BatchNorm { mean, inv_std })?;
+    let y = x.apply_op3(&gamma.contiguous()?, &beta.contiguous()?, BatchNorm { mean, inv_std, relu })?;
     Ok((y, mean_t, cpu::tensor(unbiased, g.c)?))
 }

@@ -48,9 +48,24 @@ pub fn batch_norm_train(
     eps: f64,
 ) -> Result<(Tensor, Tensor, Tensor)> {
     if cpu::is_cpu_f32(&[x, gamma, beta]) {
-        batch_norm::batch_norm_train(x, gamma, beta, eps)
+        batch_norm::batch_norm_train(x, gamma, beta, eps, false)
     } else {
         reference::batch_norm_train(x, gamma, beta, eps)
+    }
+}
+
+/// relu(batch norm) in training mode, as one op on the CPU (see [`batch_norm_train`]).
+pub fn batch_norm_relu_train(
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    eps: f64,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    if cpu::is_cpu_f32(&[x, gamma, beta]) {
+        batch_norm::batch_norm_train(x, gamma, beta, eps, true)
+    } else {
+        let (y, mean, var) = reference::batch_norm_train(x, gamma, beta, eps)?;
+        Ok((y.relu()?, mean, var))
     }
 }
 

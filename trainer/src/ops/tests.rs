@@ -409,3 +409,30 @@ fn conv_with_threads_taking_whole_blocks_matches_stock_candle() {
         assert_close(&format!("by-block conv dw, case {case}"), &got.2, &want.2, 1e-4);
     }
 }
+
+#[test]
+fn fused_batch_norm_relu_matches_batch_norm_then_relu() {
+    for dims in [&[4, 3, 5, 6][..], &[6, 5][..]] {
+        let (x, g, b) = bn_inputs(dims);
+        let vars: Vec<Var> = [&x, &g, &b].iter().map(|t| Var::from_tensor(t).unwrap()).collect();
+        let r = rand_tensor(dims, 22);
+        let [x_, g_, b_] = [0, 1, 2].map(|i| vars[i].as_tensor().clone());
+        let run = |y: Tensor| {
+            let grads = (&y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            let mut out = vec![y];
+            out.extend(vars.iter().map(|v| grads.get(v.as_tensor()).unwrap().clone()));
+            out
+        };
+        let (fused_y, fused_mean, fused_var) = super::batch_norm_relu_train(&x_, &g_, &b_, 1e-5).unwrap();
+        let (ry, rmean, rvar) = reference::batch_norm_train(&x_, &g_, &b_, 1e-5).unwrap();
+        assert_close("bn+relu mean", &fused_mean, &rmean, 1e-5);
+        assert_close("bn+relu var", &fused_var, &rvar, 1e-5);
+        let fused = run(fused_y);
+        let slow = run(ry.relu().unwrap());
+        let clamped = values(&fused[0]).iter().filter(|&&v| v == 0.0).count();
+        assert!(clamped > 0 && clamped < fused[0].elem_count(), "the ReLU clamps some outputs: {clamped}");
+        for (name, (f, s)) in ["y", "dx", "dgamma", "dbeta"].iter().zip(fused.iter().zip(&slow)) {
+            assert_close(&format!("bn+relu {name} {dims:?}"), f, s, 1e-4);
+        }
+    }
+}
