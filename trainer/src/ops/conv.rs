@@ -6,9 +6,10 @@
 //! permuted to NCHW; the backward pass permutes the output gradient the same way.
 //!
 //! Threads: with enough blocks (at least two per thread: the early, large feature maps), each
-//! thread takes whole blocks (its own im2col, a one-thread gemm, its own partial weight
-//! gradient, summed at the end), which keeps both cores busy without a synchronisation per
-//! gemm; otherwise the blocks run in order and each gemm is threaded.
+//! thread takes whole blocks (its own im2col, a one-thread gemm, a partial weight gradient per
+//! block, summed in block order at the end so that results do not depend on scheduling), which
+//! keeps both cores busy without a synchronisation per gemm; otherwise the blocks run in order
+//! and each gemm is threaded.
 //!
 //! Block size: large early feature maps go a few images at a time, so that `col` stays in the
 //! L2 cache between being written and being read by the gemm (and, backward, the column
@@ -295,18 +296,24 @@ impl CustomOp2 for Conv2d {
                 };
                 let zeros = || vec![0f32; g.o * ckk];
                 if parallel {
-                    grad_x_blocks
+                    let partials: Vec<Vec<f32>> = grad_x_blocks
                         .into_par_iter()
                         .zip(blocks.par_iter())
                         .zip(dy_blocks.par_iter())
-                        .fold(zeros, |mut acc, ((gx, &block), dy)| {
+                        .map(|((gx, &block), dy)| {
+                            let mut acc = zeros();
                             block_grads(&mut acc, block, dy, gx, false);
                             acc
                         })
-                        .reduce(zeros, |mut a, b| {
-                            a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                            a
-                        })
+                        .collect();
+                    // Summed in block order, so every run gives the same bits (a work-stealing
+                    // reduce would add in whatever order the threads finished: resumed runs
+                    // would drift from uninterrupted ones).
+                    let mut acc = zeros();
+                    for partial in &partials {
+                        acc.iter_mut().zip(partial).for_each(|(a, b)| *a += b);
+                    }
+                    acc
                 } else {
                     let mut acc = zeros();
                     for ((gx, &block), dy) in grad_x_blocks.into_iter().zip(&blocks).zip(&dy_blocks) {
