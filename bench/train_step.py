@@ -303,6 +303,8 @@ def check(a):
         if key in named and named[key].grad is not None:
             row(f"grad {key}", grad_err(key), 2e-3)
     row(f"worst of {len(errs)} gradients: {errs[0][1]}", errs[0][0], 2e-3)
+    blind = [k for k, p in named.items() if p.grad is not None and p.grad.norm() == 0]
+    row(f"gradients that are exactly 0 (nothing compared there){': ' + blind[0] if blind else ''}", len(blind), 0)
     largest = max(max(grads[k].norm().item(), named[k].grad.norm().item()) for k in noise) / (floor * 1e3) if noise else 0.0
     row(f"{len(noise)} pre-BN bias gradients (0 exactly): largest / median norm", largest, 1e-4)
     opt.step()
@@ -330,8 +332,14 @@ def check(a):
 def write_fixture(a, loss, eval_loss, loss1, named, candle_grads):
     """PyTorch's numbers for trainer/tests/torch_step.rs: the losses and, for a few parameters,
     the gradient's norm and first values (what our test recomputes from the same seed)."""
-    pick = [k for k in named if k.endswith("conv1.weight") or ".0.weight" in k][:12]
-    pick += [k for k in ("predictor.hypernet.net.0.weight", "evaluator.classifier_repr.weight") if k in named and k not in pick]
+    # Every kind of layer, inside and outside the residual branches; none whose gradient is 0.
+    wanted = ["backbone.conv1.weight", "backbone.bn1.weight", "backbone.layer1.0.conv1.weight", "backbone.layer1.0.bn1.bias",
+              "backbone.layer1.0.conv2.weight", "backbone.layer1.0.bn2.weight", "backbone.layer2.0.conv1.weight",
+              "backbone.layer2.0.conv2.weight", "backbone.layer2.0.downsample.0.weight", "backbone.layer3.0.conv2.weight",
+              "backbone.layer4.0.conv1.weight", "backbone.layer4.0.bn2.weight", "projector_inv.0.weight", "projector_equi.3.weight",
+              "projector_equi.6.weight", "predictor.hypernet.net.0.weight", "evaluator.classifier_repr.weight",
+              "evaluator.predictor_angles_equi_repr.0.weight"]
+    pick = [k for k in wanted if k in named and named[k].grad is not None and named[k].grad.norm() > 0]
     out = {
         "made_by": f"bench/train_step.py --write-fixture, PyTorch {torch.__version__}",
         "shape": {"arch": a.arch, "resolution": a.resolution, "batch": a.batch, "mlp": a.mlp, "equi": a.equi, "num_classes": a.num_classes},

@@ -2,16 +2,23 @@
 //! online evaluator's numbers at the end of `train` can be judged: top-1 against 1/classes and
 //! against always answering the most frequent class; rotation R^2 (the reference's, see
 //! [`crate::eval::metrics::r2_reference`]) against the best constant quaternion (each
-//! component's mean), which is what a head that learnt nothing from the images converges to.
+//! component's mean over the epoch), which is what a head that learnt nothing from the images
+//! converges to. Like the online metric, that R^2 is computed per batch (the reference's R^2
+//! subtracts the batch's own mean) and averaged over the epoch's batches.
 
-/// Label counts and the quaternion targets' sums of one epoch.
-#[derive(Default)]
-pub struct Floors {
-    counts: Vec<usize>,
-    /// Per quaternion component: sum and sum of squares.
+/// Per quaternion component: sum and sum of squares, over `pairs` rows.
+#[derive(Clone, Copy, Default)]
+struct Moments {
     sum: [f64; 4],
     sum_sq: [f64; 4],
     pairs: usize,
+}
+
+/// Label counts and the quaternion targets' moments, per batch, of one epoch.
+#[derive(Default)]
+pub struct Floors {
+    counts: Vec<usize>,
+    batches: Vec<Moments>,
 }
 
 impl Floors {
@@ -27,14 +34,16 @@ impl Floors {
                 *c += 1;
             }
         }
+        let mut m = Moments::default();
         for row in latent.chunks(latent_dim) {
             for (j, &v) in row[..4].iter().enumerate() {
                 let v = v as f64;
-                self.sum[j] += v;
-                self.sum_sq[j] += v * v;
+                m.sum[j] += v;
+                m.sum_sq[j] += v * v;
             }
-            self.pairs += 1;
+            m.pairs += 1;
         }
+        self.batches.push(m);
     }
 
     /// 1 / classes.
@@ -48,18 +57,26 @@ impl Floors {
         self.counts.iter().copied().max().unwrap_or(0) as f64 / total.max(1) as f64
     }
 
-    /// The reference's R^2 of predicting every pair's quaternion by the per-component means:
-    /// 1 - sum_j sum_i (t_ij - m_j)^2 / sum_ij (t_ij - m)^2, m the mean of all elements. (The
-    /// overall mean alone scores 0.)
+    /// The mean over batches of the reference's R^2 of predicting every pair's quaternion by
+    /// the epoch's per-component means m_j: per batch, 1 - sum_ij (t_ij - m_j)^2 /
+    /// sum_ij (t_ij - mean)^2, mean the batch's mean of all elements. (The batch's overall mean
+    /// scores 0.)
     pub fn constant_r2(&self) -> f64 {
-        let n = self.pairs as f64;
-        if self.pairs < 2 {
+        let pairs: usize = self.batches.iter().map(|b| b.pairs).sum();
+        if pairs < 2 {
             return f64::NAN;
         }
-        let residual: f64 = (0..4).map(|j| self.sum_sq[j] - self.sum[j] * self.sum[j] / n).sum();
-        let all_sum: f64 = self.sum.iter().sum();
-        let total = self.sum_sq.iter().sum::<f64>() - all_sum * all_sum / (4.0 * n);
-        1.0 - residual / total
+        let m: [f64; 4] =
+            std::array::from_fn(|j| self.batches.iter().map(|b| b.sum[j]).sum::<f64>() / pairs as f64);
+        let per_batch = self.batches.iter().filter(|b| b.pairs >= 2).map(|b| {
+            let n = b.pairs as f64;
+            let residual: f64 = (0..4).map(|j| b.sum_sq[j] - 2.0 * m[j] * b.sum[j] + n * m[j] * m[j]).sum();
+            let all_sum: f64 = b.sum.iter().sum();
+            let total = b.sum_sq.iter().sum::<f64>() - all_sum * all_sum / (4.0 * n);
+            1.0 - residual / total
+        });
+        let r2: Vec<f64> = per_batch.collect();
+        r2.iter().sum::<f64>() / r2.len().max(1) as f64
     }
 }
 
@@ -78,5 +95,19 @@ mod tests {
         // Column means (0.5, 0.25, 0, 0.25): residual 1 + 0.75 + 0 + 0.75 = 2.5; overall mean
         // 0.25: total 4 - 16 * 0.0625 = 3; R^2 = 1 - 2.5/3.
         assert!((f.constant_r2() - (1.0 - 2.5 / 3.0)).abs() < 1e-12);
+        // A second batch of (0,0,1,0) twice: the epoch's means become (1/3, 1/6, 1/3, 1/6) and
+        // the floor is the mean of the two batches' R^2 of that constant, each written out.
+        f.add(&[2, 2], &[0., 0., 1., 0., 0., 0., 1., 0.], 4);
+        let m = [2.0 / 6.0, 1.0 / 6.0, 2.0 / 6.0, 1.0 / 6.0];
+        let r2 = |rows: &[[f64; 4]]| {
+            let mean = rows.iter().flatten().sum::<f64>() / (4 * rows.len()) as f64;
+            let sse: f64 = rows.iter().map(|r| (0..4).map(|j| (r[j] - m[j]).powi(2)).sum::<f64>()).sum();
+            let sst: f64 = rows.iter().flatten().map(|v| (v - mean).powi(2)).sum();
+            1.0 - sse / sst
+        };
+        let want = (r2(&[[1., 0., 0., 0.], [0., 1., 0., 0.], [1., 0., 0., 0.], [0., 0., 0., 1.]])
+            + r2(&[[0., 0., 1., 0.], [0., 0., 1., 0.]]))
+            / 2.0;
+        assert!((f.constant_r2() - want).abs() < 1e-12, "{} vs {want}", f.constant_r2());
     }
 }

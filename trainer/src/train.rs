@@ -337,8 +337,6 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
     Ok(summary)
 }
 
-/// The last epoch's online top-1 and rotation R^2 beside what chance and a constant prediction
-/// score on the same pairs (see [`Floors`]).
 fn verdict(above: bool) -> &'static str {
     if above {
         "above"
@@ -347,6 +345,8 @@ fn verdict(above: bool) -> &'static str {
     }
 }
 
+/// The last epoch's online top-1 and rotation R^2 beside what chance and a constant prediction
+/// score on the same pairs (see [`Floors`]).
 pub fn judgement(means: &BTreeMap<String, f64>, floors: &Floors) -> String {
     let mut out = String::from("online evaluation, last epoch (mean over its training batches):\n");
     let value = |key: &str| means.get(key).copied().unwrap_or(f64::NAN);

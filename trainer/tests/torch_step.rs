@@ -1,4 +1,5 @@
-//! The training step is the reference's computation: `train`'s model (seed 0) on the seeded
+//! The training step is the reference's computation: `train`'s model (seed 0, residual branches
+//! woken, see `synthetic::wake_residual_branches`) on the seeded
 //! synthetic batch gives the losses and gradients that PyTorch gives for the reference model
 //! loaded with the same weights (`tests/fixtures/torch_step/torch_step.json`, written by
 //! `bench/train_step.py --check DIR --write-fixture FILE` after `bench_step --dump DIR`; the
@@ -44,6 +45,7 @@ fn the_step_matches_pytorch_on_the_reference_model() {
     let classes = s["num_classes"].as_u64().unwrap() as usize;
     let cfg = args.model_config(classes).unwrap();
     let model = SslModel::new(&cfg, &Device::Cpu, args.seed).unwrap();
+    trainer::synthetic::wake_residual_branches(&model).unwrap();
     let batch = trainer::synthetic::batch(
         args.batch_size,
         args.resolution as usize,
@@ -66,6 +68,7 @@ fn the_step_matches_pytorch_on_the_reference_model() {
         let v: Vec<f32> = g.flatten_all().unwrap().to_vec1().unwrap();
         let norm = v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
         let want_norm = want["norm"].as_f64().unwrap();
+        assert!(want_norm > 0.0, "{name}: a pinned gradient must not be 0");
         close(norm, want_norm, 1e-3, &format!("|grad {name}|"));
         for (i, w) in want["head"].as_array().unwrap().iter().enumerate() {
             let w = w.as_f64().unwrap();

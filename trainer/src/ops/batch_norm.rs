@@ -89,12 +89,14 @@ fn channel_stats(g: Geometry, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
 /// y = (x - mean) * scale + shift, per channel, for an (N, C, S) tensor; max(0, y) with `relu`.
 fn normalise(g: Geometry, x: &[f32], mean: &[f32], scale: &[f32], shift: &[f32], relu: bool) -> Vec<f32> {
     let mut y = vec![0f32; x.len()];
-    let floor = if relu { 0.0 } else { f32::NEG_INFINITY };
     y.par_chunks_mut(g.c * g.s).zip(x.par_chunks(g.c * g.s)).for_each(|(y, x)| {
         for c in 0..g.c {
             let (m, a, b) = (mean[c], scale[c], shift[c]);
-            for (y, x) in y[c * g.s..][..g.s].iter_mut().zip(&x[c * g.s..][..g.s]) {
-                *y = ((x - m) * a + b).max(floor);
+            let pairs = y[c * g.s..][..g.s].iter_mut().zip(&x[c * g.s..][..g.s]);
+            if relu {
+                pairs.for_each(|(y, x)| *y = ((x - m) * a + b).max(0.0));
+            } else {
+                pairs.for_each(|(y, x)| *y = (x - m) * a + b);
             }
         }
     });

@@ -6,7 +6,7 @@
 //! permuted to NCHW; the backward pass permutes the output gradient the same way.
 //!
 //! Threads: with enough blocks (at least two per thread: the early, large feature maps), each
-//! thread takes whole blocks (its own im2col, a one-thread gemm, a partial weight gradient per
+//! thread takes whole blocks (its own im2col buffer, a one-thread gemm, a partial weight gradient per
 //! block, summed in block order at the end so that results do not depend on scheduling), which
 //! keeps both cores busy without a synchronisation per gemm; otherwise the blocks run in order
 //! and each gemm is threaded.

@@ -9,26 +9,22 @@ pub(crate) struct Operand<'a> {
     pub data: &'a [f32],
     /// Read the stored matrix transposed.
     pub transposed: bool,
-    /// Distance between stored rows, when not densely packed (a block of columns of a wider
-    /// matrix).
-    pub row_stride: Option<usize>,
 }
 
 impl<'a> Operand<'a> {
     pub fn plain(data: &'a [f32]) -> Self {
-        Self { data, transposed: false, row_stride: None }
+        Self { data, transposed: false }
     }
 
     pub fn transposed(data: &'a [f32]) -> Self {
-        Self { data, transposed: true, row_stride: None }
+        Self { data, transposed: true }
     }
 
     /// (row stride, column stride) of the logical `rows` x `cols` matrix, and the number of
     /// elements its last entry lies past the first.
     fn strides(&self, rows: usize, cols: usize) -> (isize, isize, usize) {
         let (stored_rows, stored_cols) = if self.transposed { (cols, rows) } else { (rows, cols) };
-        let ld = self.row_stride.unwrap_or(stored_cols);
-        assert!(ld >= stored_cols, "matmul: row stride {ld} below the row length {stored_cols}");
+        let ld = stored_cols;
         let extent = (stored_rows - 1) * ld + stored_cols;
         if self.transposed {
             (1, ld as isize, extent)

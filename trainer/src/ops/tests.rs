@@ -388,12 +388,17 @@ fn relu_backward_matches_finite_differences() {
 
 #[test]
 fn conv_with_threads_taking_whole_blocks_matches_stock_candle() {
-    // Five one-image blocks on a two-thread pool: each thread takes whole blocks, with its own
-    // partial weight gradient (the path the early ResNet layers take on two cores).
+    // On a two-thread pool, five one-image blocks and seven images in two-image blocks (the last
+    // one partial): each thread takes whole blocks, with per-block weight gradients (the path the
+    // early ResNet layers take on two cores).
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
     let p = 1;
-    for (case, &(h, s)) in [(7usize, 1usize), (7, 2), (6, 1)].iter().enumerate() {
-        let x = Var::from_tensor(&rand_tensor(&[5, 3, h, h], 40 + case as u64)).unwrap();
+    for (case, &(n, block, h, s)) in
+        [(5usize, 1usize, 7usize, 1usize), (5, 1, 7, 2), (5, 1, 6, 1), (7, 2, 7, 1), (7, 2, 7, 2)]
+            .iter()
+            .enumerate()
+    {
+        let x = Var::from_tensor(&rand_tensor(&[n, 3, h, h], 40 + case as u64)).unwrap();
         let w = Var::from_tensor(&rand_tensor(&[4, 3, 3, 3], 50 + case as u64)).unwrap();
         let grads_of = |out: Tensor| {
             let r = rand_tensor(out.dims(), 9);
@@ -402,7 +407,7 @@ fn conv_with_threads_taking_whole_blocks_matches_stock_candle() {
         };
         let want = grads_of(reference::conv2d(x.as_tensor(), w.as_tensor(), s, p).unwrap());
         let got = pool.install(|| {
-            grads_of(super::conv::conv2d_blocked(x.as_tensor(), w.as_tensor(), s, p, 1).unwrap())
+            grads_of(super::conv::conv2d_blocked(x.as_tensor(), w.as_tensor(), s, p, block).unwrap())
         });
         assert_close(&format!("by-block conv y, case {case}"), &got.0, &want.0, 1e-5);
         assert_close(&format!("by-block conv dx, case {case}"), &got.1, &want.1, 1e-4);

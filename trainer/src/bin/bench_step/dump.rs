@@ -1,7 +1,9 @@
 //! `bench_step --dump DIR`: what `bench/train_step.py --check DIR` needs to run the same step in
 //! PyTorch and compare, all under our (= the reference's) state-dict names:
 //!
-//! - `init.safetensors`: every parameter and batch-norm buffer before the step;
+//! - `init.safetensors`: every parameter and batch-norm buffer before the step (the residual
+//!   branches' zero-initialised last BN scales set to 1 first, see
+//!   [`trainer::synthetic::wake_residual_branches`]);
 //! - `batch.safetensors`: `x1`, `x2` (N, 3, R, R), `latent` (N, L), `labels` (N,) i64;
 //! - `grads.safetensors`: the gradient of the step's total loss for every parameter;
 //! - `after.safetensors`: parameters and buffers after one Adam step;
@@ -28,6 +30,7 @@ fn save(dir: &Path, name: &str, tensors: &HashMap<String, Tensor>) -> Result<()>
 
 pub fn write(dir: &Path, model: &SslModel, adam: &mut Adam, batch: &Batch, lc: &LossConfig) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    trainer::synthetic::wake_residual_branches(model)?;
     save(dir, "init.safetensors", &snapshot(model)?)?;
     let batch_tensors = HashMap::from([
         ("x1".to_string(), batch.x1.clone()),
@@ -52,7 +55,6 @@ pub fn write(dir: &Path, model: &SslModel, adam: &mut Adam, batch: &Batch, lc: &
     let losses = serde_json::json!({
         "step0": { "ssl": out.stats.loss, "eval": out.stats.eval_loss },
         "step1": { "ssl": again.stats.loss, "eval": again.stats.eval_loss },
-        "terms0": out.stats,
     });
     let path = dir.join("losses.json");
     std::fs::write(&path, serde_json::to_string_pretty(&losses)?)

@@ -66,6 +66,7 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> Result<()> {
     let args = Args::parse();
+    anyhow::ensure!(args.steps >= 1, "--steps must be at least 1");
     let targs = train_args(&args.train_flags)?;
     if args.ops {
         return ops::bench_ops(targs.batch_size);
