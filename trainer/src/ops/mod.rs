@@ -47,11 +47,7 @@ pub fn batch_norm_train(
     beta: &Tensor,
     eps: f64,
 ) -> Result<(Tensor, Tensor, Tensor)> {
-    if cpu::is_cpu_f32(&[x, gamma, beta]) {
-        batch_norm::batch_norm_train(x, gamma, beta, eps, false)
-    } else {
-        reference::batch_norm_train(x, gamma, beta, eps)
-    }
+    batch_norm(x, gamma, beta, eps, false)
 }
 
 /// relu(batch norm) in training mode, as one op on the CPU (see [`batch_norm_train`]).
@@ -61,12 +57,21 @@ pub fn batch_norm_relu_train(
     beta: &Tensor,
     eps: f64,
 ) -> Result<(Tensor, Tensor, Tensor)> {
+    batch_norm(x, gamma, beta, eps, true)
+}
+
+fn batch_norm(
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    eps: f64,
+    relu: bool,
+) -> Result<(Tensor, Tensor, Tensor)> {
     if cpu::is_cpu_f32(&[x, gamma, beta]) {
-        batch_norm::batch_norm_train(x, gamma, beta, eps, true)
-    } else {
-        let (y, mean, var) = reference::batch_norm_train(x, gamma, beta, eps)?;
-        Ok((y.relu()?, mean, var))
+        return batch_norm::batch_norm_train(x, gamma, beta, eps, relu);
     }
+    let (y, mean, var) = reference::batch_norm_train(x, gamma, beta, eps)?;
+    Ok((if relu { y.relu()? } else { y }, mean, var))
 }
 
 /// Candle's own CPU thread pool spins between ops and fights rayon (which our ops use) on small
