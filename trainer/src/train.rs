@@ -390,3 +390,34 @@ fn progress_bar(args: &TrainArgs, steps: usize, epoch: usize) -> ProgressBar {
     bar.set_prefix(format!("epoch {}/{}", epoch + 1, args.epochs));
     bar
 }
+
+#[cfg(test)]
+mod judgement_tests {
+    use super::*;
+
+    #[test]
+    fn judgement_compares_each_number_with_its_floor() {
+        let mut floors = Floors::new(4);
+        // Quaternions whose component means differ: a constant already scores R^2 > 0.
+        let latent = [1., 0., 0., 0., 0., 1., 0., 0., 1., 0., 0., 0., 0., 0., 0., 1.];
+        floors.add(&[0, 0, 1, 3], &latent, 4);
+        let floor = floors.constant_r2();
+        assert!(floor > 0.1, "{floor}");
+        let means = BTreeMap::from([
+            ("online.top1_repr".to_string(), 0.6),
+            ("online.top1_inv".to_string(), 0.3),
+            ("online.r2_repr".to_string(), floor + 0.1),
+            ("online.r2_equi".to_string(), floor - 0.01),
+        ]);
+        let text = judgement(&means, &floors);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 5, "{text}");
+        assert!(
+            lines[1].contains("60.0%") && lines[1].contains("chance 25.0%") && lines[1].ends_with(": above")
+        );
+        // 30% is above chance (25%) but not above always answering class 0 (50%).
+        assert!(lines[2].contains("most frequent class 50.0%") && lines[2].contains("NOT above"), "{text}");
+        assert!(lines[3].ends_with(": above"), "{text}");
+        assert!(lines[4].contains("NOT above"), "{text}");
+    }
+}
