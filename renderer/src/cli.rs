@@ -14,6 +14,7 @@ Examples:
   render --shapenet ./ShapeNetCore --objects train_images.npy --views 50 --out ./3diebench
   # Four machines, one quarter each (together: one run):
   render --shapenet ./ShapeNetCore --out ./3diebench --shard 2/4
+  render merge ./3diebench   # once all four are done
   # Re-render an existing dataset's exact factors at 128 px, with masks:
   render --shapenet ./ShapeNetCore --from-latents ./3diebench --image-size 128 --mask --out ./3dieb-128
   # A preset (manifests/*.toml), and a controlled variant of an existing dataset:
@@ -50,6 +51,12 @@ pub enum Command {
         /// The dataset folder.
         dir: PathBuf,
     },
+    /// Write the root manifests and split files of a job rendered with --shard I/N into DIR,
+    /// from its shards/<i>-of-<n>.json (all N must be complete and from one job).
+    Merge {
+        /// The dataset folder the shards rendered into.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -82,7 +89,8 @@ pub struct DatasetArgs {
     /// Objects to render: lines `synset/object_id`, or an official `*_images.npy` manifest.
     #[arg(long)]
     pub objects: Option<PathBuf>,
-    /// Render the I-th of N deterministic parts of the objects (0-based), e.g. 0/4.
+    /// Render the I-th of N deterministic parts of the objects (0-based), e.g. 0/4; with N > 1
+    /// only shards/<I>-of-<N>.json is written as manifest (then `render merge`).
     #[arg(long, default_value = "0/1")]
     pub shard: Shard,
     /// Re-render every view whose latent_<k>.npy exists under DIR, with exactly those factors.

@@ -72,6 +72,17 @@ fn main() -> ExitCode {
             );
             report.problems.is_empty()
         }),
+        Some(Command::Merge { dir }) => job::merge::merge(&dir).map(|m| {
+            println!(
+                "{}: merged {} shards: {} train / {} val objects, {} images",
+                dir.display(),
+                m.shards,
+                m.counts.train,
+                m.counts.val,
+                m.counts.images
+            );
+            true
+        }),
         None => run_dataset(cli.dataset),
     };
     match result {

@@ -78,10 +78,22 @@ fn renders_resumes_and_shards_identically() {
     let temps = walkdir_names(&resumed).into_iter().filter(|n| n.ends_with(".tmp")).count();
     assert_eq!(temps, 0, "the resumed run removes the killed run's temporary files");
 
-    // 3. Two shards into one folder equal one run.
+    // 3. Three shards at once into one folder, then `render merge`, equal one run byte for byte.
     let sharded = tmp.path().join("sharded");
-    run_ok(render_cmd(&shapenet, &sharded, &["--mask", "--shard", "1/2"]));
-    run_ok(render_cmd(&shapenet, &sharded, &["--mask", "--shard", "0/2"]));
+    let shards: Vec<_> = (0..3)
+        .map(|i| {
+            let mut c = render_cmd(&shapenet, &sharded, &["--mask", "--shard", &format!("{i}/3")]);
+            c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    for child in shards {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "shard failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(!sharded.join("manifest.json").exists(), "shards never write the root manifest");
+    assert!(!sharded.join("train_images.npy").exists(), "nor the split files");
+    run_ok(merge_cmd(&sharded));
+    std::fs::remove_dir_all(sharded.join("shards")).unwrap();
     assert_same_tree(&full, &sharded);
 
     // 4. Re-render from latents at another size: same factors, new images.
@@ -94,6 +106,31 @@ fn renders_resumes_and_shards_identically() {
         );
         assert_eq!(image::open(key.image_path(&again, 2)).unwrap().width(), 32);
     }
+}
+
+fn merge_cmd(dir: &std::path::Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_render"));
+    c.args(["merge", dir.to_str().unwrap()]).env("NODEVICE_SELECT", "1");
+    c
+}
+
+#[test]
+fn merge_refuses_missing_and_foreign_shards() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shapenet = tmp.path().join("ShapeNetCore");
+    tiny_tree(&shapenet);
+    let out = tmp.path().join("out");
+    run_ok(render_cmd(&shapenet, &out, &["--views", "1", "--shard", "0/2"]));
+    let merged = merge_cmd(&out).output().unwrap();
+    let err = String::from_utf8_lossy(&merged.stderr);
+    assert!(!merged.status.success() && err.contains("1-of-2.json: missing"), "{err}");
+
+    // The other half under another seed: not one job.
+    run_ok(render_cmd(&shapenet, &out, &["--views", "1", "--shard", "1/2", "--seed", "7"]));
+    let merged = merge_cmd(&out).output().unwrap();
+    let err = String::from_utf8_lossy(&merged.stderr);
+    assert!(!merged.status.success() && err.contains("1-of-2.json: seed is 7 here but 0"), "{err}");
+    assert!(!out.join("manifest.json").exists(), "a refused merge writes nothing");
 }
 
 #[test]

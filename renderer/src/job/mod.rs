@@ -4,12 +4,14 @@
 pub mod check;
 mod lock;
 pub mod manifests;
+pub mod merge;
 pub mod objects;
 pub mod output;
 pub mod plan;
 pub mod progress;
 pub mod resume;
 pub mod shard;
+pub mod shard_manifest;
 
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Mutex};
@@ -149,7 +151,27 @@ pub fn run(cfg: &JobConfig) -> anyhow::Result<Summary> {
     // Nothing is written into a folder that another configuration made.
     let run_manifest = manifests::run_manifest(&manifest_input(&[], None));
     resume::check(&cfg.out, &run_manifest)?;
+    let sharded = cfg.shard.count > 1;
+    let shard_path = shard_manifest::path(&cfg.out, cfg.shard);
+    let previous_shard = if sharded && shard_path.exists() {
+        Some(shard_manifest::ShardManifest::read(&shard_path)?)
+    } else {
+        None
+    };
+    if let Some(previous) = &previous_shard {
+        resume::check_against(&shard_path, &previous.run, &run_manifest)?;
+    }
     let mine = cfg.shard.select(&plan.objects);
+    let write_shard = |contents: manifests::Contents, adapter: Option<String>| {
+        shard_manifest::ShardManifest {
+            index: cfg.shard.index,
+            count: cfg.shard.count,
+            run: manifests::run_manifest(&manifest_input(&[], adapter)),
+            objects: mine.iter().map(|(k, _)| k.to_string()).collect(),
+            contents,
+        }
+        .write(&cfg.out)
+    };
 
     let mut summary = Summary { objects: mine.len(), ..Default::default() };
     let mut work = Vec::new();
@@ -176,8 +198,19 @@ pub fn run(cfg: &JobConfig) -> anyhow::Result<Summary> {
             .map(|_| Renderer::new(cfg.render.clone()))
             .collect::<anyhow::Result<Vec<_>>>()?;
         adapter = Some(renderers[0].adapter_info());
-        // Recorded before the first image, so that a killed run is resumed only by its twin.
-        if !cfg.out.join(dataset::records::MANIFEST_FILE).exists() {
+        // Recorded before the first image, so that a killed run is resumed only by its twin. A
+        // shard writes only its own manifest: shards may run at once into one folder.
+        if sharded {
+            if previous_shard.is_none() {
+                let nothing = manifests::Contents {
+                    complete: Vec::new(),
+                    incomplete: mine.iter().map(|(k, _)| k.to_string()).collect(),
+                    classes: Vec::new(),
+                    failures: Vec::new(),
+                };
+                write_shard(nothing, adapter.clone())?;
+            }
+        } else if !cfg.out.join(dataset::records::MANIFEST_FILE).exists() {
             std::fs::create_dir_all(&cfg.out)
                 .with_context(|| format!("{}: cannot create", cfg.out.display()))?;
             manifests::run_manifest(&manifest_input(&[], adapter.clone())).write(&cfg.out)?;
@@ -188,9 +221,19 @@ pub fn run(cfg: &JobConfig) -> anyhow::Result<Summary> {
     }
     bar.finish_and_clear();
 
-    let counts = manifests::write_manifests(&manifest_input(&summary.failures, adapter))?;
-    summary.train_objects = counts.train;
-    summary.val_objects = counts.val;
+    if sharded {
+        let adapter = adapter.or_else(|| previous_shard.as_ref().and_then(|p| p.run.adapter.clone()));
+        let previous = previous_shard.map(|p| p.contents.failures).unwrap_or_default();
+        let contents = manifests::gather(&manifest_input(&summary.failures, None), &mine, previous)?;
+        let members = |split: &str| contents.complete.iter().filter(|o| o.split == split).count();
+        summary.train_objects = members("train");
+        summary.val_objects = members("val");
+        write_shard(contents, adapter)?;
+    } else {
+        let counts = manifests::write_manifests(&manifest_input(&summary.failures, adapter))?;
+        summary.train_objects = counts.train;
+        summary.val_objects = counts.val;
+    }
     summary.seconds = start.elapsed().as_secs_f64();
     Ok(summary)
 }

@@ -29,15 +29,19 @@ impl Plan {
         self.objects.iter().map(|(k, _)| k)
     }
 
-    /// BLAKE3 of the sorted object list: two runs over the same objects agree on it.
     pub fn objects_hash(&self) -> String {
-        let mut h = blake3::Hasher::new();
-        for key in self.keys() {
-            h.update(key.to_string().as_bytes());
-            h.update(b"\n");
-        }
-        h.finalize().to_hex()[..16].to_string()
+        objects_hash(self.keys())
     }
+}
+
+/// BLAKE3 of the sorted object list: two runs over the same objects agree on it.
+pub fn objects_hash<'a>(sorted: impl Iterator<Item = &'a ObjectKey>) -> String {
+    let mut h = blake3::Hasher::new();
+    for key in sorted {
+        h.update(key.to_string().as_bytes());
+        h.update(b"\n");
+    }
+    h.finalize().to_hex()[..16].to_string()
 }
 
 /// The train and val objects a dataset's split files list, if it has them.

@@ -26,24 +26,50 @@ pub fn check(out: &Path, run: &DatasetManifest) -> anyhow::Result<()> {
     if !path.exists() {
         return Ok(());
     }
-    let existing = DatasetManifest::read(out)?;
-    let (old, new) = (serde_json::to_value(&existing)?, serde_json::to_value(run)?);
-    for (key, pointer) in COMPARED {
-        let (a, b) = (old.pointer(pointer), new.pointer(pointer));
-        if a != b {
-            let show = |v: Option<&serde_json::Value>| v.map_or("missing".to_string(), |v| v.to_string());
-            let hint = match key {
+    check_against(&path, &DatasetManifest::read(out)?, run)
+}
+
+/// Refuses to continue what `existing` (read from `path`) describes when it disagrees with `run`.
+pub fn check_against(path: &Path, existing: &DatasetManifest, run: &DatasetManifest) -> anyhow::Result<()> {
+    match first_difference(existing, run)? {
+        None => Ok(()),
+        Some(d) => bail!(
+            "{}: {} is {} in the dataset but {} in this run{}: refusing to resume into it; render into a new --out",
+            path.display(),
+            d.key,
+            d.existing,
+            d.run,
+            d.hint
+        ),
+    }
+}
+
+/// A setting on which two manifests disagree.
+pub struct Difference {
+    pub key: &'static str,
+    pub existing: String,
+    pub run: String,
+    /// Where to look, for keys that summarise much.
+    pub hint: &'static str,
+}
+
+/// The first setting (of those that decide a dataset's bytes) on which the manifests disagree.
+pub fn first_difference(
+    existing: &DatasetManifest,
+    run: &DatasetManifest,
+) -> anyhow::Result<Option<Difference>> {
+    let (old, new) = (serde_json::to_value(existing)?, serde_json::to_value(run)?);
+    let show = |v: Option<&serde_json::Value>| v.map_or("missing".to_string(), |v| v.to_string());
+    Ok(COMPARED.iter().find(|(_, pointer)| old.pointer(pointer) != new.pointer(pointer)).map(
+        |&(key, pointer)| Difference {
+            key,
+            existing: show(old.pointer(pointer)),
+            run: show(new.pointer(pointer)),
+            hint: match key {
                 "config_hash" => " (the factor configuration differs: compare the manifest's config.factors)",
                 "objects_hash" => " (another set of objects)",
                 _ => "",
-            };
-            bail!(
-                "{}: {key} is {} in the dataset but {} in this run{hint}: refusing to resume into it; render into a new --out",
-                path.display(),
-                show(a),
-                show(b)
-            );
-        }
-    }
-    Ok(())
+            },
+        },
+    ))
 }

@@ -1,6 +1,12 @@
 //! `--shard I/N`: a deterministic 1/N of the objects; the N shards together are one run.
+//!
+//! An object belongs to shard `h mod N`, where `h` is the first 8 bytes (little-endian u64) of
+//! the BLAKE3 hash of its key `<synset>/<object_id>`: membership depends on the object alone, not
+//! on which other objects the run has, so adding objects never moves existing ones between shards.
 
 use std::str::FromStr;
+
+use dataset::ObjectKey;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shard {
@@ -11,9 +17,21 @@ pub struct Shard {
 impl Shard {
     pub const WHOLE: Shard = Shard { index: 0, count: 1 };
 
-    /// Objects are taken by position in the sorted object list, so shard sizes differ by at most one.
-    pub fn select<T: Clone>(&self, sorted: &[T]) -> Vec<T> {
-        sorted.iter().skip(self.index).step_by(self.count).cloned().collect()
+    /// Whether the object belongs to this shard (see the module's documentation for the hash).
+    pub fn owns(&self, key: &ObjectKey) -> bool {
+        let hash = blake3::hash(key.to_string().as_bytes());
+        let first: [u8; 8] = hash.as_bytes()[..8].try_into().expect("a BLAKE3 hash has 32 bytes");
+        u64::from_le_bytes(first) % self.count as u64 == self.index as u64
+    }
+
+    /// This shard's objects, in the order given.
+    pub fn select<T: Clone>(&self, objects: &[(ObjectKey, T)]) -> Vec<(ObjectKey, T)> {
+        objects.iter().filter(|(key, _)| self.owns(key)).cloned().collect()
+    }
+
+    /// `shards/<i>-of-<n>.json`, relative to the dataset folder.
+    pub fn manifest_name(&self) -> String {
+        format!("{}-of-{}.json", self.index, self.count)
     }
 }
 
@@ -37,12 +55,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shards_partition_the_objects() {
-        let objects: Vec<u32> = (0..10).collect();
-        let mut all: Vec<u32> = (0..3).flat_map(|i| Shard { index: i, count: 3 }.select(&objects)).collect();
-        all.sort();
-        assert_eq!(all, objects);
+    fn shards_partition_the_objects_by_key_alone() {
+        let objects: Vec<(ObjectKey, ())> =
+            (0..30).map(|i| (ObjectKey::new("02691156", &format!("obj{i}")).unwrap(), ())).collect();
+        let shards: Vec<Shard> = (0..3).map(|index| Shard { index, count: 3 }).collect();
+        let mut all: Vec<_> = shards.iter().flat_map(|s| s.select(&objects)).collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut sorted = objects.clone();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(all, sorted);
+        assert!(shards.iter().all(|s| !s.select(&objects).is_empty()));
         assert_eq!(Shard::WHOLE.select(&objects), objects);
+        // Removing other objects does not move one between shards.
+        let alone = &objects[7..8];
+        for s in &shards {
+            assert_eq!(s.select(alone).len(), usize::from(s.owns(&objects[7].0)));
+        }
     }
 
     #[test]

@@ -1,0 +1,175 @@
+//! `render merge DIR`: the root manifests of a job rendered as N shards, from their
+//! `shards/<i>-of-<n>.json`, byte-identical to what one process would have written.
+//!
+//! Every shard must be there and complete, and all must come from one job (same generator,
+//! settings, configuration and object list): a mix would make a dataset no single run makes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use dataset::ObjectKey;
+
+use super::manifests::{self, Contents};
+use super::shard_manifest::{ShardManifest, SHARDS_DIR};
+use super::{plan, resume, Shard};
+
+/// What a merge wrote.
+pub struct MergeSummary {
+    pub shards: usize,
+    pub counts: manifests::ManifestCounts,
+}
+
+/// The shard counts `n` of the files `<i>-of-<n>.json` in `shards/`, with one file of each.
+fn shard_files(dir: &Path) -> anyhow::Result<BTreeMap<usize, PathBuf>> {
+    let shards = dir.join(SHARDS_DIR);
+    let entries = std::fs::read_dir(&shards).with_context(|| {
+        format!("{}: cannot list the shard manifests (no shard was rendered here?)", shards.display())
+    })?;
+    let mut counts = BTreeMap::new();
+    for entry in entries {
+        let path = entry?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let parsed = name
+            .strip_suffix(".json")
+            .and_then(|stem| stem.split_once("-of-"))
+            .and_then(|(i, n)| Some((i.parse::<usize>().ok()?, n.parse::<usize>().ok()?)));
+        if let Some((_, n)) = parsed {
+            counts.entry(n).or_insert(path);
+        }
+    }
+    Ok(counts)
+}
+
+pub fn merge(dir: &Path) -> anyhow::Result<MergeSummary> {
+    let files = shard_files(dir)?;
+    let count = match files.len() {
+        0 => bail!("{}: no shard manifests (<i>-of-<n>.json)", dir.join(SHARDS_DIR).display()),
+        1 => *files.keys().next().expect("one entry"),
+        _ => {
+            let mut paths = files.values();
+            let (a, b) = (paths.next().expect("two"), paths.next().expect("two"));
+            bail!(
+                "{} and {}: shards of jobs split in different numbers of parts; keep one job's",
+                a.display(),
+                b.display()
+            )
+        }
+    };
+    let shards = (0..count)
+        .map(|index| {
+            let shard = Shard { index, count };
+            let path = super::shard_manifest::path(dir, shard);
+            if !path.exists() {
+                bail!(
+                    "{}: missing: run `render --shard {index}/{count}` with the job's options",
+                    path.display()
+                );
+            }
+            let manifest = ShardManifest::read(&path)?;
+            check_shard(&path, shard, &manifest)?;
+            Ok((path, manifest))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+
+    let (first_path, first) = &shards[0];
+    for (path, other) in &shards[1..] {
+        if let Some(d) = resume::first_difference(&first.run, &other.run)? {
+            bail!(
+                "{}: {} is {} here but {} in {}{}: these shards are not one job",
+                path.display(),
+                d.key,
+                d.run,
+                d.existing,
+                first_path.display(),
+                d.hint
+            );
+        }
+        if other.run.config != first.run.config {
+            bail!(
+                "{}: config differs from {}'s: these shards are not one job",
+                path.display(),
+                first_path.display()
+            );
+        }
+        let synsets =
+            |m: &ShardManifest| m.contents.classes.iter().map(|c| c.synset.clone()).collect::<Vec<_>>();
+        if synsets(other) != synsets(first) {
+            bail!(
+                "{}: classes differ from {}'s: these shards are not one job",
+                path.display(),
+                first_path.display()
+            );
+        }
+    }
+
+    let mut complete = Vec::new();
+    for (_, shard) in &shards {
+        for object in &shard.contents.complete {
+            complete.push((ObjectKey::parse(&object.object)?, object.clone()));
+        }
+    }
+    complete.sort_by(|a, b| a.0.cmp(&b.0));
+    let hash = plan::objects_hash(complete.iter().map(|(k, _)| k));
+    if hash != first.run.objects_hash {
+        bail!(
+            "{}: the shards' objects hash to {hash} but the job's objects_hash is {}: a shard manifest was edited or is from another job",
+            dir.join(SHARDS_DIR).display(),
+            first.run.objects_hash
+        );
+    }
+    let mut classes = first.contents.classes.clone();
+    for class in &mut classes {
+        class.objects = complete.iter().filter(|(k, _)| k.synset == class.synset).count();
+    }
+    let contents = Contents {
+        complete: complete.into_iter().map(|(_, o)| o).collect(),
+        incomplete: Vec::new(),
+        classes,
+        failures: Vec::new(),
+    };
+    let run = dataset::records::DatasetManifest {
+        adapter: shards.iter().find_map(|(_, s)| s.run.adapter.clone()),
+        ..first.run.clone()
+    };
+    let counts = manifests::write_root(dir, &contents, run)?;
+    Ok(MergeSummary { shards: count, counts })
+}
+
+/// A shard's file must be the shard its name says, list only objects of that shard, and have
+/// all of them rendered.
+fn check_shard(path: &Path, shard: Shard, manifest: &ShardManifest) -> anyhow::Result<()> {
+    if (manifest.index, manifest.count) != (shard.index, shard.count) {
+        bail!(
+            "{}: holds shard {}/{}, not {}/{}",
+            path.display(),
+            manifest.index,
+            manifest.count,
+            shard.index,
+            shard.count
+        );
+    }
+    for object in &manifest.objects {
+        let key =
+            ObjectKey::parse(object).with_context(|| format!("{}: object {object:?}", path.display()))?;
+        if !shard.owns(&key) {
+            bail!("{}: object {object} belongs to another shard", path.display());
+        }
+    }
+    let contents = &manifest.contents;
+    if let Some(first) = contents.incomplete.first() {
+        bail!(
+            "{}: {} of its {} objects are not rendered (first: {first}); re-run `render --shard {}/{}` with the job's options",
+            path.display(),
+            contents.incomplete.len(),
+            manifest.objects.len(),
+            shard.index,
+            shard.count
+        );
+    }
+    let listed: Vec<&String> = contents.complete.iter().map(|o| &o.object).collect();
+    if listed != manifest.objects.iter().collect::<Vec<_>>() {
+        bail!("{}: its rendered objects are not the objects it lists", path.display());
+    }
+    Ok(())
+}
