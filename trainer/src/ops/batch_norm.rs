@@ -146,22 +146,7 @@ impl CustomOp3 for BatchNorm {
         // as PyTorch's ReLU).
         let masked;
         let dy = if self.relu {
-            let m = cpu::with_data(y, |y| {
-                cpu::with_data(dy, |dy| {
-                    let mut out = vec![0f32; dy.len()];
-                    out.par_chunks_mut(1 << 14)
-                        .zip(y.par_chunks(1 << 14))
-                        .zip(dy.par_chunks(1 << 14))
-                        .for_each(|((o, y), d)| {
-                            o.iter_mut()
-                                .zip(y)
-                                .zip(d)
-                                .for_each(|((o, &y), &d)| *o = if y > 0.0 { d } else { 0.0 })
-                        });
-                    out
-                })
-            })??;
-            masked = cpu::tensor(m, dy.shape())?;
+            masked = super::relu::masked_grad(y, dy)?;
             &masked
         } else {
             dy

@@ -10,8 +10,9 @@ use super::cpu;
 /// Elements per rayon task.
 const CHUNK: usize = 1 << 15;
 
-/// dy where y > 0, else 0 (PyTorch's threshold_backward: zero gradient at 0).
-fn masked_grad(y: &Tensor, dy: &Tensor) -> Result<Tensor> {
+/// dy where y > 0, else 0 (PyTorch's threshold_backward: zero gradient at 0). Also the ReLU
+/// half of the fused batch norm + ReLU's backward.
+pub(super) fn masked_grad(y: &Tensor, dy: &Tensor) -> Result<Tensor> {
     let grad = cpu::with_data(y, |y| {
         cpu::with_data(dy, |dy| {
             let mut grad = vec![0f32; y.len()];
