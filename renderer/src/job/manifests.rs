@@ -85,6 +85,13 @@ pub struct Contents {
     pub failures: Vec<Failure>,
 }
 
+impl Contents {
+    /// The complete objects of split `split` (`train` or `val`), in key order.
+    pub fn in_split<'a>(&'a self, split: &'a str) -> impl Iterator<Item = &'a CompleteObject> {
+        self.complete.iter().filter(move |o| o.split == split)
+    }
+}
+
 /// Gathers the manifests' contents for `objects` (sorted) from what is on disk. `previous` are
 /// the failures an earlier run recorded.
 pub fn gather(
@@ -146,8 +153,7 @@ pub fn write_root(
 ) -> anyhow::Result<ManifestCounts> {
     let mut counts = ManifestCounts { train: 0, val: 0, images: 0, incomplete: contents.incomplete.len() };
     for split in [Split::Train, Split::Val] {
-        let members: Vec<&CompleteObject> =
-            contents.complete.iter().filter(|o| o.split == split.name()).collect();
+        let members: Vec<&CompleteObject> = contents.in_split(split.name()).collect();
         let keys = members
             .iter()
             .map(|o| ObjectKey::parse(&o.object).with_context(|| format!("object {:?}", o.object)))

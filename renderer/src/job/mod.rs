@@ -18,7 +18,7 @@ use std::sync::{mpsc, Mutex};
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use dataset::config::RenderConfig;
+use dataset::config::{RenderConfig, Split};
 use dataset::factors::{self, ViewFactors};
 use dataset::records::Failure;
 use dataset::{Latent, ObjectKey};
@@ -225,9 +225,8 @@ pub fn run(cfg: &JobConfig) -> anyhow::Result<Summary> {
         let adapter = adapter.or_else(|| previous_shard.as_ref().and_then(|p| p.run.adapter.clone()));
         let previous = previous_shard.map(|p| p.contents.failures).unwrap_or_default();
         let contents = manifests::gather(&manifest_input(&summary.failures, None), &mine, previous)?;
-        let members = |split: &str| contents.complete.iter().filter(|o| o.split == split).count();
-        summary.train_objects = members("train");
-        summary.val_objects = members("val");
+        summary.train_objects = contents.in_split(Split::Train.name()).count();
+        summary.val_objects = contents.in_split(Split::Val.name()).count();
         write_shard(contents, adapter)?;
     } else {
         let counts = manifests::write_manifests(&manifest_input(&summary.failures, adapter))?;
