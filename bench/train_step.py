@@ -211,8 +211,11 @@ def build(a):
     return model, opt
 
 
-def step(model, opt, x1, x2, latent, labels):
-    loss, eval_loss = model(x1, x2, latent, labels)
+def step(model, opt, x1, x2, latent, labels, amp=False):
+    # --amp: autocast to bfloat16 (convolutions and matmuls), f32 weights and loss, as candle's
+    # --precision bf16.
+    with torch.autocast(x1.device.type, dtype=torch.bfloat16, enabled=amp):
+        loss, eval_loss = model(x1, x2, latent, labels)
     opt.zero_grad(set_to_none=True)
     (loss + eval_loss).backward()
     opt.step()
@@ -225,28 +228,40 @@ def peak_rss_mib():
 
 def describe(a, model):
     n_params = sum(q.numel() for q in model.parameters())
-    return f"pytorch-{torch.__version__} SIE {a.arch} {a.resolution}px batch {a.batch}x2 mlp {a.mlp} params {n_params}"
+    precision = "bf16-amp" if a.amp else "f32"
+    return (
+        f"pytorch-{torch.__version__} {a.device} {precision} SIE {a.arch} {a.resolution}px batch {a.batch}x2 "
+        f"mlp {a.mlp} params {n_params}"
+    )
 
 
 def time_steps(a):
     torch.manual_seed(0)
     model, opt = build(a)
+    dev = torch.device(a.device)
+    model = model.to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-6)
     n, r = a.batch, a.resolution
-    x1, x2 = torch.randn(n, 3, r, r), torch.randn(n, 3, r, r)
-    latent = F.normalize(torch.randn(n, 4), dim=1)
-    labels = torch.randint(0, a.num_classes, (n,))
+    x1, x2 = torch.randn(n, 3, r, r, device=dev), torch.randn(n, 3, r, r, device=dev)
+    latent = F.normalize(torch.randn(n, 4, device=dev), dim=1)
+    labels = torch.randint(0, a.num_classes, (n,), device=dev)
     times, cpu = [], []
     for i in range(a.warmup + a.steps):
         start, cpu_start = time.perf_counter(), time.process_time()
-        loss = step(model, opt, x1, x2, latent, labels)
+        loss = step(model, opt, x1, x2, latent, labels, a.amp)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
         secs = time.perf_counter() - start
         print(f"step {i}: {secs:.3f} s, loss {loss.item():.5f}", file=sys.stderr)
         if i >= a.warmup:
             times.append(secs)
             cpu.append(time.process_time() - cpu_start)
     med = statistics.median(times)
+    gpu_mem = ""
+    if dev.type == "cuda":
+        gpu_mem = f", peak GPU memory {torch.cuda.max_memory_allocated(dev) / 2**20:.0f} MiB"
     print(
-        f"{describe(a, model)}: median {med:.3f} s/step, {2 * n / med:.1f} images/s, "
+        f"{describe(a, model)}: median {med:.3f} s/step, {2 * n / med:.1f} images/s{gpu_mem}, "
         f"cpu {statistics.median(cpu):.2f} s/step, peak RSS {peak_rss_mib():.0f} MiB, threads {torch.get_num_threads()}"
     )
 
@@ -470,6 +485,8 @@ def main():
     p.add_argument("--data", default=None)
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--num-workers", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (timing only)")
+    p.add_argument("--amp", action="store_true", help="bfloat16 autocast (timing only)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     if a.equi is None:

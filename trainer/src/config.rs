@@ -9,6 +9,8 @@ use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
 use serde::{Deserialize, Serialize};
 
+pub use crate::ops::Precision;
+
 /// The methods of the paper's table (`--experience`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 pub enum Experience {
@@ -147,12 +149,51 @@ pub enum PredictorType {
     Mlp,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+/// Where the model runs: `cpu`, `cuda` (GPU 0) or `cuda:N`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum DeviceKind {
-    #[value(name = "cpu")]
+    #[default]
     Cpu,
-    #[value(name = "cuda")]
-    Cuda,
+    /// The CUDA device of this index.
+    Cuda(usize),
+}
+
+impl std::str::FromStr for DeviceKind {
+    type Err = String;
+
+    /// Also accepts `Cpu` and `Cuda`: how checkpoints from before `cuda:N` stored the flag.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "cpu" | "Cpu" => Ok(Self::Cpu),
+            "cuda" | "Cuda" => Ok(Self::Cuda(0)),
+            _ => s
+                .strip_prefix("cuda:")
+                .and_then(|i| i.parse().ok())
+                .map(Self::Cuda)
+                .ok_or_else(|| format!("unknown device `{s}`: expected cpu, cuda or cuda:N")),
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Cpu => write!(f, "cpu"),
+            Self::Cuda(i) => write!(f, "cuda:{i}"),
+        }
+    }
+}
+
+impl Serialize for DeviceKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for DeviceKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// `train`'s flags. Defaults are the reference's (SPEC section 4) unless noted.
@@ -247,8 +288,13 @@ pub struct TrainArgs {
     pub num_classes: Option<usize>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    #[arg(long, value_enum, default_value = "cpu")]
+    /// cpu, cuda (GPU 0) or cuda:N.
+    #[arg(long, default_value = "cpu")]
     pub device: DeviceKind,
+    /// f32, or bf16 for convolutions and matrix products (f32 master weights and loss).
+    #[arg(long, value_enum, default_value = "f32")]
+    #[serde(default)]
+    pub precision: Precision,
     /// Image decoding threads [default: the number of CPUs].
     #[arg(long)]
     pub num_workers: Option<usize>,
@@ -279,11 +325,12 @@ pub fn default_ec_weight() -> f64 {
 
 /// Flags that may differ between a run and its resume: where the files are, how long and how
 /// fast it runs, what it prints. Every other flag changes the training.
-const RESUMABLE_FLAGS: [&str; 10] = [
+const RESUMABLE_FLAGS: [&str; 11] = [
     "data",
     "exp_dir",
     "epochs",
     "device",
+    "precision",
     "num_workers",
     "prefetch",
     "log_interval",

@@ -9,6 +9,7 @@ use candle_core::{Result, Tensor};
 use crate::loss;
 use crate::nn::{Linear, Mlp};
 use crate::params::Scope;
+use crate::stats::{self, StepStats};
 
 pub struct OnlineEvaluator {
     repr: usize,
@@ -17,19 +18,6 @@ pub struct OnlineEvaluator {
     classifier_inv_repr: Option<Linear>,
     predictor_angles_repr: Mlp,
     predictor_angles_equi_repr: Option<Mlp>,
-}
-
-/// Metrics of one batch.
-#[derive(Clone, Debug, Default, serde::Serialize)]
-pub struct EvalStats {
-    pub ce_repr: f32,
-    pub top1_repr: f32,
-    pub ce_inv: Option<f32>,
-    pub top1_inv: Option<f32>,
-    pub mse_repr: f32,
-    pub r2_repr: f32,
-    pub mse_equi: Option<f32>,
-    pub r2_equi: Option<f32>,
 }
 
 impl OnlineEvaluator {
@@ -59,7 +47,7 @@ impl OnlineEvaluator {
     /// `r1`, `r2` (N, repr) representations of the two views, `labels` (N,) u32, `quat` (N, 4).
     /// `rotation_supervision` > 0: the rotation head on the whole representation reads the
     /// representations before detaching, and its MSE, times this weight, trains the backbone too.
-    /// Returns the evaluator's loss and its metrics.
+    /// Returns the evaluator's loss; records its metrics in `st` (`online.*`, on the device).
     pub fn forward(
         &self,
         r1: &Tensor,
@@ -67,24 +55,24 @@ impl OnlineEvaluator {
         labels: &Tensor,
         quat: &Tensor,
         rotation_supervision: f64,
-    ) -> Result<(Tensor, EvalStats)> {
+        st: &mut StepStats,
+    ) -> Result<Tensor> {
         let (attached1, attached2) = (r1, r2);
         let (r1, r2) = (r1.detach(), r2.detach());
         let both = Tensor::cat(&[&r1, &r2], 0)?;
         let labels2 = Tensor::cat(&[labels, labels], 0)?;
-        let mut st = EvalStats::default();
 
         let logits = self.classifier_repr.forward(&both)?;
         let ce = loss::cross_entropy(&logits, &labels2)?;
-        st.ce_repr = ce.to_scalar()?;
-        st.top1_repr = loss::top1(&logits, &labels2)?;
+        st.set("online.ce_repr", &ce)?;
+        st.set("online.top1_repr", &stats::top1(&logits, &labels2)?)?;
         let mut total = ce;
 
         if let Some(head) = &self.classifier_inv_repr {
             let logits = head.forward(&both.narrow(1, 0, self.inv)?)?;
             let ce = loss::cross_entropy(&logits, &labels2)?;
-            st.ce_inv = Some(ce.to_scalar()?);
-            st.top1_inv = Some(loss::top1(&logits, &labels2)?);
+            st.set("online.ce_inv", &ce)?;
+            st.set("online.top1_inv", &stats::top1(&logits, &labels2)?)?;
             total = (total + ce)?;
         }
 
@@ -93,8 +81,8 @@ impl OnlineEvaluator {
             if supervised { Tensor::cat(&[attached1, attached2], 1)? } else { Tensor::cat(&[&r1, &r2], 1)? };
         let pred = self.predictor_angles_repr.forward(&pair)?;
         let mse = loss::mse(&pred, quat)?;
-        st.mse_repr = mse.to_scalar()?;
-        st.r2_repr = loss::r2_score(&pred, quat)?;
+        st.set("online.mse_repr", &mse)?;
+        st.set("online.r2_repr", &stats::r2_reference(&pred, quat)?)?;
         total = (total + if supervised { (mse * rotation_supervision)? } else { mse })?;
 
         if let Some(head) = &self.predictor_angles_equi_repr {
@@ -102,10 +90,10 @@ impl OnlineEvaluator {
             let pair = Tensor::cat(&[&r1.narrow(1, self.inv, e)?, &r2.narrow(1, self.inv, e)?], 1)?;
             let pred = head.forward(&pair)?;
             let mse = loss::mse(&pred, quat)?;
-            st.mse_equi = Some(mse.to_scalar()?);
-            st.r2_equi = Some(loss::r2_score(&pred, quat)?);
+            st.set("online.mse_equi", &mse)?;
+            st.set("online.r2_equi", &stats::r2_reference(&pred, quat)?)?;
             total = (total + mse)?;
         }
-        Ok((total, st))
+        Ok(total)
     }
 }

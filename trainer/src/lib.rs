@@ -4,7 +4,8 @@
 //! (named, seeded parameters), [`nn`], [`backbone`], [`predictor`], [`evaluator`] and [`model`]
 //! (the networks), [`loss`], [`methods`] (one module per method: its heads and loss),
 //! [`checkpoint`] (safetensors, resume, torchvision export), [`train`] (the loop and its logs),
-//! [`synthetic`] (a seeded random batch for benchmarks and tests).
+//! [`stats`] (a step's statistics, kept on the device), [`synthetic`] (a seeded random batch for
+//! benchmarks and tests).
 //! [`ops`] holds the differentiable kernels.
 
 pub mod backbone;
@@ -21,6 +22,7 @@ pub mod nn;
 pub mod ops;
 pub mod params;
 pub mod predictor;
+pub mod stats;
 pub mod synthetic;
 pub mod train;
 

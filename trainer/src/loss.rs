@@ -61,41 +61,29 @@ pub fn cross_entropy(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
     candle_nn::loss::cross_entropy(logits, labels)
 }
 
-/// R^2 as the reference computes it (see [`crate::eval::metrics::r2_reference`]).
-pub fn r2_score(pred: &Tensor, target: &Tensor) -> Result<f32> {
-    let (p, t) = (pred.flatten_all()?.to_vec1::<f32>()?, target.flatten_all()?.to_vec1::<f32>()?);
-    Ok(crate::eval::metrics::r2_reference(&p, &t) as f32)
-}
-
-/// Fraction of rows whose argmax equals the label (see [`crate::eval::metrics::top1`]).
-pub fn top1(logits: &Tensor, labels: &Tensor) -> Result<f32> {
-    let (_, classes) = logits.dims2()?;
-    let labels: Vec<i64> = labels.to_vec1::<u32>()?.into_iter().map(i64::from).collect();
-    Ok(crate::eval::metrics::top1(&logits.flatten_all()?.to_vec1::<f32>()?, classes, &labels) as f32)
-}
-
 /// Mean off-diagonal correlation between the columns of `v` (standardised with std + 1e-5),
-/// as the reference's `cor_metrics`.
-pub fn mean_correlation(v: &Tensor) -> Result<f32> {
+/// as the reference's `cor_metrics`. A 0-d tensor on `v`'s device.
+pub fn mean_correlation(v: &Tensor) -> Result<Tensor> {
     let (n, d) = v.dims2()?;
     let c = centred(v)?;
     let std = (c.sqr()?.sum_keepdim(0)? / (n - 1) as f64)?.sqrt()?;
     let p = c.broadcast_div(&(std + 1e-5)?)?;
     let corr = (p.t()?.matmul(&p)? / (n - 1) as f64)?;
-    let total = corr.sum_all()?.to_scalar::<f32>()?;
-    let diag = (p.sqr()?.sum(0)? / (n - 1) as f64)?.sum_all()?.to_scalar::<f32>()?;
-    Ok((total - diag) / (d * d - d).max(1) as f32)
+    let total = corr.sum_all()?;
+    let diag = (p.sqr()?.sum(0)? / (n - 1) as f64)?.sum_all()?;
+    (total - diag)? / (d * d - d).max(1) as f64
 }
 
 /// Mean over columns of the (unbiased) std of the L2-normalised rows of `v`, as the
-/// reference's `std_losses` (1/sqrt(D) for a well spread embedding, 0 when collapsed).
-pub fn mean_std_normalised(v: &Tensor) -> Result<f32> {
+/// reference's `std_losses` (1/sqrt(D) for a well spread embedding, 0 when collapsed). A 0-d
+/// tensor on `v`'s device.
+pub fn mean_std_normalised(v: &Tensor) -> Result<Tensor> {
     let n = v.dim(0)?;
     let norm = v.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
     let u = v.broadcast_div(&norm)?;
     let c = centred(&u)?;
     let std = (c.sqr()?.sum(0)? / (n - 1) as f64)?.sqrt()?;
-    std.mean_all()?.to_scalar::<f32>()
+    std.mean_all()
 }
 
 #[cfg(test)]
@@ -155,7 +143,8 @@ mod tests {
     fn r2_uses_the_global_target_mean() {
         // t = [[1, 2], [3, 4]], mean 2.5, ss_tot = 2.25+0.25+0.25+2.25 = 5.
         // p = [[1, 2], [3, 3]]: ss_res = 1 -> R^2 = 0.8.
-        let v = r2_score(&t(&[&[1., 2.], &[3., 3.]]), &t(&[&[1., 2.], &[3., 4.]])).unwrap();
+        let v =
+            s(crate::stats::r2_reference(&t(&[&[1., 2.], &[3., 3.]]), &t(&[&[1., 2.], &[3., 4.]])).unwrap());
         assert!((v - 0.8).abs() < 1e-6);
     }
 
@@ -163,11 +152,11 @@ mod tests {
     fn top1_and_statistics() {
         let logits = t(&[&[0.1, 0.9], &[0.8, 0.2], &[0.3, 0.7]]);
         let labels = Tensor::new(&[1u32, 1, 1], &Device::Cpu).unwrap();
-        assert!((top1(&logits, &labels).unwrap() - 2.0 / 3.0).abs() < 1e-6);
+        assert!((s(crate::stats::top1(&logits, &labels).unwrap()) - 2.0 / 3.0).abs() < 1e-6);
         // Perfectly correlated columns -> mean off-diagonal correlation ~ 1.
-        let c = mean_correlation(&t(&[&[1., 2.], &[2., 4.], &[3., 6.]])).unwrap();
+        let c = s(mean_correlation(&t(&[&[1., 2.], &[2., 4.], &[3., 6.]])).unwrap());
         assert!((c - 1.0).abs() < 1e-3, "{c}");
         // Identical rows -> std 0 (collapse).
-        assert!(mean_std_normalised(&t(&[&[1., 2.], &[1., 2.]])).unwrap().abs() < 1e-6);
+        assert!(s(mean_std_normalised(&t(&[&[1., 2.], &[1., 2.]])).unwrap()).abs() < 1e-6);
     }
 }

@@ -18,13 +18,14 @@ use candle_core::{Result, Tensor};
 
 use crate::backbone::ResNet;
 use crate::config::ModelConfig;
-use crate::evaluator::{EvalStats, OnlineEvaluator};
+use crate::evaluator::OnlineEvaluator;
 use crate::loss;
 pub use crate::methods::LossInputs;
 use crate::methods::{self, Embeddings, Method};
 use crate::nn::Mode;
 use crate::params::ParamStore;
 use crate::predictor::Predictor;
+pub use crate::stats::StepStats;
 
 /// Loss weights and temperatures (not part of the model's shape).
 #[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
@@ -78,41 +79,25 @@ pub struct Batch {
     pub labels: Tensor,
 }
 
-/// The scalars of one training step (`None` where a method has no such term, or statistics
-/// were not asked for).
-#[derive(Clone, Debug, Default, serde::Serialize)]
-pub struct StepStats {
-    pub loss: f32,
-    pub repr_loss_inv: Option<f32>,
-    pub repr_loss_equi: Option<f32>,
-    pub std_loss: Option<f32>,
-    pub pred_std_loss: Option<f32>,
-    pub cov_loss: Option<f32>,
-    pub eval_loss: f32,
-    /// Mean off-diagonal correlation and mean std of the normalised representation (`emb`, the
-    /// reference's name), projector output (`head`) and predictor output (`pred`).
-    pub coremb_view1: Option<f32>,
-    pub coremb_view2: Option<f32>,
-    pub stdemb_view1: Option<f32>,
-    pub stdemb_view2: Option<f32>,
-    pub corhead_view1: Option<f32>,
-    pub corhead_view2: Option<f32>,
-    pub stdhead_view1: Option<f32>,
-    pub stdhead_view2: Option<f32>,
-    pub coremb_pred: Option<f32>,
-    pub stdemb_pred: Option<f32>,
-    pub online: EvalStats,
-}
-
 /// The differentiable outputs of a training forward pass.
 pub struct StepOutput {
     /// Self-supervised loss + online evaluator loss: what the optimiser minimises.
     pub total: Tensor,
+    /// `loss` (self-supervised), `eval_loss`, the method's terms, `online.*`, and with
+    /// `with_stats` the correlation statistics; on the device.
     pub stats: StepStats,
 }
 
-fn scalar(t: &Tensor) -> Result<f32> {
-    t.to_scalar::<f32>()
+impl Batch {
+    /// The same batch on `device`.
+    pub fn to_device(&self, device: &candle_core::Device) -> Result<Self> {
+        Ok(Self {
+            x1: self.x1.to_device(device)?,
+            x2: self.x2.to_device(device)?,
+            latent: self.latent.to_device(device)?,
+            labels: self.labels.to_device(device)?,
+        })
+    }
 }
 
 impl SslModel {
@@ -159,8 +144,9 @@ impl SslModel {
         let r1 = self.representation(&batch.x1, mode)?;
         let r2 = self.representation(&batch.x2, mode)?;
         let quat = batch.latent.narrow(1, 0, 4)?;
-        let (eval_loss, online) =
-            self.evaluator.forward(&r1, &r2, &batch.labels, &quat, lc.rotation_supervision)?;
+        let mut st = StepStats::default();
+        let eval_loss =
+            self.evaluator.forward(&r1, &r2, &batch.labels, &quat, lc.rotation_supervision, &mut st)?;
         let (i1, e1) = self.embeddings(&r1, mode)?;
         let (i2, e2) = self.embeddings(&r2, mode)?;
         let cat = |a: &Option<Tensor>, b: &Option<Tensor>| -> Result<Tensor> {
@@ -171,23 +157,24 @@ impl SslModel {
             }
         };
         let (x, y) = (cat(&i1, &e1)?, cat(&i2, &e2)?);
-        let mut st = StepStats { online, ..Default::default() };
         if with_stats {
-            st.coremb_view1 = Some(loss::mean_correlation(&r1)?);
-            st.coremb_view2 = Some(loss::mean_correlation(&r2)?);
-            st.stdemb_view1 = Some(loss::mean_std_normalised(&r1)?);
-            st.stdemb_view2 = Some(loss::mean_std_normalised(&r2)?);
-            st.corhead_view1 = Some(loss::mean_correlation(&x)?);
-            st.corhead_view2 = Some(loss::mean_correlation(&y)?);
-            st.stdhead_view1 = Some(loss::mean_std_normalised(&x)?);
-            st.stdhead_view2 = Some(loss::mean_std_normalised(&y)?);
+            // Mean off-diagonal correlation and mean std of the normalised representation
+            // (`emb`, the reference's name), projector output (`head`) and predictor (`pred`).
+            st.set("coremb_view1", &loss::mean_correlation(&r1)?)?;
+            st.set("coremb_view2", &loss::mean_correlation(&r2)?)?;
+            st.set("stdemb_view1", &loss::mean_std_normalised(&r1)?)?;
+            st.set("stdemb_view2", &loss::mean_std_normalised(&r2)?)?;
+            st.set("corhead_view1", &loss::mean_correlation(&x)?)?;
+            st.set("corhead_view2", &loss::mean_correlation(&y)?)?;
+            st.set("stdhead_view1", &loss::mean_std_normalised(&x)?)?;
+            st.set("stdhead_view2", &loss::mean_std_normalised(&y)?)?;
         }
         let pred = match (&e1, self.predictor()) {
             (Some(e1), Some(p)) => {
                 let pred = p.forward(e1, &batch.latent)?;
                 if with_stats {
-                    st.coremb_pred = Some(loss::mean_correlation(&pred)?);
-                    st.stdemb_pred = Some(loss::mean_std_normalised(&pred)?);
+                    st.set("coremb_pred", &loss::mean_correlation(&pred)?)?;
+                    st.set("stdemb_pred", &loss::mean_std_normalised(&pred)?)?;
                 }
                 Some(pred)
             }
@@ -204,8 +191,8 @@ impl SslModel {
             pair: pair.as_ref().map(|a| (a, &batch.latent)),
         };
         let ssl = self.method.loss(&inputs, lc, &mut st)?;
-        st.loss = scalar(&ssl)?;
-        st.eval_loss = scalar(&eval_loss)?;
+        st.set("loss", &ssl)?;
+        st.set("eval_loss", &eval_loss)?;
         Ok(StepOutput { total: (ssl + eval_loss)?, stats: st })
     }
 }

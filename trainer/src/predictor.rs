@@ -103,12 +103,12 @@ impl HyperPredictor {
                 .contiguous()?
                 .reshape((k * b, a))?;
             off += a * b;
-            let y = out.matmul(&wl.t()?)?.reshape((n, k, b))?;
+            let y = crate::ops::matmul(&out, &wl.t()?)?.reshape((n, k, b))?;
             out = y.broadcast_mul(&gk)?.sum(1)?;
             if self.bias_pred {
                 let bl = w.narrow(0, off, b)?; // (b, K)
                 off += b;
-                out = (out + g.matmul(&bl.t()?)?)?;
+                out = (out + crate::ops::matmul(&g, &bl.t()?)?)?;
             }
             if self.relu && i + 2 < self.sizes.len() {
                 out = out.relu()?;

@@ -16,6 +16,7 @@ use crate::data::{self, EpochLoader, LatentKind, PairDataset};
 use crate::floors::Floors;
 use crate::model::{Batch, LossConfig, SslModel, StepStats};
 use crate::ops::adam::{Adam, AdamConfig};
+use crate::stats::StatSums;
 
 pub const LOG_FILE: &str = "log.jsonl";
 
@@ -39,7 +40,8 @@ pub struct RunSummary {
 pub fn device(kind: DeviceKind) -> anyhow::Result<Device> {
     Ok(match kind {
         DeviceKind::Cpu => Device::Cpu,
-        DeviceKind::Cuda => Device::new_cuda(0).context("--device cuda (build with --features cuda)")?,
+        DeviceKind::Cuda(i) => Device::new_cuda(i)
+            .with_context(|| format!("--device cuda:{i} (a build with --features cuda, and that GPU)"))?,
     })
 }
 
@@ -81,22 +83,6 @@ pub fn train_step(
         adam.step(&grads)?;
         Ok(out.stats)
     })
-}
-
-/// Flattens a JSON object of numbers (nested objects joined with '.'), skipping nulls.
-fn flatten(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, f64>) {
-    match v {
-        serde_json::Value::Object(m) => {
-            for (k, v) in m {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                flatten(&key, v, out);
-            }
-        }
-        serde_json::Value::Number(n) => {
-            out.insert(prefix.to_string(), n.as_f64().unwrap_or(f64::NAN));
-        }
-        _ => {}
-    }
 }
 
 /// Appends JSON lines to `<exp-dir>/log.jsonl`.
@@ -143,6 +129,7 @@ impl JsonLog {
 pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
     args.validate()?;
     let device = device(args.device)?;
+    crate::ops::set_precision(args.precision);
     std::fs::create_dir_all(&args.exp_dir)
         .with_context(|| format!("{}: cannot create", args.exp_dir.display()))?;
     let num_classes =
@@ -249,8 +236,10 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
         let loader =
             EpochLoader::start(ds.clone(), pool.clone(), args.seed, epoch, args.batch_size, 0, args.prefetch);
         let epoch_start = Instant::now();
-        // Sum and count of every logged scalar (statistics exist on log steps only).
+        // Sum and count of every logged scalar (statistics exist on log steps only): summed on
+        // the device, read back on log steps and at the end of the epoch.
         let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+        let mut device_sums = StatSums::default();
         let mut epoch_steps = 0usize;
         let mut epoch_images = 0usize;
         let mut floors = Floors::new(num_classes);
@@ -260,27 +249,22 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
             let batch = host.to_device(&device)?;
             let log_now = (global_step + 1) % args.log_interval as u64 == 0;
             let stats = train_step(&model, &mut adam, &batch, &lc, log_now)?;
-            if !stats.loss.is_finite() {
-                bail!("epoch {epoch} step {global_step}: the loss is {} (diverged)", stats.loss);
-            }
+            device_sums.add(&stats)?;
             global_step += 1;
             epoch_steps += 1;
             summary.steps += 1;
             epoch_images += 2 * host.n;
             images_seen += 2 * host.n;
 
-            let mut flat = BTreeMap::new();
-            flatten("", &serde_json::to_value(&stats)?, &mut flat);
-            for (k, v) in &flat {
-                let e = sums.entry(k.clone()).or_default();
-                e.0 += v;
-                e.1 += 1;
-            }
             let secs = epoch_start.elapsed().as_secs_f64().max(1e-9);
             let ips = epoch_images as f64 / secs;
-            bar.set_message(format!("loss {:.4}  {:.1} img/s", stats.loss, ips));
             bar.inc(1);
             if log_now {
+                // The one read-back of these steps (on a GPU: the one wait for it).
+                let flat = stats.read()?;
+                let loss = flat.get("loss").copied().unwrap_or(f64::NAN);
+                check_finite(&mut device_sums, &mut sums, epoch, global_step)?;
+                bar.set_message(format!("loss {loss:.4}  {ips:.1} img/s"));
                 let mut line = serde_json::json!({
                     "type": "step", "epoch": epoch, "step": global_step,
                     "lr": args.base_lr, "images_per_s": ips, "steps_per_s": epoch_steps as f64 / secs,
@@ -292,10 +276,12 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
             }
             if args.max_steps.is_some_and(|m| global_step >= m) {
                 bar.finish_and_clear();
+                check_finite(&mut device_sums, &mut sums, epoch, global_step)?;
                 break 'epochs;
             }
         }
         bar.finish_and_clear();
+        check_finite(&mut device_sums, &mut sums, epoch, global_step)?;
         epoch += 1;
         let secs = epoch_start.elapsed().as_secs_f64();
         let mut line = serde_json::json!({
@@ -336,6 +322,29 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
     // Each step runs the backbone's BatchNorms on two batches (one per view).
     checkpoint::export_backbone_torchvision(&model, &args.exp_dir.join(TORCHVISION_FILE), 2 * global_step)?;
     Ok(summary)
+}
+
+/// Adds the device's sums to the epoch's and stops a diverged run: the mean loss of the steps
+/// since the last read-back is not finite. (The check runs when the statistics are read, every
+/// `--log-interval` steps, not at every step: a GPU would wait at each.)
+fn check_finite(
+    device_sums: &mut StatSums,
+    sums: &mut BTreeMap<String, (f64, usize)>,
+    epoch: usize,
+    step: u64,
+) -> anyhow::Result<()> {
+    let read = device_sums.take()?;
+    if let Some((loss, count)) = read.get("loss") {
+        if !loss.is_finite() {
+            bail!("epoch {epoch}, steps up to {step}: the loss is {} (diverged)", loss / *count as f64);
+        }
+    }
+    for (k, (sum, count)) in read {
+        let e = sums.entry(k).or_default();
+        e.0 += sum;
+        e.1 += count;
+    }
+    Ok(())
 }
 
 fn verdict(above: bool) -> &'static str {

@@ -31,6 +31,7 @@ fn options_with(checkpoint: &std::path::Path, data: &std::path::Path, protocol: 
             val_pairs_per_object: 2,
         },
         image_budget: 1 << 30,
+        device: trainer::config::DeviceKind::Cpu,
     }
 }
 

@@ -9,9 +9,10 @@ mod common;
 use candle_core::{DType, Device, Tensor};
 use clap::Parser;
 use trainer::config::{Experience, ModelConfig, PredictorType, TrainArgs};
-use trainer::model::{Batch, LossConfig, SslModel, StepStats};
+use trainer::model::{Batch, LossConfig, SslModel};
 use trainer::nn::Mode;
 use trainer::ops::adam::{Adam, AdamConfig};
+use trainer::stats::StatValues;
 
 const N: usize = 4;
 
@@ -68,15 +69,21 @@ fn lacks_prefix(model: &SslModel, prefix: &str) {
     assert!(shapes(model).iter().all(|(k, _)| !k.starts_with(prefix)), "unexpected {prefix}*");
 }
 
+/// A statistic the step must have logged.
+fn get(stats: &StatValues, name: &str) -> f32 {
+    *stats.get(name).unwrap_or_else(|| panic!("no {name} in {stats:?}")) as f32
+}
+
 fn close(a: f32, b: f32, what: &str) {
     assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "{what}: {a} vs {b}");
 }
 
 /// One training step: the loss and its terms before the step, and the loss after it.
-fn step(model: &SslModel, b: &Batch, lc: &LossConfig) -> (StepStats, f32) {
+fn step(model: &SslModel, b: &Batch, lc: &LossConfig) -> (StatValues, f32) {
     let out = model.forward_train(b, lc, true).unwrap();
     let total = out.total.to_scalar::<f32>().unwrap();
-    assert!(total.is_finite() && out.stats.loss.is_finite(), "{:?}", model.config.experience);
+    let stats = out.stats.read().unwrap();
+    assert!(total.is_finite() && get(&stats, "loss").is_finite(), "{:?}", model.config.experience);
     let mut adam =
         Adam::new(model.params.params(), AdamConfig { lr: 1e-3, ..AdamConfig::default() }).unwrap();
     // Copies: the optimiser updates the parameters in place.
@@ -92,9 +99,9 @@ fn step(model: &SslModel, b: &Batch, lc: &LossConfig) -> (StepStats, f32) {
         (a - b).unwrap().abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() > 0.0
     };
     assert!(moved("backbone.conv1.weight"), "the step reaches the backbone");
-    let again = model.forward_train(b, lc, false).unwrap().stats.loss;
+    let again = model.forward_train(b, lc, false).unwrap().stats.value("loss").unwrap();
     assert!(again.is_finite());
-    (out.stats, again)
+    (stats, again)
 }
 
 #[test]
@@ -119,10 +126,12 @@ fn simclr_augself_regresses_the_latent_from_both_representations() {
         let b = batch(k);
         let lc = LossConfig::default();
         let (st, _) = step(&model, &b, &lc);
-        let (inv, aug) = (st.repr_loss_inv.unwrap(), st.repr_loss_equi.unwrap());
-        close(st.loss, inv + lc.ec_weight as f32 * aug, name);
-        assert!(st.std_loss.is_none() && st.cov_loss.is_none() && st.pred_std_loss.is_none());
-        assert!(st.coremb_pred.is_none());
+        let (inv, aug) = (get(&st, "repr_loss_inv"), get(&st, "repr_loss_equi"));
+        close(get(&st, "loss"), inv + lc.ec_weight as f32 * aug, name);
+        assert!(
+            !st.contains_key("std_loss") && !st.contains_key("cov_loss") && !st.contains_key("pred_std_loss")
+        );
+        assert!(!st.contains_key("coremb_pred"));
 
         // --ec-weight scales the AugSelf term, and that term trains the backbone (the head reads
         // the representations undetached).
@@ -132,12 +141,16 @@ fn simclr_augself_regresses_the_latent_from_both_representations() {
             let grads = out.total.backward().unwrap();
             let conv1 =
                 model.params.params().into_iter().find(|(k, _)| k == "backbone.conv1.weight").unwrap().1;
-            (out.stats, grads.get(conv1.as_tensor()).unwrap().copy().unwrap())
+            (out.stats.read().unwrap(), grads.get(conv1.as_tensor()).unwrap().copy().unwrap())
         };
         let (st0, g0) = grad(0.0);
         let (st3, g3) = grad(3.0);
-        close(st0.loss, st0.repr_loss_inv.unwrap(), "ec_weight 0");
-        close(st3.loss, st3.repr_loss_inv.unwrap() + 3.0 * st3.repr_loss_equi.unwrap(), "ec_weight 3");
+        close(get(&st0, "loss"), get(&st0, "repr_loss_inv"), "ec_weight 0");
+        close(
+            get(&st3, "loss"),
+            get(&st3, "repr_loss_inv") + 3.0 * get(&st3, "repr_loss_equi"),
+            "ec_weight 3",
+        );
         let diff = (g3 - g0).unwrap().abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
         assert!(diff > 0.0, "{name}: the AugSelf loss does not reach the backbone");
     }
@@ -155,9 +168,13 @@ fn simclr_only_equi_contrasts_the_prediction_with_view_2() {
         lacks_prefix(&model, "projector.");
         lacks_prefix(&model, "projector_inv");
         let (st, _) = step(&model, &batch(k), &LossConfig::default());
-        close(st.loss, st.repr_loss_equi.unwrap(), name);
-        assert!(st.repr_loss_inv.is_none() && st.std_loss.is_none() && st.pred_std_loss.is_none());
-        assert!(st.coremb_pred.is_some(), "predictor statistics");
+        close(get(&st, "loss"), get(&st, "repr_loss_equi"), name);
+        assert!(
+            !st.contains_key("repr_loss_inv")
+                && !st.contains_key("std_loss")
+                && !st.contains_key("pred_std_loss")
+        );
+        assert!(st.contains_key("coremb_pred"), "predictor statistics");
 
         // The MLP predictor on [latent, embedding] stays available.
         let c = config(name, &["--predictor-type", "mlp"]);
@@ -181,8 +198,8 @@ fn simclr_equimod_adds_the_equivariant_infonce_with_the_reference_weight() {
         has(&model, "predictor.hypernet.net.0.weight", &[16 * 16, k]);
         lacks_prefix(&model, "projector.");
         let (st, _) = step(&model, &batch(k), &LossConfig::default());
-        close(st.loss, st.repr_loss_inv.unwrap() + weight * st.repr_loss_equi.unwrap(), name);
-        assert!(st.std_loss.is_none() && st.cov_loss.is_none());
+        close(get(&st, "loss"), get(&st, "repr_loss_inv") + weight * get(&st, "repr_loss_equi"), name);
+        assert!(!st.contains_key("std_loss") && !st.contains_key("cov_loss"));
     }
 }
 
@@ -203,9 +220,9 @@ fn vicreg_part_inv_leaves_the_embeddings_tail_out_of_the_invariance() {
     assert!(inv.is_contiguous() && equi.is_contiguous());
     let lc = LossConfig::default();
     let (st, _) = step(&model, &b, &lc);
-    let (inv, std, cov) = (st.repr_loss_inv.unwrap(), st.std_loss.unwrap(), st.cov_loss.unwrap());
-    close(st.loss, 10.0 * inv + 10.0 * std + cov, "VICRegPartInv");
-    assert!(st.repr_loss_equi.is_none() && st.pred_std_loss.is_none());
+    let (inv, std, cov) = (get(&st, "repr_loss_inv"), get(&st, "std_loss"), get(&st, "cov_loss"));
+    close(get(&st, "loss"), 10.0 * inv + 10.0 * std + cov, "VICRegPartInv");
+    assert!(!st.contains_key("repr_loss_equi") && !st.contains_key("pred_std_loss"));
 }
 
 /// `train --experience NAME` for each new method (projector 64-64), then what `eval` reads from

@@ -155,7 +155,7 @@ fn rotation_supervision_alone_decides_whether_the_rotation_head_trains_the_repre
     let labels = Tensor::new(&[0u32, 1, 2, 0], &Device::Cpu).unwrap();
     let quat = Tensor::randn(0f32, 1.0, (4, 4), &Device::Cpu).unwrap();
     let grad_of_r1 = |weight: f64| {
-        let (loss, _) = evaluator.forward(&r1, &r2, &labels, &quat, weight).unwrap();
+        let loss = evaluator.forward(&r1, &r2, &labels, &quat, weight, &mut Default::default()).unwrap();
         let grads = loss.backward().unwrap();
         grads.get(&r1).map(|g| g.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap())
     };

@@ -56,8 +56,13 @@ fn the_step_matches_pytorch_on_the_reference_model() {
     .unwrap();
     let lc = loss_config(&args);
     let out = model.forward_train(&batch, &lc, false).unwrap();
-    close(out.stats.loss as f64, f["loss"].as_f64().unwrap(), 1e-4, "SIE loss");
-    close(out.stats.eval_loss as f64, f["eval_loss"].as_f64().unwrap(), 1e-4, "evaluator loss");
+    close(out.stats.value("loss").unwrap() as f64, f["loss"].as_f64().unwrap(), 1e-4, "SIE loss");
+    close(
+        out.stats.value("eval_loss").unwrap() as f64,
+        f["eval_loss"].as_f64().unwrap(),
+        1e-4,
+        "evaluator loss",
+    );
 
     let grads = out.total.backward().unwrap();
     let params: std::collections::HashMap<_, _> = model.params.params().into_iter().collect();
@@ -81,7 +86,7 @@ fn the_step_matches_pytorch_on_the_reference_model() {
     adam.step(&grads).unwrap();
     let again = model.forward_train(&batch, &lc, false).unwrap();
     close(
-        again.stats.loss as f64,
+        again.stats.value("loss").unwrap() as f64,
         f["loss_after_adam_step"].as_f64().unwrap(),
         1e-3,
         "loss after one Adam step",

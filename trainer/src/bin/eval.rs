@@ -85,6 +85,9 @@ struct Common {
     /// Results JSON (updated in place when it holds results of the same checkpoint).
     #[arg(long, global = true)]
     out: Option<PathBuf>,
+    /// Where extraction and the probes run: cpu, cuda or cuda:N (a --features cuda build).
+    #[arg(long, global = true, default_value = "cpu")]
+    device: trainer::config::DeviceKind,
 }
 
 #[derive(Subcommand)]
@@ -241,6 +244,7 @@ fn run() -> Result<()> {
         equi_dim: c.equi_dim,
         config: config(c)?,
         image_budget: (c.image_memory.max(0.0) * (1u64 << 30) as f64) as usize,
+        device: c.device,
     };
     if let Command::Export { out } = &cli.command {
         let exported = run::export(&options, out)?;

@@ -61,6 +61,8 @@ pub struct EvalOptions {
     /// Bytes of decoded views the reference-protocol probes may keep in memory (else they
     /// decode every batch again).
     pub image_budget: usize,
+    /// Where extraction and the probes run (`--device`).
+    pub device: crate::config::DeviceKind,
 }
 
 /// Bump when the extraction changes meaning, so that old caches are not reused.
@@ -172,7 +174,7 @@ fn load_model(options: &EvalOptions, device: &Device) -> Result<(CheckpointModel
 
 /// `eval export`: the features (extracted or cached) and the model in the reference's files.
 pub fn export(options: &EvalOptions, out: &Path) -> Result<super::export::Exported> {
-    let device = Device::Cpu;
+    let device = crate::train::device(options.device)?;
     let (model, resolution) = load_model(options, &device)?;
     let (cache, _, _) = features(&model, options, resolution, &device)?;
     super::export::export(&model, &cache, &options.data, out)
@@ -184,7 +186,7 @@ pub fn evaluate(
     task_list: &[Task],
     previous: Option<EvalReport>,
 ) -> Result<EvalReport> {
-    let device = Device::Cpu;
+    let device = crate::train::device(options.device)?;
     let (model, resolution) = load_model(options, &device)?;
     let (mut cache, cache_file, extraction_seconds) = features(&model, options, resolution, &device)?;
     if let Some(e) = options.equi_dim {

@@ -7,12 +7,13 @@
 
 use candle_core::{Result, Tensor};
 
-use super::{heads, scalar, Embeddings, LossInputs, Method, Recipe};
+use super::{heads, Embeddings, LossInputs, Method, Recipe};
 use crate::config::ModelConfig;
 use crate::loss;
-use crate::model::{LossConfig, StepStats};
+use crate::model::LossConfig;
 use crate::nn::{Mlp, Mode, Projector};
 use crate::params::Scope;
+use crate::stats::StepStats;
 
 pub const SIMCLR_AUGSELF: Recipe = Recipe {
     split: false,
@@ -69,8 +70,8 @@ impl Method for SimClrAugSelf {
         };
         let inv = loss::info_nce(inp.x, inp.y, lc.simclr_temp)?;
         let aug = loss::mse(pred, target)?;
-        st.repr_loss_inv = Some(scalar(&inv)?);
-        st.repr_loss_equi = Some(scalar(&aug)?);
+        st.set("repr_loss_inv", &inv)?;
+        st.set("repr_loss_equi", &aug)?;
         inv + (aug * lc.ec_weight)?
     }
 }

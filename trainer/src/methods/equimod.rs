@@ -10,13 +10,14 @@
 
 use candle_core::{Result, Tensor};
 
-use super::{cov_pair, heads, needed, predictor, scalar, std_pair, Embeddings, LossInputs, Method, Recipe};
+use super::{cov_pair, heads, needed, predictor, std_pair, Embeddings, LossInputs, Method, Recipe};
 use crate::config::ModelConfig;
 use crate::loss;
-use crate::model::{LossConfig, StepStats};
+use crate::model::LossConfig;
 use crate::nn::{Mode, Projector};
 use crate::params::Scope;
 use crate::predictor::Predictor;
+use crate::stats::StepStats;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Loss {
@@ -88,10 +89,10 @@ impl Method for EquiMod {
                 let equi = loss::mse(pred, e2)?;
                 let std_equi = std_pair(&x_e, &y_e)?;
                 let cov_equi = cov_pair(&x_e, &y_e)?;
-                st.repr_loss_inv = Some(scalar(&inv)?);
-                st.repr_loss_equi = Some(scalar(&equi)?);
-                st.std_loss = Some(scalar(&std_inv)? + scalar(&std_equi)?);
-                st.cov_loss = Some(scalar(&cov_inv)? + scalar(&cov_equi)?);
+                st.set("repr_loss_inv", &inv)?;
+                st.set("repr_loss_equi", &equi)?;
+                st.set("std_loss", &(&std_inv + &std_equi)?)?;
+                st.set("cov_loss", &(&cov_inv + &cov_equi)?)?;
                 let l_inv =
                     (((inv * lc.sim_coeff)? + (std_inv * lc.std_coeff)?)? + (cov_inv * lc.cov_coeff)?)?;
                 let l_equi =
@@ -101,8 +102,8 @@ impl Method for EquiMod {
             Loss::SimClr { weighted } => {
                 let inv = loss::info_nce(i1, i2, lc.simclr_temp)?;
                 let equi = loss::info_nce(pred, e2, lc.simclr_temp)?;
-                st.repr_loss_inv = Some(scalar(&inv)?);
-                st.repr_loss_equi = Some(scalar(&equi)?);
+                st.set("repr_loss_inv", &inv)?;
+                st.set("repr_loss_equi", &equi)?;
                 let weight = if weighted { lc.equi_factor } else { 1.0 };
                 inv + (equi * weight)?
             }

@@ -17,10 +17,11 @@ use candle_core::{Result, Tensor};
 
 use crate::config::{Experience, ModelConfig};
 use crate::loss;
-use crate::model::{LossConfig, StepStats};
+use crate::model::LossConfig;
 use crate::nn::Mode;
 use crate::params::Scope;
 use crate::predictor::Predictor;
+use crate::stats::StepStats;
 
 pub mod augself;
 pub mod equimod;
@@ -111,10 +112,6 @@ pub fn recipe(e: Experience) -> Recipe {
 /// Builds the method of `c.experience`.
 pub fn build(s: &Scope, c: &ModelConfig, r: usize) -> Result<Box<dyn Method>> {
     (recipe(c.experience).build)(s, c, r)
-}
-
-fn scalar(t: &Tensor) -> Result<f32> {
-    t.to_scalar::<f32>()
 }
 
 /// An output the method's own forward pass always makes (a bug if absent).

@@ -12,13 +12,14 @@
 use candle_core::{Result, Tensor};
 
 use super::heads::{self, Split};
-use super::{cov_pair, needed, predictor, scalar, std_pair, Embeddings, LossInputs, Method, Recipe};
+use super::{cov_pair, needed, predictor, std_pair, Embeddings, LossInputs, Method, Recipe};
 use crate::config::ModelConfig;
 use crate::loss;
-use crate::model::{LossConfig, StepStats};
+use crate::model::LossConfig;
 use crate::nn::{Mode, Projector};
 use crate::params::Scope;
 use crate::predictor::Predictor;
+use crate::stats::StepStats;
 
 pub const SIE: Recipe = Recipe {
     split: true,
@@ -82,21 +83,21 @@ impl Method for Sie {
         let equi = loss::mse(pred, needed(inp.e2, "SIE", "an equivariant embedding")?)?;
         let std = std_pair(x, y)?;
         let cov = cov_pair(x, y)?;
-        st.repr_loss_equi = Some(scalar(&equi)?);
-        st.std_loss = Some(scalar(&std)?);
-        st.cov_loss = Some(scalar(&cov)?);
+        st.set("repr_loss_equi", &equi)?;
+        st.set("std_loss", &std)?;
+        st.set("cov_loss", &cov)?;
         let mut total = match self.heads {
             Heads::OnlyEqui(_) => (equi * lc.sim_coeff)?,
             Heads::Split(_) => {
                 let inv = loss::mse(needed(inp.i1, "SIE", "a split")?, needed(inp.i2, "SIE", "a split")?)?;
-                st.repr_loss_inv = Some(scalar(&inv)?);
+                st.set("repr_loss_inv", &inv)?;
                 ((inv * lc.sim_coeff)? + (equi * (lc.equi_factor * lc.sim_coeff))?)?
             }
         };
         total = ((total + (std * lc.std_coeff)?)? + (cov * lc.cov_coeff)?)?;
         if self.prediction_variance {
             let pred_std = (loss::std_term(pred)? / 2.0)?;
-            st.pred_std_loss = Some(scalar(&pred_std)?);
+            st.set("pred_std_loss", &pred_std)?;
             total = (total + (pred_std * lc.std_coeff)?)?;
         }
         Ok(total)

@@ -5,12 +5,13 @@
 
 use candle_core::{Result, Tensor};
 
-use super::{heads, scalar, Embeddings, LossInputs, Method, Recipe};
+use super::{heads, Embeddings, LossInputs, Method, Recipe};
 use crate::config::ModelConfig;
 use crate::loss;
-use crate::model::{LossConfig, StepStats};
+use crate::model::LossConfig;
 use crate::nn::{Mode, Projector};
 use crate::params::Scope;
+use crate::stats::StepStats;
 
 pub const SIMCLR: Recipe = Recipe {
     split: false,
@@ -37,7 +38,7 @@ impl Method for SimClr {
 
     fn loss(&self, inp: &LossInputs, lc: &LossConfig, st: &mut StepStats) -> Result<Tensor> {
         let l = loss::info_nce(inp.x, inp.y, lc.simclr_temp)?;
-        st.repr_loss_inv = Some(scalar(&l)?);
+        st.set("repr_loss_inv", &l)?;
         Ok(l)
     }
 }

@@ -3,13 +3,14 @@
 
 use candle_core::{Result, Tensor};
 
-use super::{heads, needed, predictor, scalar, Embeddings, LossInputs, Method, Recipe};
+use super::{heads, needed, predictor, Embeddings, LossInputs, Method, Recipe};
 use crate::config::ModelConfig;
 use crate::loss;
-use crate::model::{LossConfig, StepStats};
+use crate::model::LossConfig;
 use crate::nn::{Mode, Projector};
 use crate::params::Scope;
 use crate::predictor::Predictor;
+use crate::stats::StepStats;
 
 pub const SIMCLR_ONLY_EQUI: Recipe = Recipe {
     split: false,
@@ -47,7 +48,7 @@ impl Method for SimClrOnlyEqui {
         let name = "SimCLROnlyEqui";
         let pred = needed(inp.pred, name, "a prediction")?;
         let equi = loss::info_nce(pred, needed(inp.e2, name, "an equivariant embedding")?, lc.simclr_temp)?;
-        st.repr_loss_equi = Some(scalar(&equi)?);
+        st.set("repr_loss_equi", &equi)?;
         Ok(equi)
     }
 }

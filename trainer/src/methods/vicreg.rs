@@ -4,12 +4,13 @@
 
 use candle_core::{Result, Tensor};
 
-use super::{cov_pair, heads, needed, scalar, std_pair, Embeddings, LossInputs, Method, Recipe};
+use super::{cov_pair, heads, needed, std_pair, Embeddings, LossInputs, Method, Recipe};
 use crate::config::ModelConfig;
 use crate::loss;
-use crate::model::{LossConfig, StepStats};
+use crate::model::LossConfig;
 use crate::nn::{Mode, Projector};
 use crate::params::Scope;
+use crate::stats::StepStats;
 
 pub const VICREG: Recipe = Recipe {
     split: false,
@@ -58,9 +59,9 @@ impl Method for VicReg {
         };
         let std = std_pair(x, y)?;
         let cov = cov_pair(x, y)?;
-        st.repr_loss_inv = Some(scalar(&inv)?);
-        st.std_loss = Some(scalar(&std)?);
-        st.cov_loss = Some(scalar(&cov)?);
+        st.set("repr_loss_inv", &inv)?;
+        st.set("std_loss", &std)?;
+        st.set("cov_loss", &cov)?;
         ((inv * lc.sim_coeff)? + (std * lc.std_coeff)?)? + (cov * lc.cov_coeff)?
     }
 }

@@ -2,9 +2,10 @@
 //!
 //! Tensors are NCHW, f32. On the CPU each op is a custom candle op with a hand-written forward and
 //! backward (im2col + gemm convolution, max-pool routing to the argmax, fused batch norm, ReLU and
-//! the residual join); on any
-//! other device (CUDA) and for other dtypes the ops fall back to [`reference`], built from stock
-//! candle ops, which also defines the semantics the fast kernels are tested against.
+//! the residual join). On other devices (CUDA) and for other dtypes, convolution and max-pool
+//! take [`portable`] (stock candle forward, backward passes that run well on a GPU) and the rest
+//! [`reference`], built from stock candle ops, which also defines the semantics every fast path
+//! is tested against. [`precision`] sets the arithmetic of convolutions and matrix products.
 
 pub mod adam;
 mod batch_norm;
@@ -12,20 +13,28 @@ mod conv;
 mod cpu;
 mod gemm;
 mod pool;
+mod pool_route;
+pub mod portable;
+#[cfg(test)]
+mod portable_tests;
+pub mod precision;
 pub mod reference;
 mod relu;
 mod scratch;
 #[cfg(test)]
 mod tests;
 
+pub use precision::{matmul, precision, set_precision, Precision};
+
 use candle_core::{Result, Tensor};
 
 /// 2-d convolution without bias: `x` (N, C, H, W), `w` (O, C, K, K).
+/// Computed in the configured [`precision`].
 pub fn conv2d(x: &Tensor, w: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
-    if cpu::is_cpu_f32(&[x, w]) {
+    if cpu::is_cpu_f32(&[x, w]) && precision::compute_dtype(x).is_none() {
         conv::conv2d(x, w, stride, padding)
     } else {
-        reference::conv2d(x, w, stride, padding)
+        precision::autocast2(x, w, |x, w| portable::conv2d(x, w, stride, padding))
     }
 }
 
@@ -34,7 +43,7 @@ pub fn max_pool2d(x: &Tensor, kernel: usize, stride: usize, padding: usize) -> R
     if cpu::is_cpu_f32(&[x]) {
         pool::max_pool2d(x, kernel, stride, padding)
     } else {
-        reference::max_pool2d(x, kernel, stride, padding)
+        portable::max_pool2d(x, kernel, stride, padding)
     }
 }
 

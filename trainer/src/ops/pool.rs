@@ -8,22 +8,22 @@ use rayon::prelude::*;
 use super::cpu;
 
 #[derive(Clone, Copy)]
-struct MaxPool2d {
-    kernel: usize,
-    stride: usize,
-    pad: usize,
+pub(super) struct MaxPool2d {
+    pub(super) kernel: usize,
+    pub(super) stride: usize,
+    pub(super) pad: usize,
 }
 
 /// Input and output sizes of one pooling.
-struct Geometry {
-    h: usize,
-    w: usize,
-    oh: usize,
-    ow: usize,
+pub(super) struct Geometry {
+    pub(super) h: usize,
+    pub(super) w: usize,
+    pub(super) oh: usize,
+    pub(super) ow: usize,
 }
 
 impl MaxPool2d {
-    fn geometry(&self, dims: &[usize]) -> Result<Geometry> {
+    pub(super) fn geometry(&self, dims: &[usize]) -> Result<Geometry> {
         let &[_, _, h, w] = dims else { bail!("max_pool2d: expected (N, C, H, W), got {dims:?}") };
         if self.kernel == 0 || self.stride == 0 || 2 * self.pad > self.kernel {
             bail!("max_pool2d: bad kernel {} stride {} padding {}", self.kernel, self.stride, self.pad)
@@ -47,7 +47,7 @@ impl MaxPool2d {
     }
 
     /// Index in `plane` of the first maximum of output (oy, ox)'s window.
-    fn argmax(&self, g: &Geometry, plane: &[f32], oy: usize, ox: usize) -> usize {
+    pub(super) fn argmax(&self, g: &Geometry, plane: &[f32], oy: usize, ox: usize) -> usize {
         let (rows, cols) = self.window(g, oy, ox);
         let mut best = rows.start * g.w + cols.start;
         let mut best_value = plane[best];
@@ -92,25 +92,7 @@ impl CustomOp1 for MaxPool2d {
     }
 
     fn bwd(&self, x: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
-        let g = self.geometry(x.dims())?;
-        let (plane_len, out_len) = (g.h * g.w, g.oh * g.ow);
-        let grad = cpu::with_data(x, |x| {
-            cpu::with_data(dy, |dy| {
-                let mut grad = vec![0f32; x.len()];
-                grad.par_chunks_mut(plane_len)
-                    .zip(x.par_chunks(plane_len))
-                    .zip(dy.par_chunks(out_len))
-                    .for_each(|((grad, plane), dy)| {
-                        for oy in 0..g.oh {
-                            for ox in 0..g.ow {
-                                grad[self.argmax(&g, plane, oy, ox)] += dy[oy * g.ow + ox];
-                            }
-                        }
-                    });
-                grad
-            })
-        })??;
-        Ok(Some(cpu::tensor(grad, x.shape())?))
+        Ok(Some(super::pool_route::route(x, dy, self.kernel, self.stride, self.pad)?))
     }
 }
 

@@ -14,7 +14,7 @@ use super::adam::{Adam, AdamConfig};
 use super::{add_relu, batch_norm_train, conv2d, max_pool2d, reference, relu};
 
 /// Deterministic uniform values in [-1, 1).
-fn uniform(len: usize, seed: u64) -> Vec<f32> {
+pub(super) fn uniform(len: usize, seed: u64) -> Vec<f32> {
     let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     (0..len)
         .map(|_| {
@@ -24,16 +24,16 @@ fn uniform(len: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
-fn rand_tensor(dims: &[usize], seed: u64) -> Tensor {
+pub(super) fn rand_tensor(dims: &[usize], seed: u64) -> Tensor {
     let len = dims.iter().product();
     Tensor::from_vec(uniform(len, seed), dims, &Device::Cpu).unwrap()
 }
 
-fn values(t: &Tensor) -> Vec<f32> {
+pub(super) fn values(t: &Tensor) -> Vec<f32> {
     t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
 }
 
-fn assert_close(what: &str, got: &Tensor, want: &Tensor, tol: f32) {
+pub(super) fn assert_close(what: &str, got: &Tensor, want: &Tensor, tol: f32) {
     assert_eq!(got.dims(), want.dims(), "{what}: shapes differ");
     for (i, (g, w)) in values(got).iter().zip(values(want)).enumerate() {
         assert!((g - w).abs() <= tol * (1.0 + w.abs()), "{what}[{i}]: got {g}, want {w}");
@@ -42,7 +42,7 @@ fn assert_close(what: &str, got: &Tensor, want: &Tensor, tol: f32) {
 
 /// Checks d sum(f(inputs) * r) / d inputs[which] from candle's backward against central
 /// differences at `samples` evenly spread elements.
-fn check_finite_differences(
+pub(super) fn check_finite_differences(
     what: &str,
     f: &dyn Fn(&[Tensor]) -> Result<Tensor>,
     inputs: &[Tensor],
@@ -80,9 +80,9 @@ fn check_finite_differences(
 /// (N, C, H, W, O, K, stride, padding): 7x7 stems with and without padding, 3x3, 1x1 shortcuts,
 /// a non-square input.
 /// (N, C, H, W, O, K, stride, padding).
-type ConvCase = (usize, usize, usize, usize, usize, usize, usize, usize);
+pub(super) type ConvCase = (usize, usize, usize, usize, usize, usize, usize, usize);
 
-const CONVS: &[ConvCase] = &[
+pub(super) const CONVS: &[ConvCase] = &[
     (2, 3, 15, 15, 4, 7, 2, 0),
     (2, 3, 13, 11, 4, 7, 2, 3),
     (2, 5, 7, 7, 6, 3, 1, 1),
@@ -91,7 +91,7 @@ const CONVS: &[ConvCase] = &[
     (2, 6, 7, 7, 3, 1, 2, 0),
 ];
 
-fn conv_inputs(i: usize) -> (Tensor, Tensor, usize, usize) {
+pub(super) fn conv_inputs(i: usize) -> (Tensor, Tensor, usize, usize) {
     let (n, c, h, w, o, k, s, p) = CONVS[i];
     (rand_tensor(&[n, c, h, w], 1 + i as u64), rand_tensor(&[o, c, k, k], 100 + i as u64), s, p)
 }
@@ -169,7 +169,7 @@ fn conv_skips_the_gradient_of_an_untracked_input() {
 }
 
 #[test]
-fn non_f32_inputs_take_the_reference_path() {
+fn non_f32_inputs_take_the_portable_path() {
     let (x, w, s, p) = conv_inputs(2);
     let (x64, w64) = (x.to_dtype(DType::F64).unwrap(), w.to_dtype(DType::F64).unwrap());
     let got = conv2d(&x64, &w64, s, p).unwrap().to_dtype(DType::F32).unwrap();
@@ -177,7 +177,7 @@ fn non_f32_inputs_take_the_reference_path() {
 }
 
 /// Input of distinct values 1e-2 apart (a shuffled ramp), so no window has a tie.
-fn pool_input(dims: &[usize]) -> Tensor {
+pub(super) fn pool_input(dims: &[usize]) -> Tensor {
     let len: usize = dims.iter().product();
     let mut order: Vec<(f32, usize)> = uniform(len, 5).into_iter().zip(0..).collect();
     order.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -215,7 +215,7 @@ fn naive_max_pool(x: &Tensor, k: usize, s: usize, p: usize) -> Tensor {
 }
 
 /// (kernel, stride, padding): the reference stem pool, torchvision's, kernel != stride, overlap.
-const POOLS: &[(usize, usize, usize)] = &[(3, 2, 0), (3, 2, 1), (2, 2, 0), (3, 1, 1), (2, 3, 1)];
+pub(super) const POOLS: &[(usize, usize, usize)] = &[(3, 2, 0), (3, 2, 1), (2, 2, 0), (3, 1, 1), (2, 3, 1)];
 
 #[test]
 fn max_pool_forward_matches_naive() {

@@ -53,8 +53,8 @@ pub fn write(dir: &Path, model: &SslModel, adam: &mut Adam, batch: &Batch, lc: &
     save(dir, "after.safetensors", &snapshot(model)?)?;
     let again = model.forward_train(batch, lc, false)?;
     let losses = serde_json::json!({
-        "step0": { "ssl": out.stats.loss, "eval": out.stats.eval_loss },
-        "step1": { "ssl": again.stats.loss, "eval": again.stats.eval_loss },
+        "step0": { "ssl": out.stats.value("loss")?, "eval": out.stats.value("eval_loss")? },
+        "step1": { "ssl": again.stats.value("loss")?, "eval": again.stats.value("eval_loss")? },
     });
     let path = dir.join("losses.json");
     std::fs::write(&path, serde_json::to_string_pretty(&losses)?)
@@ -63,8 +63,8 @@ pub fn write(dir: &Path, model: &SslModel, adam: &mut Adam, batch: &Batch, lc: &
         "wrote {} ({} gradients; loss {:.6} + evaluator {:.6})",
         dir.display(),
         grad_tensors.len(),
-        out.stats.loss,
-        out.stats.eval_loss
+        out.stats.value("loss")?,
+        out.stats.value("eval_loss")?
     );
     Ok(())
 }

@@ -19,7 +19,6 @@ mod ops;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use candle_core::Device;
 use clap::Parser;
 use trainer::config::TrainArgs;
 use trainer::model::SslModel;
@@ -72,11 +71,14 @@ fn run() -> Result<()> {
         return ops::bench_ops(targs.batch_size);
     }
     let cfg = targs.model_config(args.num_classes)?;
-    let model = SslModel::new(&cfg, &Device::Cpu, targs.seed)?;
+    let device = trainer::train::device(targs.device)?;
+    trainer::ops::set_precision(targs.precision);
+    let model = SslModel::new(&cfg, &device, targs.seed)?;
     let mut adam = optimizer(&model, &targs)?;
     let lc = loss_config(&targs);
     let (n, res) = (targs.batch_size, targs.resolution as usize);
-    let batch = trainer::synthetic::batch(n, res, cfg.latent_dim(), args.num_classes, targs.seed)?;
+    let batch = trainer::synthetic::batch(n, res, cfg.latent_dim(), args.num_classes, targs.seed)?
+        .to_device(&device)?;
     if let Some(dir) = &args.dump {
         return dump::write(dir, &model, &mut adam, &batch, &lc);
     }
@@ -85,8 +87,10 @@ fn run() -> Result<()> {
     for step in 0..args.warmup + args.steps {
         let (start, cpu_start) = (Instant::now(), cpu_seconds());
         let stats = train_step(&model, &mut adam, &batch, &lc, false)?;
+        // A GPU runs the step asynchronously: the time is the kernels', not their launches'.
+        device.synchronize()?;
         let secs = start.elapsed().as_secs_f64();
-        eprintln!("step {step}: {secs:.3} s, loss {:.5}", stats.loss);
+        eprintln!("step {step}: {secs:.3} s, loss {:.5}", stats.value("loss")?);
         if step >= args.warmup {
             times.push(secs);
             cpu.push(cpu_seconds() - cpu_start);
@@ -94,9 +98,11 @@ fn run() -> Result<()> {
     }
     let med = median(times);
     println!(
-        "candle-{} {:?} {:?} {res}px batch {n}x2 mlp {} params {n_params}: median {med:.3} s/step, \
+        "candle-{} {} {} {:?} {:?} {res}px batch {n}x2 mlp {} params {n_params}: median {med:.3} s/step, \
          {:.1} images/s, cpu {:.2} s/step, peak RSS {:.0} MiB, threads {}",
         env!("CARGO_PKG_VERSION"),
+        targs.device,
+        serde_json::to_value(targs.precision)?.as_str().unwrap_or("?"),
         cfg.experience,
         cfg.arch,
         cfg.mlp.iter().map(|s| s.to_string()).collect::<Vec<_>>().join("-"),
