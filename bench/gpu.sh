@@ -12,9 +12,15 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu-out}
-BIN=${GPU_BIN:-.gpu/bin}
 WORK=${GPU_WORK:-/tmp/gpu-work}
-mkdir -p "$OUT" "$WORK"
+BIN=$WORK/bin
+mkdir -p "$OUT" "$WORK" "$BIN"
+# The binaries travel xz-compressed (bench/gpu-pack.sh); Python's lzma unpacks them.
+for f in .gpu/bin/*.xz; do
+  python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
+    "$f" "$BIN/$(basename "$f" .xz)"
+done
+chmod +x "$BIN"/*
 LOG=$OUT/log.txt
 : >"$LOG"
 export NODEVICE_SELECT=1 PYTHONUNBUFFERED=1
@@ -37,6 +43,10 @@ NV=$(python3 -c 'import nvidia, os; print(os.path.abspath(list(nvidia.__path__)[
 for lib in libcublas.so.13 libcurand.so.10 libnvrtc.so.13 libcudart.so.13; do
   dir=$(dirname "$(find "$NV" -name "$lib" 2>/dev/null | head -1)")
   [ -n "$dir" ] && [ "$dir" != . ] && LD_LIBRARY_PATH="$dir:${LD_LIBRARY_PATH:-}"
+done
+# The driver's libcuda.so.1, where the loader might not look.
+for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
+  [ -e "$d/libcuda.so.1" ] && LD_LIBRARY_PATH="${LD_LIBRARY_PATH:-}:$d"
 done
 export LD_LIBRARY_PATH
 # The renderer's Vulkan loader, carried as .deb files (the image has NVIDIA's driver only).
@@ -63,55 +73,13 @@ run step_torch_amp 100 python3 bench/train_step.py --device cuda --amp --arch re
 
 run render_ref 60 "$BIN/render" --per-class 2 --views 2 --mask --library "$WORK/synth-ref" --out "$WORK/gpu-ref"
 run render_compare 60 python3 bench/compare_renders.py .gpu/lavapipe-ref "$WORK/gpu-ref" --json "$OUT/render_compare.json"
-run render_bench 90 env BENCH_DEVICES=4 "$BIN/render" bench --views 2000 --runs 3
+for d in 2 4 8; do
+  run render_bench_$d 60 env BENCH_DEVICES=$d "$BIN/render" bench --views 2000 --runs 3
+done
 run render_dataset 90 "$BIN/render" --per-class 100 --views 8 --image-size 128 --renderers 4 --library "$WORK/synth" --out "$WORK/ds"
 run train 150 "$BIN/train" --data "$WORK/ds" --exp-dir "$WORK/exp" --device cuda:0 --resolution 128 \
   --batch-size 128 --max-steps 300 --epochs 1000 --log-interval 50 --quiet
 
 say "summary"
-python3 - "$OUT" "$WORK" <<'PY' | tee -a "$LOG"
-import json, os, re, sys
-out, work = sys.argv[1], sys.argv[2]
-def text(name):
-    p = os.path.join(out, name + ".out")
-    return open(p).read() if os.path.exists(p) else ""
-def images_per_s(name):
-    m = re.findall(r"([0-9.]+) images/s", text(name))
-    return float(m[-1]) if m else None
-res = {"steps": {}, "render": {}, "train": {}}
-if os.path.exists(os.path.join(out, "ops.json")):
-    ops = json.load(open(os.path.join(out, "ops.json")))
-    res["ops"] = {"checks": len(ops["checks"]), "failed": ops["failed"],
-                  "worst": max(ops["checks"], key=lambda c: c["error"] / c["tolerance"])}
-for k in ["step_candle_f32", "step_candle_bf16", "step_torch_f32", "step_torch_amp"]:
-    res["steps"][k] = images_per_s(k)
-s = res["steps"]
-if s["step_candle_bf16"] and s["step_torch_amp"]:
-    res["steps"]["ratio_bf16_vs_amp"] = s["step_candle_bf16"] / s["step_torch_amp"]
-if s["step_candle_f32"] and s["step_torch_f32"]:
-    res["steps"]["ratio_f32"] = s["step_candle_f32"] / s["step_torch_f32"]
-m = re.search(r"median: ([0-9.]+) images/s", text("render_bench"))
-res["render"]["bench_images_per_s"] = float(m.group(1)) if m else None
-m = re.search(r"adapter: (.*)", text("render_bench"))
-res["render"]["adapter"] = m.group(1) if m else None
-p = os.path.join(work, "ds", "manifest.json")
-if os.path.exists(p):
-    res["render"]["dataset_manifest_adapter"] = json.load(open(p)).get("adapter")
-p = os.path.join(out, "render_compare.json")
-res["render"]["vs_lavapipe"] = json.load(open(p)) if os.path.exists(p) else None
-log = os.path.join(work, "exp", "log.jsonl")
-if os.path.exists(log):
-    lines = [json.loads(l) for l in open(log) if l.strip()]
-    steps = [l for l in lines if l.get("type") == "step"]
-    if steps:
-        res["train"] = {"steps": steps[-1]["step"], "images_per_s_last": steps[-1]["images_per_s"],
-                        "loss_first": steps[0].get("loss"), "loss_last": steps[-1].get("loss")}
-json.dump(res, open(os.path.join(out, "gpu.json"), "w"), indent=1)
-print(json.dumps(res, indent=1))
-print(f"{'what':<40} {'value':>12}")
-for k, v in res["steps"].items():
-    print(f"{k:<40} {v if v is None else round(v, 2):>12}")
-print(f"{'render bench images/s':<40} {res['render']['bench_images_per_s']}")
-print(f"{'train images/s (last log)':<40} {res['train'].get('images_per_s_last')}")
-PY
+python3 bench/gpu_summary.py "$OUT" "$WORK" | tee -a "$LOG"
 say "done"

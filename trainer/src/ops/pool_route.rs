@@ -74,7 +74,7 @@ impl CustomOp2 for Route {
         let (Some((x0, x1)), Some((d0, d1))) = (xl.contiguous_offsets(), dl.contiguous_offsets()) else {
             bail!("max-pool backward: expected contiguous inputs")
         };
-        let dev = xs.device();
+        let dev = &xs.device;
         let x = xs.as_cuda_slice::<f32>()?.slice(x0..x1);
         let dy = ds.as_cuda_slice::<f32>()?.slice(d0..d1);
         let dx = dev.alloc_zeros::<f32>(x1 - x0)?;
