@@ -8,7 +8,8 @@
 #   3. the renderer on the GPU: a dataset rendered (its manifest records the adapter), the
 #      silhouettes and images against lavapipe's (.gpu/lavapipe-ref), and `render bench`;
 #   4. a few hundred `train` steps on that dataset on the GPU.
-# Writes $OUT/gpu.json (all numbers) and $OUT/log.txt, and prints a table.
+# Writes $OUT/gpu.json (all numbers), $OUT/log.txt, $OUT/ops.json, $OUT/outs.tgz (each step's
+# whole output) and $OUT/render_samples.tgz (a few GPU and lavapipe images), and prints a table.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu-out}
@@ -26,15 +27,21 @@ LOG=$OUT/log.txt
 export NODEVICE_SELECT=1 PYTHONUNBUFFERED=1
 START=$(date +%s)
 say() { echo "== $* ($(($(date +%s) - START)) s)" | tee -a "$LOG"; }
-# run NAME SECONDS CMD...: runs a step with a time limit, its output into the log and $OUT/NAME.out.
+OUTS=$WORK/outs
+mkdir -p "$OUTS"
+# run NAME SECONDS CMD...: runs a step with a time limit, its output into $OUTS/NAME.out (its
+# tail into the log), the GPU's memory in use sampled every 0.2 s into $OUTS/NAME.mem.
 run() {
   local name=$1 limit=$2
   shift 2
   say "$name"
-  timeout "$limit" "$@" >"$OUT/$name.out" 2>&1
+  nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 >"$OUTS/$name.mem" 2>/dev/null &
+  local poller=$!
+  timeout "$limit" "$@" >"$OUTS/$name.out" 2>&1
   local rc=$?
-  tail -n 40 "$OUT/$name.out" >>"$LOG"
-  echo "$name: exit $rc" | tee -a "$LOG"
+  kill $poller 2>/dev/null
+  grep -v '^ *[0-9]*: <unknown>$' "$OUTS/$name.out" | tail -n 30 >>"$LOG"
+  echo "$name: exit $rc, peak GPU memory $(sort -n "$OUTS/$name.mem" | tail -1) MiB" | tee -a "$LOG"
   return $rc
 }
 
@@ -65,21 +72,34 @@ say "machine"
 
 run ops 150 "$BIN/cuda_check" --json "$OUT/ops.json"
 
-SHAPE=(--arch resnet18 --resolution 256 --mlp 2048-2048-2048)
-run step_candle_f32 100 "$BIN/bench_step" --warmup 2 --steps 6 -- --device cuda:0 "${SHAPE[@]}" --batch-size 256
-run step_candle_bf16 100 "$BIN/bench_step" --warmup 2 --steps 6 -- --device cuda:0 --precision bf16 "${SHAPE[@]}" --batch-size 256
-run step_torch_f32 100 python3 bench/train_step.py --device cuda --arch resnet18 --resolution 256 --mlp 2048-2048-2048 --batch 256 --warmup 2 --steps 6
-run step_torch_amp 100 python3 bench/train_step.py --device cuda --amp --arch resnet18 --resolution 256 --mlp 2048-2048-2048 --batch 256 --warmup 2 --steps 6
+# The step at batch 256 per view; at 128 too, beside PyTorch's, in case candle's memory does not
+# fit 256.
+for b in 256 128; do
+  SHAPE=(--arch resnet18 --resolution 256 --mlp 2048-2048-2048 --batch-size "$b")
+  run step_candle_f32_b$b 100 "$BIN/bench_step" --warmup 2 --steps 6 -- --device cuda:0 "${SHAPE[@]}"
+  run step_candle_bf16_b$b 100 "$BIN/bench_step" --warmup 2 --steps 6 -- --device cuda:0 --precision bf16 "${SHAPE[@]}"
+  TORCH=(python3 bench/train_step.py --device cuda --arch resnet18 --resolution 256 --mlp 2048-2048-2048 --batch "$b" --warmup 2 --steps 6)
+  run step_torch_f32_b$b 100 "${TORCH[@]}"
+  run step_torch_amp_b$b 100 "${TORCH[@]}" --amp
+done
 
 run render_ref 60 "$BIN/render" --per-class 2 --views 2 --mask --library "$WORK/synth-ref" --out "$WORK/gpu-ref"
 run render_compare 60 python3 bench/compare_renders.py .gpu/lavapipe-ref "$WORK/gpu-ref" --json "$OUT/render_compare.json"
+# Three objects' first views from both, to look at where they differ.
+(cd "$WORK" && mkdir -p samples && for d in $(ls gpu-ref | grep -E '^[0-9]+$' | head -3); do
+  o=$(ls "gpu-ref/$d" | head -1)
+  cp "gpu-ref/$d/$o/image_0.jpg" "samples/$d-gpu.jpg"
+  cp "$OLDPWD/.gpu/lavapipe-ref/$d/$o/image_0.jpg" "samples/$d-lavapipe.jpg"
+done; tar czf "$OUT/render_samples.tgz" samples)
 for d in 2 4 8; do
   run render_bench_$d 60 env BENCH_DEVICES=$d "$BIN/render" bench --views 2000 --runs 3
 done
-run render_dataset 90 "$BIN/render" --per-class 100 --views 8 --image-size 128 --renderers 4 --library "$WORK/synth" --out "$WORK/ds"
+run render_dataset 90 "$BIN/render" --per-class 300 --views 8 --image-size 128 --renderers 4 --library "$WORK/synth" --out "$WORK/ds"
 run train 150 "$BIN/train" --data "$WORK/ds" --exp-dir "$WORK/exp" --device cuda:0 --resolution 128 \
   --batch-size 128 --max-steps 300 --epochs 1000 --log-interval 50 --quiet
 
 say "summary"
-python3 bench/gpu_summary.py "$OUT" "$WORK" | tee -a "$LOG"
+python3 bench/gpu_summary.py "$OUTS" "$WORK" "$OUT/gpu.json" | tee -a "$LOG"
+[ -f "$OUT/ops.json" ] || cp "$OUTS/ops.json" "$OUT/" 2>/dev/null
+tar czf "$OUT/outs.tgz" -C "$WORK" outs
 say "done"

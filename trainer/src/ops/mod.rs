@@ -2,10 +2,10 @@
 //!
 //! Tensors are NCHW, f32. On the CPU each op is a custom candle op with a hand-written forward and
 //! backward (im2col + gemm convolution, max-pool routing to the argmax, fused batch norm, ReLU and
-//! the residual join). On other devices (CUDA) and for other dtypes, convolution and max-pool
-//! take [`portable`] (stock candle forward, backward passes that run well on a GPU) and the rest
-//! [`reference`], built from stock candle ops, which also defines the semantics every fast path
-//! is tested against. [`precision`] sets the arithmetic of convolutions and matrix products.
+//! the residual join). On other devices (CUDA) and for other dtypes, convolution, max-pool and
+//! batch norm take [`portable`] (stock candle forward, backward passes that run well on a GPU
+//! and keep little memory) and ReLU stock candle; [`reference`], plain stock candle ops with
+//! candle's autograd, defines the semantics every fast path is tested against. [`precision`] sets the arithmetic of convolutions and matrix products.
 
 pub mod adam;
 mod batch_norm;
@@ -79,8 +79,7 @@ fn batch_norm(
     if cpu::is_cpu_f32(&[x, gamma, beta]) {
         return batch_norm::batch_norm_train(x, gamma, beta, eps, relu);
     }
-    let (y, mean, var) = reference::batch_norm_train(x, gamma, beta, eps)?;
-    Ok((if relu { y.relu()? } else { y }, mean, var))
+    portable::batch_norm_train(x, gamma, beta, eps, relu)
 }
 
 /// Candle's own CPU thread pool spins between ops and fights rayon (which our ops use) on small

@@ -10,25 +10,128 @@
 //!   gradient to its window's first maximum in one pass ([`super::pool_route`]), where the stock
 //!   formulation compares K*K strided copies of the input.
 //!
-//! Every function here also runs on the CPU, where tests compare it with [`super::reference`].
+//! - batch norm: forward from stock reductions over (N, H, W) without a transposed copy; the
+//!   backward recomputes the batch statistics from the input instead of keeping the
+//!   normalised activations (stock autograd keeps about five activation-sized tensors per layer).
+//!
+//! Every function here also runs on the CPU, where tests compare it with the CPU ops.
 //! The output of each op is computed from detached inputs and then given its gradient by a
-//! custom op whose forward copies it (one device copy of the output, about 1% of the op).
+//! custom op whose forward copies it (one device copy of the output, about 1% of the op) and
+//! drops the detached original, so the graph keeps only the inputs the backward reads.
 
-use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+use std::sync::Mutex;
+
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Storage, Tensor};
 
 use super::pool_route;
 
 /// 2-d convolution without bias, `x` (N, C, H, W), `w` (O, C, K, K), with the backward above.
 pub fn conv2d(x: &Tensor, w: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
     let y = x.detach().conv2d(&w.detach(), padding, stride, 1, 1)?;
-    x.apply_op3(w, &y, ConvGrad { stride, padding })
+    x.apply_op2(w, ConvGrad { y: Output::new(y), stride, padding })
 }
 
 /// Max-pool with -inf padding (PyTorch's semantics), with the one-pass backward above.
 pub fn max_pool2d(x: &Tensor, kernel: usize, stride: usize, padding: usize) -> Result<Tensor> {
     let padded = pad_neg_inf(&x.detach(), padding)?;
     let y = padded.max_pool2d_with_stride(kernel, stride)?;
-    x.apply_op2(&y, MaxPoolGrad { kernel, stride, padding })
+    x.apply_op1(MaxPoolGrad { y: Output::new(y), kernel, stride, padding })
+}
+
+/// Batch norm in training mode over (N, C, ...), optionally followed by ReLU: (output, batch
+/// mean, unbiased batch variance), the statistics without gradient.
+pub fn batch_norm_train(
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    eps: f64,
+    relu: bool,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let xd = x.detach();
+    let (mean, var) = channel_stats(&xd)?;
+    let shape = channel_shape(x)?;
+    let inv_std = (&var + eps)?.sqrt()?.recip()?;
+    let scale = (gamma.detach() * &inv_std)?;
+    let shift = (beta.detach() - (&mean * &scale)?)?;
+    let y = xd.broadcast_mul(&scale.reshape(shape.clone())?)?.broadcast_add(&shift.reshape(shape)?)?;
+    let y = if relu { y.relu()? } else { y };
+    let out = x.apply_op3(gamma, beta, BatchNormGrad { y: Output::new(y), eps, relu })?;
+    let m = x.elem_count() / gamma.elem_count();
+    let unbiased = (var * (m as f64 / (m.max(2) - 1) as f64))?;
+    Ok((out, mean, unbiased))
+}
+
+/// The dims a batch norm reduces over: all but the channel dim 1.
+fn reduced_dims(x: &Tensor) -> Vec<usize> {
+    (0..x.rank()).filter(|&d| d != 1).collect()
+}
+
+/// (1, C, 1, ...): per-channel values broadcast against `x`.
+fn channel_shape(x: &Tensor) -> Result<Vec<usize>> {
+    let mut shape = vec![1; x.rank()];
+    shape[1] = x.dim(1)?;
+    Ok(shape)
+}
+
+/// Per-channel sum of `t` as a (C,) tensor.
+fn channel_sum(t: &Tensor) -> Result<Tensor> {
+    t.sum_keepdim(reduced_dims(t))?.flatten_all()
+}
+
+/// Per-channel mean and biased variance (two passes, as the CPU op), (C,) each.
+fn channel_stats(x: &Tensor) -> Result<(Tensor, Tensor)> {
+    let m = (x.elem_count() / x.dim(1)?) as f64;
+    let mean = (channel_sum(x)? / m)?;
+    let centred = x.broadcast_sub(&mean.reshape(channel_shape(x)?)?)?;
+    let var = (channel_sum(&centred.sqr()?)? / m)?;
+    Ok((mean, var))
+}
+
+/// Batch norm's gradients (dx, dgamma, dbeta) for output gradient `dy` (already masked by the
+/// ReLU if there was one), from the input alone.
+fn batch_norm_backward(x: &Tensor, gamma: &Tensor, dy: &Tensor, eps: f64) -> Result<(Tensor, Tensor, Tensor)> {
+    let shape = channel_shape(x)?;
+    let m = (x.elem_count() / x.dim(1)?) as f64;
+    let (mean, var) = channel_stats(x)?;
+    let inv_std = (var + eps)?.sqrt()?.recip()?;
+    let xhat = x.broadcast_sub(&mean.reshape(shape.clone())?)?.broadcast_mul(&inv_std.reshape(shape.clone())?)?;
+    let dbeta = channel_sum(dy)?;
+    let dgamma = channel_sum(&(dy * &xhat)?)?;
+    // dx = gamma * inv_std / m * (m * dy - dbeta - xhat * dgamma)
+    let inner = ((dy * m)?.broadcast_sub(&dbeta.reshape(shape.clone())?)?
+        - xhat.broadcast_mul(&dgamma.reshape(shape.clone())?)?)?;
+    let dx = inner.broadcast_mul(&((gamma * inv_std)? / m)?.reshape(shape)?)?;
+    Ok((dx, dgamma, dbeta))
+}
+
+/// An op's output, computed from detached inputs; the forward of the op that attaches the
+/// gradient takes it (and copies it: candle wants an owned storage), so it is not kept twice.
+struct Output(Mutex<Option<Tensor>>);
+
+impl Output {
+    fn new(y: Tensor) -> Self {
+        Self(Mutex::new(Some(y)))
+    }
+
+    fn take(&self) -> Result<Tensor> {
+        let taken = self.0.lock().map_err(|_| candle_core::Error::Msg("poisoned output".into()))?.take();
+        taken.ok_or_else(|| candle_core::Error::Msg("an op's output was taken twice".into()))
+    }
+
+    fn copy_cpu(&self) -> Result<(CpuStorage, Shape)> {
+        let y = self.take()?;
+        let (storage, layout) = y.storage_and_layout();
+        let Storage::Cpu(s) = &*storage else { bail!("expected a CPU output, got {:?}", y.device()) };
+        copy_cpu(s, layout)
+    }
+
+    #[cfg(feature = "cuda")]
+    fn copy_cuda(&self) -> Result<(candle_core::CudaStorage, Shape)> {
+        let y = self.take()?;
+        let (storage, layout) = y.storage_and_layout();
+        let Storage::Cuda(s) = &*storage else { bail!("expected a CUDA output, got {:?}", y.device()) };
+        copy_cuda(s, layout)
+    }
 }
 
 fn pad_neg_inf(x: &Tensor, padding: usize) -> Result<Tensor> {
@@ -130,15 +233,78 @@ fn copy_cuda(s: &candle_core::CudaStorage, l: &Layout) -> Result<(candle_core::C
     Ok((out, l.shape().clone()))
 }
 
-/// (x, w, y) -> y, whose backward is [`conv2d_backward`].
+/// (x, w) -> the convolution computed beforehand, with the backward [`conv2d_backward`].
 struct ConvGrad {
+    y: Output,
     stride: usize,
     padding: usize,
 }
 
-impl CustomOp3 for ConvGrad {
+impl CustomOp2 for ConvGrad {
     fn name(&self) -> &'static str {
         "conv2d-grad"
+    }
+
+    fn cpu_fwd(&self, _: &CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
+        self.y.copy_cpu()
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        _: &candle_core::CudaStorage,
+        _: &Layout,
+        _: &candle_core::CudaStorage,
+        _: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        self.y.copy_cuda()
+    }
+
+    fn bwd(&self, x: &Tensor, w: &Tensor, _res: &Tensor, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (dx, dw) = conv2d_backward(x, w, dy, self.stride, self.padding)?;
+        Ok((Some(dx), Some(dw)))
+    }
+}
+
+/// x -> the max-pool computed beforehand; the backward routes the gradient to each window's
+/// first maximum.
+struct MaxPoolGrad {
+    y: Output,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+}
+
+impl CustomOp1 for MaxPoolGrad {
+    fn name(&self) -> &'static str {
+        "max-pool2d-grad"
+    }
+
+    fn cpu_fwd(&self, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
+        self.y.copy_cpu()
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(&self, _: &candle_core::CudaStorage, _: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
+        self.y.copy_cuda()
+    }
+
+    fn bwd(&self, x: &Tensor, _res: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(pool_route::route(x, dy, self.kernel, self.stride, self.padding)?))
+    }
+}
+
+/// (x, gamma, beta) -> the batch norm (+ ReLU) computed beforehand, with the backward
+/// [`batch_norm_backward`].
+struct BatchNormGrad {
+    y: Output,
+    eps: f64,
+    relu: bool,
+}
+
+impl CustomOp3 for BatchNormGrad {
+    fn name(&self) -> &'static str {
+        "batch-norm-grad"
     }
 
     fn cpu_fwd(
@@ -147,10 +313,10 @@ impl CustomOp3 for ConvGrad {
         _: &Layout,
         _: &CpuStorage,
         _: &Layout,
-        y: &CpuStorage,
-        l: &Layout,
+        _: &CpuStorage,
+        _: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        copy_cpu(y, l)
+        self.y.copy_cpu()
     }
 
     #[cfg(feature = "cuda")]
@@ -160,60 +326,23 @@ impl CustomOp3 for ConvGrad {
         _: &Layout,
         _: &candle_core::CudaStorage,
         _: &Layout,
-        y: &candle_core::CudaStorage,
-        l: &Layout,
+        _: &candle_core::CudaStorage,
+        _: &Layout,
     ) -> Result<(candle_core::CudaStorage, Shape)> {
-        copy_cuda(y, l)
+        self.y.copy_cuda()
     }
 
     fn bwd(
         &self,
         x: &Tensor,
-        w: &Tensor,
-        _y: &Tensor,
-        _res: &Tensor,
+        gamma: &Tensor,
+        _beta: &Tensor,
+        res: &Tensor,
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (dx, dw) = conv2d_backward(x, w, dy, self.stride, self.padding)?;
-        Ok((Some(dx), Some(dw), None))
-    }
-}
-
-/// (x, y) -> y, whose backward routes the gradient to each window's first maximum.
-struct MaxPoolGrad {
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-}
-
-impl CustomOp2 for MaxPoolGrad {
-    fn name(&self) -> &'static str {
-        "max-pool2d-grad"
-    }
-
-    fn cpu_fwd(&self, _: &CpuStorage, _: &Layout, y: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        copy_cpu(y, l)
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        _: &candle_core::CudaStorage,
-        _: &Layout,
-        y: &candle_core::CudaStorage,
-        l: &Layout,
-    ) -> Result<(candle_core::CudaStorage, Shape)> {
-        copy_cuda(y, l)
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        _y: &Tensor,
-        _res: &Tensor,
-        dy: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let dx = pool_route::route(x, dy, self.kernel, self.stride, self.padding)?;
-        Ok((Some(dx), None))
+        // The ReLU's mask: where the output is positive.
+        let dy = if self.relu { (dy * res.gt(0.0)?.to_dtype(dy.dtype())?)? } else { dy.clone() };
+        let (dx, dgamma, dbeta) = batch_norm_backward(x, gamma, &dy, self.eps)?;
+        Ok((Some(dx), Some(dgamma), Some(dbeta)))
     }
 }

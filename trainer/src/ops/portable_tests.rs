@@ -73,3 +73,31 @@ fn bf16_conv_stays_near_f32_and_returns_f32_gradients() {
         assert_close(&format!("bf16 conv {name}"), g, w, 5e-2);
     }
 }
+
+#[test]
+fn portable_batch_norm_matches_the_cpu_op_forward_and_backward() {
+    use super::{batch_norm_relu_train, batch_norm_train};
+    for dims in [&[4usize, 3, 5, 6][..], &[6, 5][..]] {
+        let c = dims[1];
+        let x = rand_tensor(dims, 21).affine(2.0, 0.5).unwrap();
+        let (xv, gv, bv) = (
+            Var::from_tensor(&x).unwrap(),
+            Var::from_tensor(&(rand_tensor(&[c], 22) + 1.0).unwrap()).unwrap(),
+            Var::from_tensor(&rand_tensor(&[c], 23)).unwrap(),
+        );
+        for relu in [false, true] {
+            let (x, g, b) = (xv.as_tensor(), gv.as_tensor(), bv.as_tensor());
+            let fast = if relu { batch_norm_relu_train(x, g, b, 1e-5) } else { batch_norm_train(x, g, b, 1e-5) };
+            let (fast, fast_mean, fast_var) = fast.unwrap();
+            let (port, mean, var) = portable::batch_norm_train(x, g, b, 1e-5, relu).unwrap();
+            let what = format!("batch norm {dims:?} relu {relu}");
+            assert_close(&what, &port, &fast, 1e-5);
+            assert_close(&format!("{what} mean"), &mean, &fast_mean, 1e-6);
+            assert_close(&format!("{what} var"), &var, &fast_var, 1e-5);
+            let (want, got) = (grads(&fast, &[&xv, &gv, &bv]), grads(&port, &[&xv, &gv, &bv]));
+            for (i, part) in ["dx", "dgamma", "dbeta"].iter().enumerate() {
+                assert_close(&format!("{what} {part}"), &got[i], &want[i], 1e-4);
+            }
+        }
+    }
+}

@@ -72,5 +72,16 @@ pub(super) fn autocast2_in(
 
 /// Matrix product `a @ b` (batched when 3-d) in the configured precision.
 pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    autocast2(a, b, |a, b| a.matmul(b))
+    autocast2(a, b, |a, b| gemm_operand(a)?.matmul(&gemm_operand(b)?))
+}
+
+/// cuBLAS reads row-major or transposed operands only: a narrowed view (rows longer than the
+/// operand, such as the invariant part of a representation) is copied first. The CPU gemm
+/// takes any strides.
+fn gemm_operand(t: &Tensor) -> Result<Tensor> {
+    if t.device().is_cpu() || t.is_contiguous() || t.t()?.is_contiguous() {
+        Ok(t.clone())
+    } else {
+        t.contiguous()
+    }
 }
