@@ -20,9 +20,10 @@ rm -rf .gpu && mkdir -p .gpu/bin
 for b in train bench_step cuda_check; do cp target/cuda/release/$b .gpu/bin/; done
 cp target/release/render .gpu/bin/
 strip .gpu/bin/*
-xz -T0 -6 .gpu/bin/*
-# The renderer's comparison set: two views of two objects per class, with masks, on lavapipe.
-target/release/render --per-class 2 --views 2 --mask --library .gpu/synth --out .gpu/lavapipe-ref >/dev/null
+# The renderer's comparison set, from the very binary that travels: two views of two objects per
+# class, with masks, on lavapipe.
+.gpu/bin/render --per-class 2 --views 2 --mask --library .gpu/synth --out .gpu/lavapipe-ref >/dev/null
 rm -rf .gpu/synth
+xz -T0 -6 .gpu/bin/*
 du -sh .gpu/bin/* .gpu/lavapipe-ref
 du -sh .gpu

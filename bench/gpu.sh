@@ -8,6 +8,7 @@
 #   3. the renderer on the GPU: a dataset rendered (its manifest records the adapter), the
 #      silhouettes and images against lavapipe's (.gpu/lavapipe-ref), and `render bench`;
 #   4. a few hundred `train` steps on that dataset on the GPU.
+# GPU_BATCHES (default "256 128") and GPU_RENDER_DEVICES (default "2 4 8") shorten a run.
 # Writes $OUT/gpu.json (all numbers), $OUT/log.txt, $OUT/ops.json, $OUT/outs.tgz (each step's
 # whole output) and $OUT/render_samples.tgz (a few GPU and lavapipe images), and prints a table.
 set -uo pipefail
@@ -74,7 +75,7 @@ run ops 150 "$BIN/cuda_check" --json "$OUT/ops.json"
 
 # The step at batch 256 per view; at 128 too, beside PyTorch's, in case candle's memory does not
 # fit 256.
-for b in 256 128; do
+for b in ${GPU_BATCHES:-256 128}; do
   SHAPE=(--arch resnet18 --resolution 256 --mlp 2048-2048-2048 --batch-size "$b")
   run step_candle_f32_b$b 100 "$BIN/bench_step" --warmup 2 --steps 6 -- --device cuda:0 "${SHAPE[@]}"
   run step_candle_bf16_b$b 100 "$BIN/bench_step" --warmup 2 --steps 6 -- --device cuda:0 --precision bf16 "${SHAPE[@]}"
@@ -91,12 +92,12 @@ run render_compare 60 python3 bench/compare_renders.py .gpu/lavapipe-ref "$WORK/
   cp "gpu-ref/$d/$o/image_0.jpg" "samples/$d-gpu.jpg"
   cp "$OLDPWD/.gpu/lavapipe-ref/$d/$o/image_0.jpg" "samples/$d-lavapipe.jpg"
 done; tar czf "$OUT/render_samples.tgz" samples)
-for d in 2 4 8; do
+for d in ${GPU_RENDER_DEVICES:-2 4 8}; do
   run render_bench_$d 60 env BENCH_DEVICES=$d "$BIN/render" bench --views 2000 --runs 3
 done
 run render_dataset 90 "$BIN/render" --per-class 300 --views 8 --image-size 128 --renderers 4 --library "$WORK/synth" --out "$WORK/ds"
-run train 150 "$BIN/train" --data "$WORK/ds" --exp-dir "$WORK/exp" --device cuda:0 --resolution 128 \
-  --batch-size 128 --max-steps 300 --epochs 1000 --log-interval 50 --quiet
+run train 120 "$BIN/train" --data "$WORK/ds" --exp-dir "$WORK/exp" --device cuda:0 --resolution 128 \
+  --batch-size 128 --max-steps 200 --epochs 1000 --log-interval 25 --quiet
 
 say "summary"
 python3 bench/gpu_summary.py "$OUTS" "$WORK" "$OUT/gpu.json" | tee -a "$LOG"

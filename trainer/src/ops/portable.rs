@@ -148,18 +148,19 @@ fn pad_neg_inf(x: &Tensor, padding: usize) -> Result<Tensor> {
     Tensor::cat(&[&cols, &x, &cols], 3)
 }
 
-/// Gradients of a convolution: (input gradient, weight gradient).
+/// Gradients of a convolution: (input gradient, weight gradient), each only if that input is
+/// tracked. The stem's input gradient (towards the images) would be the largest im2col of the
+/// step: 3136 columns per input pixel, 26 GB at 128 px and batch 128.
 pub fn conv2d_backward(
     x: &Tensor,
     w: &Tensor,
     dy: &Tensor,
     stride: usize,
     padding: usize,
-) -> Result<(Tensor, Tensor)> {
-    Ok((
-        conv2d_input_grad(x.dims4()?, w, dy, stride, padding)?,
-        conv2d_weight_grad(x, w, dy, stride, padding)?,
-    ))
+) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    let dx = if x.track_op() { Some(conv2d_input_grad(x.dims4()?, w, dy, stride, padding)?) } else { None };
+    let dw = if w.track_op() { Some(conv2d_weight_grad(x, w, dy, stride, padding)?) } else { None };
+    Ok((dx, dw))
 }
 
 /// dX = conv(dilate(dY, stride), flip(W)^T) with K-1-p rows and columns of zeros around dY, and
@@ -261,8 +262,7 @@ impl CustomOp2 for ConvGrad {
     }
 
     fn bwd(&self, x: &Tensor, w: &Tensor, _res: &Tensor, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (dx, dw) = conv2d_backward(x, w, dy, self.stride, self.padding)?;
-        Ok((Some(dx), Some(dw)))
+        conv2d_backward(x, w, dy, self.stride, self.padding)
     }
 }
 

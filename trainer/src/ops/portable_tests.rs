@@ -101,3 +101,14 @@ fn portable_batch_norm_matches_the_cpu_op_forward_and_backward() {
         }
     }
 }
+
+#[test]
+fn portable_conv_skips_the_gradient_of_an_untracked_input() {
+    let (x, w, s, p) = conv_inputs(0);
+    let wv = Var::from_tensor(&w).unwrap();
+    let grads = portable::conv2d(&x, wv.as_tensor(), s, p).unwrap().sum_all().unwrap().backward().unwrap();
+    assert!(grads.get(&x).is_none());
+    assert!(grads.get(wv.as_tensor()).is_some());
+    let (dx, dw) = portable::conv2d_backward(&x, wv.as_tensor(), &rand_tensor(&[2, 4, 5, 5], 3), s, p).unwrap();
+    assert!(dx.is_none() && dw.is_some(), "no input gradient is computed for the images");
+}
