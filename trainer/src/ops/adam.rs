@@ -93,8 +93,12 @@ impl Adam {
                     s.var.as_tensor().inplace_op2(&g.contiguous()?, &op)?;
                 }
                 Moments::Tensors { m, v } => {
-                    let p = s.var.as_tensor();
-                    let g = if c.weight_decay != 0.0 { (g + (p * c.weight_decay)?)? } else { g.clone() };
+                    // Detached: a gradient can carry the graph its backward built (custom ops'
+                    // backward passes are ordinary tensor ops), and moments built from it would
+                    // keep every step's activations alive (on a GPU: out of memory at step 2).
+                    let (p, g) = (s.var.as_tensor().detach(), g.detach());
+                    let p = &p;
+                    let g = if c.weight_decay != 0.0 { (&g + (p * c.weight_decay)?)? } else { g };
                     *m = ((&*m * c.beta1)? + (&g * (1.0 - c.beta1))?)?;
                     *v = ((&*v * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
                     let denom = ((&*v / bc2)?.sqrt()? + c.eps)?;

@@ -262,7 +262,9 @@ impl CustomOp2 for ConvGrad {
     }
 
     fn bwd(&self, x: &Tensor, w: &Tensor, _res: &Tensor, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        conv2d_backward(x, w, dy, self.stride, self.padding)
+        let (dx, dw) = conv2d_backward(x, w, dy, self.stride, self.padding)?;
+        // Gradients without a graph of their own (see `adam`: a graph would keep `x` alive).
+        Ok((dx.map(|t| t.detach()), dw.map(|t| t.detach())))
     }
 }
 
@@ -342,7 +344,7 @@ impl CustomOp3 for BatchNormGrad {
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         // The ReLU's mask: where the output is positive.
         let dy = if self.relu { (dy * res.gt(0.0)?.to_dtype(dy.dtype())?)? } else { dy.clone() };
-        let (dx, dgamma, dbeta) = batch_norm_backward(x, gamma, &dy, self.eps)?;
+        let (dx, dgamma, dbeta) = batch_norm_backward(&x.detach(), &gamma.detach(), &dy, self.eps)?;
         Ok((Some(dx), Some(dgamma), Some(dbeta)))
     }
 }
