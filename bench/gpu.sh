@@ -99,8 +99,8 @@ if [ -z "${GPU_SKIP_RENDER_CHECKS:-}" ]; then
   done
 fi
 run render_dataset 90 "$BIN/render" --per-class 300 --views 8 --image-size 128 --renderers 4 --library "$WORK/synth" --out "$WORK/ds"
-run train 120 "$BIN/train" --data "$WORK/ds" --exp-dir "$WORK/exp" --device cuda:0 --resolution 128 \
-  --batch-size 128 --max-steps 200 --epochs 1000 --log-interval 25 --quiet
+run train "${GPU_TRAIN_LIMIT:-120}" "$BIN/train" --data "$WORK/ds" --exp-dir "$WORK/exp" --device cuda:0 --resolution 128 \
+  --batch-size 128 --max-steps "${GPU_TRAIN_STEPS:-200}" --epochs 1000 --log-interval 25 --quiet
 
 say "summary"
 python3 bench/gpu_summary.py "$OUTS" "$WORK" "$OUT/gpu.json" | tee -a "$LOG"
