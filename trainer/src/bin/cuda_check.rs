@@ -198,7 +198,8 @@ type Named = Vec<(String, Tensor)>;
 /// take a full first Adam step (lr times their sign) in whichever direction their rounding went.
 fn step(c: &mut Checker, gpu: &Device) -> Result<()> {
     let argv = ["train", "--data", "-", "--exp-dir", "-", "--arch", "resnet18", "--resolution", "64"];
-    let targs = TrainArgs::try_parse_from(argv.iter().chain(&["--batch-size", "16", "--mlp", "512-512-512"]))?;
+    let targs =
+        TrainArgs::try_parse_from(argv.iter().chain(&["--batch-size", "16", "--mlp", "512-512-512"]))?;
     targs.validate()?;
     let cfg = targs.model_config(55)?;
     let lc = loss_config(&targs);
@@ -211,7 +212,10 @@ fn step(c: &mut Checker, gpu: &Device) -> Result<()> {
         let out = model.forward_train(&batch.to_device(device)?, &lc, true)?;
         let mut grads = out.total.backward()?;
         let params = model.params.params();
-        let g: Named = params.iter().filter_map(|(k, v)| grads.get(v.as_tensor()).map(|g| (k.clone(), g.clone()))).collect();
+        let g: Named = params
+            .iter()
+            .filter_map(|(k, v)| grads.get(v.as_tensor()).map(|g| (k.clone(), g.clone())))
+            .collect();
         if let Some(given) = adam_grads {
             for (k, v) in &params {
                 if let Some((_, t)) = given.iter().find(|(name, _)| name == k) {

@@ -4,9 +4,18 @@ use candle_core::{
     backend::BackendStorage, bail, CpuStorage, DType, Device, Layout, Result, Shape, Storage, Tensor,
 };
 
-/// True when every tensor is an f32 tensor on the CPU: the fast kernels' domain.
+/// Set by [`super::run_portable_on_cpu`].
+static PORTABLE_ON_CPU: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub(crate) fn set_portable_on_cpu(on: bool) {
+    PORTABLE_ON_CPU.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// True when every tensor is an f32 tensor on the CPU: the fast kernels' domain (unless the
+/// GPU's formulation was asked for on the CPU).
 pub(crate) fn is_cpu_f32(tensors: &[&Tensor]) -> bool {
-    tensors.iter().all(|t| t.device().is_cpu() && t.dtype() == DType::F32)
+    !PORTABLE_ON_CPU.load(std::sync::atomic::Ordering::Relaxed)
+        && tensors.iter().all(|t| t.device().is_cpu() && t.dtype() == DType::F32)
 }
 
 /// The contiguous f32 elements a layout selects from a CPU storage.

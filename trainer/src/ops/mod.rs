@@ -31,6 +31,9 @@ use candle_core::{Result, Tensor};
 /// 2-d convolution without bias: `x` (N, C, H, W), `w` (O, C, K, K).
 /// Computed in the configured [`precision`].
 pub fn conv2d(x: &Tensor, w: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
+    if reference_ops() {
+        return reference::conv2d(x, w, stride, padding);
+    }
     if cpu::is_cpu_f32(&[x, w]) && precision::compute_dtype(x).is_none() {
         conv::conv2d(x, w, stride, padding)
     } else {
@@ -40,6 +43,9 @@ pub fn conv2d(x: &Tensor, w: &Tensor, stride: usize, padding: usize) -> Result<T
 
 /// Max-pool with `padding` (pads with -inf, like PyTorch). Its backward supports kernel != stride.
 pub fn max_pool2d(x: &Tensor, kernel: usize, stride: usize, padding: usize) -> Result<Tensor> {
+    if reference_ops() {
+        return reference::max_pool2d(x, kernel, stride, padding);
+    }
     if cpu::is_cpu_f32(&[x]) {
         pool::max_pool2d(x, kernel, stride, padding)
     } else {
@@ -76,10 +82,33 @@ fn batch_norm(
     eps: f64,
     relu: bool,
 ) -> Result<(Tensor, Tensor, Tensor)> {
+    if reference_ops() {
+        let (y, mean, var) = reference::batch_norm_train(x, gamma, beta, eps)?;
+        return Ok((if relu { y.relu()? } else { y }, mean, var));
+    }
     if cpu::is_cpu_f32(&[x, gamma, beta]) {
         return batch_norm::batch_norm_train(x, gamma, beta, eps, relu);
     }
     portable::batch_norm_train(x, gamma, beta, eps, relu)
+}
+
+/// Runs every op (and Adam) on the CPU as it runs on a GPU: [`portable`] and stock candle
+/// instead of the CPU kernels. Process-wide; for tests and `cuda_check`, which compare a whole
+/// step of both formulations on the CPU.
+pub fn run_portable_on_cpu(on: bool) {
+    cpu::set_portable_on_cpu(on);
+}
+
+/// Test hook: every op through [`reference`] (stock candle ops and candle's autograd), on any
+/// device. Process-wide.
+pub fn run_reference_ops(on: bool) {
+    REFERENCE.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+static REFERENCE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn reference_ops() -> bool {
+    REFERENCE.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Candle's own CPU thread pool spins between ops and fights rayon (which our ops use) on small
@@ -98,7 +127,7 @@ pub unsafe fn prefer_single_candle_thread() {
 /// max(x, 0). Same values and gradient as `Tensor::relu` but (on the CPU) one pass each way
 /// instead of six for the backward. The gradient at exactly 0 is 0, as in PyTorch.
 pub fn relu(x: &Tensor) -> Result<Tensor> {
-    if cpu::is_cpu_f32(&[x]) {
+    if cpu::is_cpu_f32(&[x]) && !reference_ops() {
         relu::relu(x)
     } else {
         x.relu()
@@ -107,7 +136,7 @@ pub fn relu(x: &Tensor) -> Result<Tensor> {
 
 /// relu(a + b): the join of a residual block in one op.
 pub fn add_relu(a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    if cpu::is_cpu_f32(&[a, b]) {
+    if cpu::is_cpu_f32(&[a, b]) && !reference_ops() {
         relu::add_relu(a, b)
     } else {
         (a + b)?.relu()

@@ -21,7 +21,9 @@
 
 use std::sync::Mutex;
 
-use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Storage, Tensor};
+use candle_core::{
+    bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Storage, Tensor,
+};
 
 use super::pool_route;
 
@@ -89,12 +91,18 @@ fn channel_stats(x: &Tensor) -> Result<(Tensor, Tensor)> {
 
 /// Batch norm's gradients (dx, dgamma, dbeta) for output gradient `dy` (already masked by the
 /// ReLU if there was one), from the input alone.
-fn batch_norm_backward(x: &Tensor, gamma: &Tensor, dy: &Tensor, eps: f64) -> Result<(Tensor, Tensor, Tensor)> {
+fn batch_norm_backward(
+    x: &Tensor,
+    gamma: &Tensor,
+    dy: &Tensor,
+    eps: f64,
+) -> Result<(Tensor, Tensor, Tensor)> {
     let shape = channel_shape(x)?;
     let m = (x.elem_count() / x.dim(1)?) as f64;
     let (mean, var) = channel_stats(x)?;
     let inv_std = (var + eps)?.sqrt()?.recip()?;
-    let xhat = x.broadcast_sub(&mean.reshape(shape.clone())?)?.broadcast_mul(&inv_std.reshape(shape.clone())?)?;
+    let xhat =
+        x.broadcast_sub(&mean.reshape(shape.clone())?)?.broadcast_mul(&inv_std.reshape(shape.clone())?)?;
     let dbeta = channel_sum(dy)?;
     let dgamma = channel_sum(&(dy * &xhat)?)?;
     // dx = gamma * inv_std / m * (m * dy - dbeta - xhat * dgamma)
@@ -261,7 +269,13 @@ impl CustomOp2 for ConvGrad {
         self.y.copy_cuda()
     }
 
-    fn bwd(&self, x: &Tensor, w: &Tensor, _res: &Tensor, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let (dx, dw) = conv2d_backward(x, w, dy, self.stride, self.padding)?;
         // Gradients without a graph of their own (see `adam`: a graph would keep `x` alive).
         Ok((dx.map(|t| t.detach()), dw.map(|t| t.detach())))
@@ -287,7 +301,11 @@ impl CustomOp1 for MaxPoolGrad {
     }
 
     #[cfg(feature = "cuda")]
-    fn cuda_fwd(&self, _: &candle_core::CudaStorage, _: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
+    fn cuda_fwd(
+        &self,
+        _: &candle_core::CudaStorage,
+        _: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
         self.y.copy_cuda()
     }
 

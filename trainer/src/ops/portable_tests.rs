@@ -77,7 +77,7 @@ fn bf16_conv_stays_near_f32_and_returns_f32_gradients() {
 #[test]
 fn portable_batch_norm_matches_the_cpu_op_forward_and_backward() {
     use super::{batch_norm_relu_train, batch_norm_train};
-    for dims in [&[4usize, 3, 5, 6][..], &[6, 5][..]] {
+    for dims in [&[4usize, 3, 5, 6][..], &[6, 5][..], &[8, 128, 3, 3][..], &[8, 512][..]] {
         let c = dims[1];
         let x = rand_tensor(dims, 21).affine(2.0, 0.5).unwrap();
         let (xv, gv, bv) = (
@@ -87,7 +87,8 @@ fn portable_batch_norm_matches_the_cpu_op_forward_and_backward() {
         );
         for relu in [false, true] {
             let (x, g, b) = (xv.as_tensor(), gv.as_tensor(), bv.as_tensor());
-            let fast = if relu { batch_norm_relu_train(x, g, b, 1e-5) } else { batch_norm_train(x, g, b, 1e-5) };
+            let fast =
+                if relu { batch_norm_relu_train(x, g, b, 1e-5) } else { batch_norm_train(x, g, b, 1e-5) };
             let (fast, fast_mean, fast_var) = fast.unwrap();
             let (port, mean, var) = portable::batch_norm_train(x, g, b, 1e-5, relu).unwrap();
             let what = format!("batch norm {dims:?} relu {relu}");
@@ -109,6 +110,7 @@ fn portable_conv_skips_the_gradient_of_an_untracked_input() {
     let grads = portable::conv2d(&x, wv.as_tensor(), s, p).unwrap().sum_all().unwrap().backward().unwrap();
     assert!(grads.get(&x).is_none());
     assert!(grads.get(wv.as_tensor()).is_some());
-    let (dx, dw) = portable::conv2d_backward(&x, wv.as_tensor(), &rand_tensor(&[2, 4, 5, 5], 3), s, p).unwrap();
+    let (dx, dw) =
+        portable::conv2d_backward(&x, wv.as_tensor(), &rand_tensor(&[2, 4, 5, 5], 3), s, p).unwrap();
     assert!(dx.is_none() && dw.is_some(), "no input gradient is computed for the images");
 }

@@ -1,0 +1,98 @@
+//! ResNet-18's backbone gradients computed on the CPU three ways: with the CPU kernels, with the
+//! formulation the GPU runs (`ops::run_portable_on_cpu`: the portable convolution, max-pool and
+//! batch norm, stock ReLU), and with stock candle ops and candle's autograd
+//! (`ops::run_reference_ops`). (Its own test binary: the switches are process-wide.)
+//!
+//! Open bug, found by these tests: run on two views before one backward, as every training
+//! step does, the CPU kernels' gradients differ from stock candle's by up to 4.7e-2 of their
+//! scale (backbone.layer2.0.conv1.weight at 32 px, then every earlier layer), while the GPU
+//! formulation agrees with stock candle to 2.5e-5. Bisected to the CPU convolution (CPU conv with
+//! every other op stock: 4.7e-2; CPU batch norm, max-pool or ReLUs with the rest stock: <2e-5),
+//! yet the CPU convolution agrees alone, on that layer's geometry, and called twice. The
+//! ignored test records it until it is found.
+
+use candle_core::{DType, Device, Tensor};
+use trainer::backbone::ResNet;
+use trainer::config::Arch;
+use trainer::nn::Mode;
+use trainer::params::ParamStore;
+
+type Named = Vec<(String, Tensor)>;
+
+fn max_abs(t: &Tensor) -> f64 {
+    t.abs().unwrap().max_all().unwrap().to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap()
+}
+
+/// Deterministic weights in [-0.5, 0.5) for the output.
+fn weights(like: &Tensor) -> Tensor {
+    let v: Vec<f32> = (0..like.elem_count()).map(|i| ((i * 7919) % 13) as f32 / 13.0 - 0.5).collect();
+    Tensor::from_vec(v, like.shape(), &Device::Cpu).unwrap()
+}
+
+/// Gradients of a ResNet-18 backbone (residual branches awake) on one or two views.
+/// 0: CPU kernels, 1: the GPU's formulation, 2: stock candle (reference ops).
+fn backbone_grads_in(mode: u8, views: usize) -> Named {
+    trainer::ops::run_portable_on_cpu(mode == 1);
+    trainer::ops::run_reference_ops(mode == 2);
+    let store = ParamStore::new(&Device::Cpu, 1);
+    let net = ResNet::new(&store.root().pp("backbone"), Arch::Resnet18).unwrap();
+    for (k, v) in store.params() {
+        if k.ends_with("bn2.weight") {
+            v.set(&v.ones_like().unwrap()).unwrap();
+        }
+    }
+    let b = trainer::synthetic::batch(8, 32, 4, 12, 3).unwrap();
+    let mut loss = {
+        let out = net.forward(&b.x1, Mode::Train).unwrap();
+        (&out * weights(&out)).unwrap().sum_all().unwrap()
+    };
+    if views == 2 {
+        let out = net.forward(&b.x2, Mode::Train).unwrap().sqr().unwrap();
+        loss = (loss + (&out * weights(&out)).unwrap().sum_all().unwrap()).unwrap();
+    }
+    let g = loss.backward().unwrap();
+    let named = store
+        .params()
+        .into_iter()
+        .filter_map(|(k, v)| g.get(v.as_tensor()).map(|g| (k, g.copy().unwrap())))
+        .collect();
+    trainer::ops::run_portable_on_cpu(false);
+    trainer::ops::run_reference_ops(false);
+    named
+}
+
+/// Worst max |a - b| / max |b| over the tensors.
+fn worst(a: &Named, b: &Named) -> (f64, String) {
+    assert_eq!(a.len(), b.len());
+    let mut worst = (0.0, String::new());
+    for ((k, x), (k2, y)) in a.iter().zip(b) {
+        assert_eq!(k, k2);
+        let e = max_abs(&(x - y).unwrap()) / max_abs(y).max(1e-12);
+        if e > worst.0 {
+            worst = (e, k.clone());
+        }
+    }
+    worst
+}
+
+#[test]
+fn the_gpu_formulation_equals_stock_candle_on_two_views() {
+    let (e, name) = worst(&backbone_grads_in(1, 2), &backbone_grads_in(2, 2));
+    eprintln!("two views, GPU formulation vs stock candle: worst gradient difference {e:.2e} ({name})");
+    assert!(e < 1e-3, "gradient of {name}: relative difference {e}");
+}
+
+#[test]
+fn the_gpu_formulation_equals_the_cpu_kernels_on_one_view() {
+    let (e, name) = worst(&backbone_grads_in(1, 1), &backbone_grads_in(0, 1));
+    eprintln!("one view, GPU formulation vs CPU kernels: worst gradient difference {e:.2e} ({name})");
+    assert!(e < 1e-3, "gradient of {name}: relative difference {e}");
+}
+
+#[test]
+#[ignore = "open bug in the CPU convolution kernel (module docs)"]
+fn the_cpu_kernels_equal_stock_candle_on_two_views() {
+    let (e, name) = worst(&backbone_grads_in(0, 2), &backbone_grads_in(2, 2));
+    eprintln!("two views, CPU kernels vs stock candle: worst gradient difference {e:.2e} ({name})");
+    assert!(e < 1e-3, "gradient of {name}: relative difference {e}");
+}
