@@ -52,7 +52,8 @@ pub enum Command {
         dir: PathBuf,
     },
     /// Write the root manifests and split files of a job rendered with --shard I/N into DIR,
-    /// from its shards/<i>-of-<n>.json (all N must be complete and from one job).
+    /// from its shards/<i>-of-<n>.json (all N must be complete and from one job). Objects that
+    /// failed under --keep-going are listed as failures, and the exit status is then non-zero.
     Merge {
         /// The dataset folder the shards rendered into.
         dir: PathBuf,

@@ -81,7 +81,11 @@ fn main() -> ExitCode {
                 m.counts.val,
                 m.counts.images
             );
-            true
+            // As a one-process run with --keep-going: the manifests list them, the status says so.
+            for f in &m.failures {
+                eprintln!("failed: {}: {}", f.object, f.error);
+            }
+            m.failures.is_empty()
         }),
         None => run_dataset(cli.dataset),
     };

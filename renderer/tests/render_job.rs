@@ -149,9 +149,7 @@ fn bad_input_names_the_file() {
     assert!(!tmp.path().join("o1").exists(), "nothing may be written");
 
     // A NaN vertex: without --keep-going the run stops, with it the failure is listed.
-    let bad = shapenet.join("90000002/wedgeb/models/model_normalized.obj");
-    let text = std::fs::read_to_string(&bad).unwrap().replacen("v -0.3 -0.25 -0.2", "v nan -0.25 -0.2", 1);
-    std::fs::write(&bad, text).unwrap();
+    break_wedgeb(&shapenet);
     let out = render_cmd(&shapenet, &tmp.path().join("o2"), &[]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("model_normalized.obj"), "{err}");
@@ -164,4 +162,49 @@ fn bad_input_names_the_file() {
     assert_eq!(m.failures.len(), 1);
     assert_eq!(m.failures[0].object, "90000002/wedgeb");
     assert_eq!(m.images, 3 * VIEWS);
+}
+
+/// Gives 90000002/wedgeb a NaN vertex, so that loading it fails.
+fn break_wedgeb(shapenet: &std::path::Path) {
+    let bad = shapenet.join("90000002/wedgeb/models/model_normalized.obj");
+    let text = std::fs::read_to_string(&bad).unwrap();
+    let broken = text.replacen("v -0.3 -0.25 -0.2", "v nan -0.25 -0.2", 1);
+    assert_ne!(text, broken, "the fixture's vertex line moved");
+    std::fs::write(&bad, broken).unwrap();
+}
+
+#[test]
+fn merge_lists_keep_going_failures_as_one_run_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shapenet = tmp.path().join("ShapeNetCore");
+    tiny_tree(&shapenet);
+    break_wedgeb(&shapenet);
+    let one = tmp.path().join("one");
+    assert!(!render_cmd(&shapenet, &one, &["--keep-going"]).status().unwrap().success());
+
+    // Without --keep-going the failing shard records nothing: merge refuses it.
+    let sharded = tmp.path().join("sharded");
+    let shard = |i: usize, extra: &[&str]| {
+        let name = format!("{i}/2");
+        let args: Vec<&str> = ["--shard", name.as_str()].iter().chain(extra).copied().collect();
+        render_cmd(&shapenet, &sharded, &args).output().unwrap()
+    };
+    let failing: Vec<bool> = (0..2).map(|i| shard(i, &[]).status.success()).collect();
+    assert_eq!(failing.iter().filter(|ok| !**ok).count(), 1, "one shard owns the broken object");
+    let merged = merge_cmd(&sharded).output().unwrap();
+    let err = String::from_utf8_lossy(&merged.stderr);
+    assert!(!merged.status.success() && err.contains("are not rendered"), "{err}");
+    assert!(!sharded.join("manifest.json").exists());
+
+    // The failing shard again with --keep-going: merge writes what the one run wrote, and fails.
+    let bad = failing.iter().position(|ok| !ok).unwrap();
+    assert!(!shard(bad, &["--keep-going"]).status.success());
+    let merged = merge_cmd(&sharded).output().unwrap();
+    let err = String::from_utf8_lossy(&merged.stderr);
+    assert!(!merged.status.success(), "failed objects make merge's status non-zero");
+    assert!(err.contains("failed: 90000002/wedgeb: ") && err.contains("model_normalized.obj"), "{err}");
+    let m = records::DatasetManifest::read(&sharded).unwrap();
+    assert_eq!((m.failures.len(), m.images), (1, 3 * VIEWS));
+    std::fs::remove_dir_all(sharded.join("shards")).unwrap();
+    assert_same_tree(&one, &sharded);
 }

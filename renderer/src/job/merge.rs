@@ -3,11 +3,14 @@
 //!
 //! Every shard must be there and complete, and all must come from one job (same generator,
 //! settings, configuration and object list): a mix would make a dataset no single run makes.
+//! "Complete" allows objects that failed under `--keep-going`: they are listed as failures, as
+//! the one-process run with `--keep-going` lists them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use dataset::records::Failure;
 use dataset::ObjectKey;
 
 use super::manifests::{self, Contents};
@@ -18,6 +21,8 @@ use super::{plan, resume, Shard};
 pub struct MergeSummary {
     pub shards: usize,
     pub counts: manifests::ManifestCounts,
+    /// Objects that failed under `--keep-going`, sorted by object (as `manifest.json` lists them).
+    pub failures: Vec<Failure>,
 }
 
 /// The shard counts `n` of the files `<i>-of-<n>.json` in `shards/`, with one file of each.
@@ -104,13 +109,21 @@ pub fn merge(dir: &Path) -> anyhow::Result<MergeSummary> {
     }
 
     let mut complete = Vec::new();
+    let mut objects = Vec::new();
+    let mut failures = Vec::new();
     for (_, shard) in &shards {
         for object in &shard.contents.complete {
             complete.push((ObjectKey::parse(&object.object)?, object.clone()));
         }
+        for object in &shard.objects {
+            objects.push(ObjectKey::parse(object)?);
+        }
+        failures.extend(shard.contents.failures.iter().cloned());
     }
     complete.sort_by(|a, b| a.0.cmp(&b.0));
-    let hash = plan::objects_hash(complete.iter().map(|(k, _)| k));
+    objects.sort();
+    failures.sort_by(|a, b| a.object.cmp(&b.object));
+    let hash = plan::objects_hash(objects.iter());
     if hash != first.run.objects_hash {
         bail!(
             "{}: the shards' objects hash to {hash} but the job's objects_hash is {}: a shard manifest was edited or is from another job",
@@ -124,20 +137,20 @@ pub fn merge(dir: &Path) -> anyhow::Result<MergeSummary> {
     }
     let contents = Contents {
         complete: complete.into_iter().map(|(_, o)| o).collect(),
-        incomplete: Vec::new(),
+        incomplete: failures.iter().map(|f| f.object.clone()).collect(),
         classes,
-        failures: Vec::new(),
+        failures: failures.clone(),
     };
     let run = dataset::records::DatasetManifest {
         adapter: shards.iter().find_map(|(_, s)| s.run.adapter.clone()),
         ..first.run.clone()
     };
     let counts = manifests::write_root(dir, &contents, run)?;
-    Ok(MergeSummary { shards: count, counts })
+    Ok(MergeSummary { shards: count, counts, failures })
 }
 
 /// A shard's file must be the shard its name says, list only objects of that shard, and have
-/// all of them rendered.
+/// each of them rendered or failed under `--keep-going` (a recorded failure).
 fn check_shard(path: &Path, shard: Shard, manifest: &ShardManifest) -> anyhow::Result<()> {
     if (manifest.index, manifest.count) != (shard.index, shard.count) {
         bail!(
@@ -157,19 +170,25 @@ fn check_shard(path: &Path, shard: Shard, manifest: &ShardManifest) -> anyhow::R
         }
     }
     let contents = &manifest.contents;
-    if let Some(first) = contents.incomplete.first() {
+    let failed: HashSet<&str> = contents.failures.iter().map(|f| f.object.as_str()).collect();
+    let unrendered: Vec<&String> =
+        contents.incomplete.iter().filter(|o| !failed.contains(o.as_str())).collect();
+    if let Some(first) = unrendered.first() {
         bail!(
             "{}: {} of its {} objects are not rendered (first: {first}); re-run `render --shard {}/{}` with the job's options",
             path.display(),
-            contents.incomplete.len(),
+            unrendered.len(),
             manifest.objects.len(),
             shard.index,
             shard.count
         );
     }
-    let listed: Vec<&String> = contents.complete.iter().map(|o| &o.object).collect();
-    if listed != manifest.objects.iter().collect::<Vec<_>>() {
-        bail!("{}: its rendered objects are not the objects it lists", path.display());
+    let mut listed: Vec<&String> =
+        contents.complete.iter().map(|o| &o.object).chain(&contents.incomplete).collect();
+    listed.sort();
+    let failures_listed = contents.failures.iter().all(|f| contents.incomplete.contains(&f.object));
+    if listed != manifest.objects.iter().collect::<Vec<_>>() || !failures_listed {
+        bail!("{}: its rendered and failed objects are not the objects it lists", path.display());
     }
     Ok(())
 }
