@@ -142,7 +142,7 @@ pub struct ViewUniform {
     pub spot_axis: [f32; 4],
     /// rgb: spot colour times its intensity (W/sr) times the exposure; w: 1 / shadow map size.
     pub spot_radiance: [f32; 4],
-    /// rgb: the floor's linear albedo; w: the object's bounding radius.
+    /// rgb: the floor's linear albedo; w: the object's bounding radius (not read by the shader).
     pub floor_albedo: [f32; 4],
     /// xyz: camera position; w: the sun's irradiance on a surface facing it x exposure.
     pub eye: [f32; 4],
