@@ -37,9 +37,10 @@ pub const EXPOSURE: f32 = 1.0;
 /// The world's background radiance (BlenderProc's default world: grey 0.05, strength 1): a sky
 /// filling the upper hemisphere gives pi * 0.05 W/m^2 on an upward surface.
 pub const WORLD_RADIANCE: f32 = 0.05;
-/// Light bounced off the lit floor onto the object's underside, as a fraction of the floor's
-/// radiance over the lower hemisphere (the object itself hides part of the floor).
-pub const FLOOR_BOUNCE: f32 = 0.8;
+/// Light bounced off the floor onto the object's underside, as a fraction of the radiance of the
+/// floor lit by the sun and the sky over the lower hemisphere. 1 measured best against the
+/// Cycles set (bench/README.md: 0.5, 0.8 and 1, and the spot's pool added to the floor's light).
+pub const FLOOR_BOUNCE: f32 = 1.0;
 
 /// Irradiance of Cycles' sun of strength 1 on a surface facing it: Cycles samples a sun of
 /// angular diameter `a` uniformly on a disc of radius t = tan(a / 2) in the plane tangent to
