@@ -25,6 +25,7 @@ Examples:
   render preview --out contact_sheet.png
   render preview --config manifests/3diebench.toml --config manifests/so3.toml --out presets.png
   render bench --views 200 --runs 5
+  render fidelity --side-by-side fidelity.png   # against bench/cycles (Blender Cycles)
   render verify ./3diebench
 Re-running a command resumes it: complete views are skipped.";
 
@@ -45,6 +46,9 @@ pub enum Command {
     Preview(PreviewArgs),
     /// Measure rendering throughput (images/s, median of several runs) including JPEG writes.
     Bench(BenchArgs),
+    /// Compare renders with a Cycles reference set (bench/cycles): PSNR, SSIM, colour error on
+    /// the object and the floor, silhouette IoU, per image and overall.
+    Fidelity(FidelityArgs),
     /// Decode every image, mask, depth map and latent of a dataset; list what is missing or
     /// damaged (exit status 1 if anything is).
     Verify {
@@ -172,4 +176,22 @@ pub struct BenchArgs {
     pub runs: usize,
     #[arg(long, default_value_t = 256)]
     pub image_size: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct FidelityArgs {
+    /// The reference set's scenes (written by bench/cycles/regenerate.sh).
+    #[arg(long, default_value = "bench/cycles/scenes.json")]
+    pub scenes: PathBuf,
+    /// Blender's images (<name>.png, <name>_mask.png). Default: images/ next to --scenes.
+    #[arg(long)]
+    pub images: Option<PathBuf>,
+    #[arg(long, default_value = "fxaa")]
+    pub antialias: crate::gpu::Antialias,
+    /// Write Cycles | ours | difference x4 of the --view scenes to this PNG.
+    #[arg(long, value_name = "PNG")]
+    pub side_by_side: Option<PathBuf>,
+    /// Scenes shown by --side-by-side (repeatable) [default: the first view of each mesh].
+    #[arg(long = "view", value_name = "NAME")]
+    pub views: Vec<String>,
 }

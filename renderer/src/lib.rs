@@ -2,10 +2,12 @@
 //!
 //! - [`mesh`]: ShapeNetCore v2 OBJ/MTL/texture loading and normalisation (CPU side).
 //! - [`gpu`]: the wgpu scene renderer (camera, floor, sun, spot light with shadow map, AA).
+//! - [`fidelity`]: comparison with Blender Cycles renders of the same scenes.
 //! - [`job`]: dataset jobs: planning, sharding, resume, writing files and manifests.
 
 pub mod bench;
 pub mod cli;
+pub mod fidelity;
 pub mod gpu;
 pub mod job;
 pub mod mesh;

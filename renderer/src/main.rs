@@ -59,6 +59,10 @@ fn main() -> ExitCode {
             println!("{report}");
             true
         }),
+        Some(Command::Fidelity(a)) => run_fidelity(a).map(|report| {
+            print!("{}", report.table());
+            true
+        }),
         Some(Command::Verify { dir }) => renderer::verify::verify(&dir).map(|report| {
             for p in &report.problems {
                 eprintln!("damaged: {p}");
@@ -97,6 +101,24 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn run_fidelity(a: renderer::cli::FidelityArgs) -> anyhow::Result<renderer::fidelity::FidelityReport> {
+    let images =
+        a.images.unwrap_or_else(|| a.scenes.parent().unwrap_or(std::path::Path::new(".")).join("images"));
+    let mut views = a.views;
+    if views.is_empty() {
+        // The first view of each mesh.
+        let set = renderer::fidelity::load_scenes(&a.scenes)?;
+        let mut seen = std::collections::HashSet::new();
+        views = set.scenes.iter().filter(|s| seen.insert(s.mesh.clone())).map(|s| s.name.clone()).collect();
+    }
+    renderer::fidelity::run(&renderer::fidelity::FidelityOptions {
+        scenes: a.scenes,
+        images,
+        antialias: a.antialias,
+        side_by_side: a.side_by_side.map(|p| (p, views)),
+    })
 }
 
 /// Generates the built-in library unless it is already there.

@@ -3,8 +3,8 @@
 //! Two fixture meshes in ShapeNet layout (`tests/fixtures/meshes/`: a textured one and an
 //! untextured multi-material one), three fixed latents each, 128 px, with 4x MSAA and with FXAA
 //! (the default). A pixel differs
-//! when any channel is off by more than [`CHANNEL_TOLERANCE`]; a scene fails when more than
-//! [`MAX_DIFFERING_FRACTION`] of its pixels differ, and then `tests/golden/diff_<name>.png`
+//! when any channel is off by more than `common::CHANNEL_TOLERANCE`; a scene fails when more than
+//! `common::MAX_DIFFERING_FRACTION` of its pixels differ, and then `tests/golden/diff_<name>.png`
 //! (gitignored) shows the differing pixels in red over a dimmed reference, next to
 //! `diff_<name>_actual.png`, the image this run rendered. Lavapipe is deterministic, so the
 //! tolerance only absorbs other Mesa/LLVM versions' rounding; a 5% exposure change fails.
@@ -23,8 +23,6 @@ use renderer::gpu::{Antialias, RenderOptions, Renderer};
 use renderer::mesh::load_obj;
 
 const SIZE: u32 = 128;
-const CHANNEL_TOLERANCE: u8 = 3;
-const MAX_DIFFERING_FRACTION: f64 = 0.01;
 
 fn repo() -> PathBuf {
     let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -75,67 +73,13 @@ fn check_scenes(mesh_dir: &str, prefix: &str, antialias: Antialias) {
     let mut failures = Vec::new();
     for ((name, _), frame) in cases.iter().zip(&frames) {
         let name = format!("{prefix}_{name}");
-        if let Err(e) = compare_or_bless(&name, &frame.rgb, bless) {
+        if let Err(e) =
+            common::compare_or_bless(&repo().join("tests/golden"), &name, &frame.rgb, SIZE, SIZE, bless)
+        {
             failures.push(e);
         }
     }
     assert!(failures.is_empty(), "golden images differ:\n{}", failures.join("\n"));
-}
-
-fn compare_or_bless(name: &str, rgb: &[u8], bless: bool) -> Result<(), String> {
-    let dir = repo().join("tests/golden");
-    let reference_path = dir.join(format!("{name}.png"));
-    if bless {
-        std::fs::create_dir_all(&dir).unwrap();
-        image::save_buffer(&reference_path, rgb, SIZE, SIZE, image::ExtendedColorType::Rgb8).unwrap();
-        eprintln!("blessed {}", reference_path.display());
-        return Ok(());
-    }
-    let reference = image::open(&reference_path)
-        .map_err(|e| {
-            format!(
-                "{}: cannot read reference ({e}); run with BLESS=1 to create it",
-                reference_path.display()
-            )
-        })?
-        .to_rgb8();
-    if reference.dimensions() != (SIZE, SIZE) {
-        return Err(format!(
-            "{}: reference is {:?}, expected {SIZE}x{SIZE}",
-            reference_path.display(),
-            reference.dimensions()
-        ));
-    }
-    let mut diff = image::RgbImage::new(SIZE, SIZE);
-    let mut differing = 0usize;
-    let mut worst = 0u8;
-    for ((got, want), out) in rgb.chunks_exact(3).zip(reference.pixels()).zip(diff.pixels_mut()) {
-        let d = (0..3).map(|c| got[c].abs_diff(want[c])).max().unwrap();
-        worst = worst.max(d);
-        if d > CHANNEL_TOLERANCE {
-            differing += 1;
-            *out = image::Rgb([255, 0, 0]);
-        } else {
-            *out = image::Rgb(want.0.map(|c| c / 3));
-        }
-    }
-    let fraction = differing as f64 / (SIZE * SIZE) as f64;
-    let diff_path = dir.join(format!("diff_{name}.png"));
-    let got_path = dir.join(format!("diff_{name}_actual.png"));
-    if fraction > MAX_DIFFERING_FRACTION {
-        diff.save(&diff_path).unwrap();
-        image::save_buffer(&got_path, rgb, SIZE, SIZE, image::ExtendedColorType::Rgb8).unwrap();
-        return Err(format!(
-            "{name}: {differing} pixels ({:.2}%) differ by more than {CHANNEL_TOLERANCE} (worst {worst}); \
-             see {} and {}",
-            100.0 * fraction,
-            diff_path.display(),
-            got_path.display()
-        ));
-    }
-    let _ = std::fs::remove_file(diff_path);
-    let _ = std::fs::remove_file(got_path);
-    Ok(())
 }
 
 #[test]

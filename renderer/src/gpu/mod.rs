@@ -9,6 +9,7 @@
 
 mod device;
 mod encode;
+pub mod filmic;
 mod pipelines;
 pub mod scene;
 mod targets;
