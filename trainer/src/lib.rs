@@ -4,13 +4,15 @@
 //! (named, seeded parameters), [`nn`], [`backbone`], [`predictor`], [`evaluator`] and [`model`]
 //! (the networks), [`loss`], [`methods`] (one module per method: its heads and loss),
 //! [`checkpoint`] (safetensors, resume, torchvision export), [`train`] (the loop and its logs),
-//! [`synthetic`] (a seeded random batch for benchmarks and tests).
+//! [`synthetic`] (a seeded random batch for benchmarks and tests), [`dist`] (data-parallel ranks:
+//! MPI, NCCL).
 //! [`ops`] holds the differentiable kernels.
 
 pub mod backbone;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod dist;
 pub mod eval;
 pub mod evaluator;
 pub mod floors;

@@ -18,6 +18,7 @@ use candle_core::{Result, Tensor};
 
 use crate::backbone::ResNet;
 use crate::config::ModelConfig;
+use crate::dist::loss_inputs::GlobalLossInputs;
 use crate::evaluator::{EvalStats, OnlineEvaluator};
 use crate::loss;
 pub use crate::methods::LossInputs;
@@ -203,6 +204,9 @@ impl SslModel {
             pred: pred.as_ref(),
             pair: pair.as_ref().map(|a| (a, &batch.latent)),
         };
+        // Data-parallel ranks: the loss of the global batch (the reference's FullGatherLayer).
+        let global = crate::dist::current().map(|c| GlobalLossInputs::gather(&c, &inputs)).transpose()?;
+        let inputs = global.as_ref().map_or(inputs, |g| g.inputs());
         let ssl = self.method.loss(&inputs, lc, &mut st)?;
         st.loss = scalar(&ssl)?;
         st.eval_loss = scalar(&eval_loss)?;
