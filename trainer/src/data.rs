@@ -150,6 +150,11 @@ impl PairDataset {
         }
     }
 
+    /// Samples in step `step` of an epoch of (global) batches of `batch`.
+    pub fn batch_len(&self, step: usize, batch: usize) -> usize {
+        self.len().saturating_sub(step * batch).min(batch)
+    }
+
     /// The object order of an epoch (a seeded Fisher-Yates shuffle).
     pub fn epoch_order(&self, seed: u64, epoch: usize) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.len()).collect();

@@ -290,8 +290,10 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
             global_step += 1;
             epoch_steps += 1;
             summary.steps += 1;
-            epoch_images += 2 * host.n;
-            images_seen += 2 * host.n;
+            // Throughput of the job: the global batch, whatever this rank's part of it.
+            let step_samples = ds.batch_len(epoch_steps - 1, args.batch_size);
+            epoch_images += 2 * step_samples;
+            images_seen += 2 * step_samples;
 
             let mut flat = BTreeMap::new();
             flatten("", &serde_json::to_value(&stats)?, &mut flat);
