@@ -210,6 +210,9 @@ impl SslModel {
         let ssl = self.method.loss(&inputs, lc, &mut st)?;
         st.loss = scalar(&ssl)?;
         st.eval_loss = scalar(&eval_loss)?;
-        Ok(StepOutput { total: (ssl + eval_loss)?, stats: st })
+        // Data-parallel ranks: the evaluator's per-rank mean, weighted so that the averaged
+        // gradient is the global batch's mean also when the ranks' parts differ in size.
+        let eval_weight = crate::dist::local_mean_weight(batch.x1.dim(0)?, batch.x1.device())?;
+        Ok(StepOutput { total: (ssl + (eval_loss * eval_weight)?)?, stats: st })
     }
 }

@@ -1,6 +1,7 @@
 //! Data-parallel training: `mpirun -n 2 train --batch-size 2B` (B samples per rank) gives the
 //! losses and the state (weights, batch-norm running statistics, Adam moments) of one process
-//! with `--batch-size 2B`, up to float rounding, and a run resumes with another number of ranks.
+//! with `--batch-size 2B`, up to float rounding (also with 3 ranks of unequal parts), and a run
+//! resumes with another number of ranks.
 //!
 //! Needs OpenMPI's `mpirun` (scripts/setup.sh installs it).
 #![cfg(feature = "mpi")]
@@ -179,25 +180,32 @@ fn worst_difference(a: &Path, b: &Path) -> (f32, String) {
     worst
 }
 
+/// Trains one epoch alone and as `ranks` ranks (`extra` flags for both) and checks that the
+/// losses and states agree; returns the two experiment directories.
+fn one_epoch_alone_and_as(ranks: usize, data: &str, dir: &Path, extra: &[&str]) -> (String, String) {
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let (one, many) = (path("one"), path("many"));
+    train(1, &[flags(data, &one, "1"), extra.to_vec()].concat());
+    train(ranks, &[flags(data, &many, "1"), extra.to_vec()].concat());
+
+    let (l1, ln) = (step_losses(Path::new(&one)), step_losses(Path::new(&many)));
+    assert_eq!(l1.len(), 3, "{l1:?}");
+    assert_eq!(l1.len(), ln.len(), "steps: one process {l1:?}, {ranks} ranks {ln:?}");
+    for (a, b) in l1.iter().zip(&ln) {
+        assert!(((a - b) / a).abs() < RTOL as f64, "losses: one process {l1:?}, {ranks} ranks {ln:?}");
+    }
+    let (diff, name) = worst_difference(Path::new(&one), Path::new(&many));
+    eprintln!("{extra:?}, {ranks} ranks: losses {l1:?} vs {ln:?}; largest state difference {diff:.3} of its allowance ({name})");
+    assert!(diff <= 1.0, "{name} differs by {diff:.3} times its allowance");
+    (one, many)
+}
+
 #[test]
 fn two_ranks_of_b_train_as_one_process_of_2b_and_resume_with_one() {
     // 24 objects, global batches of 8: three steps of 4 samples per rank.
     let (dir, data) = common::fixture(8, 4);
     let data = data.to_string_lossy().into_owned();
-    let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
-    let (one, two) = (path("one"), path("two"));
-    train(1, &flags(&data, &one, "1"));
-    train(2, &flags(&data, &two, "1"));
-
-    let (l1, l2) = (step_losses(Path::new(&one)), step_losses(Path::new(&two)));
-    assert_eq!(l1.len(), 3, "{l1:?}");
-    assert_eq!(l1.len(), l2.len(), "steps: one process {l1:?}, two ranks {l2:?}");
-    for (a, b) in l1.iter().zip(&l2) {
-        assert!(((a - b) / a).abs() < RTOL as f64, "losses: one process {l1:?}, two ranks {l2:?}");
-    }
-    let (diff, name) = worst_difference(Path::new(&one), Path::new(&two));
-    eprintln!("losses {l1:?} vs {l2:?}; largest state difference {diff:.3} of its allowance ({name})");
-    assert!(diff <= 1.0, "{name} differs by {diff:.3} times its allowance");
+    let (one, two) = one_epoch_alone_and_as(2, &data, dir.path(), &[]);
 
     // The two-rank run's checkpoint continues alone, as the one-process run does.
     train(1, &flags(&data, &one, "2"));
@@ -205,4 +213,13 @@ fn two_ranks_of_b_train_as_one_process_of_2b_and_resume_with_one() {
     let (diff, name) = worst_difference(Path::new(&one), Path::new(&two));
     eprintln!("after a second epoch alone: largest state difference {diff:.3} of its allowance ({name})");
     assert!(diff <= 1.0, "after resuming: {name} differs by {diff:.3} times its allowance");
+}
+
+/// InfoNCE over the gathered batch and AugSelf's latent head, with parts of 2, 3 and 3 samples:
+/// the gather and the synchronised batch norm are exact for uneven parts too.
+#[test]
+fn three_uneven_ranks_train_simclr_augself_as_one_process() {
+    let (dir, data) = common::fixture(8, 4);
+    let data = data.to_string_lossy().into_owned();
+    one_epoch_alone_and_as(3, &data, dir.path(), &["--experience", "SimCLRAugSelf"]);
 }

@@ -54,6 +54,15 @@ pub fn part() -> Part {
     current().map_or(Part::WHOLE, |c| Part { rank: c.rank(), ranks: c.world_size() })
 }
 
+/// The weight of a per-rank mean over `rows` samples such that averaging the ranks' gradients
+/// gives the gradient of the mean over the global batch: rows * ranks / global rows (1 alone,
+/// and with equal parts).
+pub fn local_mean_weight(rows: usize, device: &candle_core::Device) -> Result<f64> {
+    let Some(comm) = current() else { return Ok(1.0) };
+    let global: usize = collective::rows_per_rank(&comm, rows, device)?.iter().sum();
+    Ok((rows * comm.world_size()) as f64 / global as f64)
+}
+
 /// DDP's gradient averaging over ranks; nothing alone.
 pub fn average_gradients(grads: &mut GradStore, params: &ParamStore) -> Result<()> {
     let Some(comm) = current() else { return Ok(()) };
