@@ -25,6 +25,8 @@ pub mod nccl;
 pub mod placement;
 pub mod shard;
 pub mod sync_batch_norm;
+#[cfg(test)]
+mod tests;
 
 use std::sync::{Arc, RwLock};
 
@@ -103,7 +105,7 @@ impl World {
         let comm = connect(placement, cuda)?;
         if (comm.rank(), comm.world_size()) != (placement.rank, placement.world_size) {
             anyhow::bail!(
-                "{} says rank {} of {}, but {}'s variables say rank {} of {}",
+                "{} says rank {} of {}, but {}'s variables say rank {} of {}: start every rank through the launcher (e.g. srun inside an sbatch script)",
                 comm.backend(),
                 comm.rank(),
                 comm.world_size(),
