@@ -110,6 +110,16 @@ fn gathered_variance_and_covariance_give_each_rank_world_times_its_rows_gradient
     }
 }
 
+/// One rank's batch norm output, statistics and gradients.
+struct RankBatchNorm {
+    y: Tensor,
+    mean: Tensor,
+    var: Tensor,
+    dx: Tensor,
+    dg: Tensor,
+    db: Tensor,
+}
+
 #[test]
 fn synchronised_batch_norm_equals_batch_norm_of_the_whole_batch() {
     let (n, c, hw, world) = (5, 3, 2, 2);
@@ -146,22 +156,32 @@ fn synchronised_batch_norm_equals_batch_norm_of_the_whole_batch() {
             let w = weights.narrow(0, start, len).unwrap();
             let grads = (y.clone() * w).unwrap().sum_all().unwrap().backward().unwrap();
             let get = |t: &Tensor| grads.get(t).unwrap().clone();
-            (y, mean, var, get(part.as_tensor()), get(g.as_tensor()), get(b.as_tensor()))
+            RankBatchNorm {
+                y,
+                mean,
+                var,
+                dx: get(part.as_tensor()),
+                dg: get(g.as_tensor()),
+                db: get(b.as_tensor()),
+            }
         });
-        let cat = |f: &dyn Fn(&(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)) -> Tensor| {
+        let cat = |f: fn(&RankBatchNorm) -> &Tensor| {
             Tensor::cat(&parts.iter().map(f).collect::<Vec<_>>(), 0).unwrap()
         };
-        let sum = |f: &dyn Fn(&(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)) -> Tensor| {
-            parts.iter().map(f).reduce(|a, b| (a + b).unwrap()).unwrap()
+        let sum = |f: fn(&RankBatchNorm) -> &Tensor| {
+            parts.iter().map(|p| f(p).clone()).reduce(|a, b| (a + b).unwrap()).unwrap()
         };
-        assert!(max_diff(&cat(&|p| p.0.clone()), &y) < 1e-5, "output, relu {relu}");
+        assert!(max_diff(&cat(|p| &p.y), &y) < 1e-5, "output, relu {relu}");
         for p in &parts {
-            assert!(max_diff(&p.1, &mean) < 1e-6 && max_diff(&p.2, &var) < 1e-5, "statistics, relu {relu}");
+            assert!(
+                max_diff(&p.mean, &mean) < 1e-6 && max_diff(&p.var, &var) < 1e-5,
+                "statistics, relu {relu}"
+            );
         }
-        assert!(max_diff(&cat(&|p| p.3.clone()), &dx) < 1e-5, "dx, relu {relu}");
+        assert!(max_diff(&cat(|p| &p.dx), &dx) < 1e-5, "dx, relu {relu}");
         // The parameters' gradients are per rank; their sum is the whole batch's (the gradient
         // average then divides by the world size, as every rank's loss counts once per rank).
-        assert!(max_diff(&sum(&|p| p.4.clone()), &dg) < 1e-5, "dgamma, relu {relu}");
-        assert!(max_diff(&sum(&|p| p.5.clone()), &db) < 1e-5, "dbeta, relu {relu}");
+        assert!(max_diff(&sum(|p| &p.dg), &dg) < 1e-5, "dgamma, relu {relu}");
+        assert!(max_diff(&sum(|p| &p.db), &db) < 1e-5, "dbeta, relu {relu}");
     }
 }
