@@ -73,6 +73,12 @@ fn train(ranks: usize, args: &[&str]) {
             .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
         c
     };
+    // A test run inside a SLURM job or under torchrun must not take the job's ranks for its own.
+    for var in
+        ["RANK", "WORLD_SIZE", "LOCAL_RANK", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_NPROCS", "SLURM_LOCALID"]
+    {
+        cmd.env_remove(var);
+    }
     let out = cmd.args(args).output().unwrap_or_else(|e| {
         panic!(
             "cannot start {} ({e}); scripts/setup.sh installs OpenMPI",

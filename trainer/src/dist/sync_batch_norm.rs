@@ -26,27 +26,28 @@ pub fn batch_norm_train(
     relu: bool,
 ) -> Result<(Tensor, Tensor, Tensor)> {
     let (n, c) = (x.dim(0)?, x.dim(1)?);
-    let per_image = x.elem_count() / (n * c).max(1);
-    let mut channel_shape = vec![1usize; x.rank()];
-    channel_shape[1] = c;
-    let per_channel_sum = |t: &Tensor| -> Result<Tensor> {
-        // (N*C, S) times a ones vector: a gemm, several times faster on the CPU than candle's
-        // reduction over the last dim, and so is its backward (an outer product).
-        let ones = Tensor::ones((per_image, 1), t.dtype(), t.device())?;
-        t.reshape((n * c, per_image))?.matmul(&ones)?.reshape((n, c))?.sum(0)
+    let s = x.elem_count() / (n * c).max(1);
+    // Everything in the (N*C, S) layout, where summing over S and repeating over S are products
+    // with a ones vector: gemms, forward and backward. Candle's CPU broadcasts instead reduce
+    // their gradients over dims (0, 2, 3) with a strided loop that took half of a rank's step.
+    let x2 = x.reshape((n * c, s))?;
+    let ones_col = Tensor::ones((s, 1), x.dtype(), x.device())?;
+    let ones_row = ones_col.t()?;
+    let per_channel_sum = |t: &Tensor| t.matmul(&ones_col)?.reshape((n, c))?.sum(0);
+    let repeat = |v: &Tensor| -> Result<Tensor> {
+        // (C) -> (N*C, S): each channel's value on all its rows and positions.
+        v.unsqueeze(0)?.broadcast_as((n, c))?.reshape((n * c, 1))?.matmul(&ones_row)
     };
     // The rows of every rank travel with the first sums (one collective, no wait for the host).
     let rows = Tensor::full(n as f32, 1, x.device())?.to_dtype(x.dtype())?;
-    let sums = all_reduce_sum(comm, &Tensor::cat(&[&per_channel_sum(x)?, &rows], 0)?)?;
+    let sums = all_reduce_sum(comm, &Tensor::cat(&[&per_channel_sum(&x2)?, &rows], 0)?)?;
     // Elements per channel over all ranks, (1).
-    let m = (sums.narrow(0, c, 1)?.detach() * per_image as f64)?;
+    let m = (sums.narrow(0, c, 1)?.detach() * s as f64)?;
     let mean = sums.narrow(0, 0, c)?.broadcast_div(&m)?;
-    let centred = x.broadcast_sub(&mean.reshape(channel_shape.as_slice())?)?;
+    let centred = (&x2 - repeat(&mean)?)?;
     let var = all_reduce_sum(comm, &per_channel_sum(&centred.sqr()?)?)?.broadcast_div(&m)?;
     let scale = (var.affine(1.0, eps)?.sqrt()?.recip()? * gamma)?;
-    let y = centred
-        .broadcast_mul(&scale.reshape(channel_shape.as_slice())?)?
-        .broadcast_add(&beta.reshape(channel_shape.as_slice())?)?;
+    let y = ((centred * repeat(&scale)?)? + repeat(beta)?)?.reshape(x.shape())?;
     let y = if relu { y.relu()? } else { y };
     // Bessel's correction over the global count; the training loop never steps on fewer than two
     // samples (`PairDataset::steps_per_epoch_split`).
