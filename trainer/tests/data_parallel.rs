@@ -207,18 +207,22 @@ fn one_epoch_alone_and_as(ranks: usize, data: &str, dir: &Path, extra: &[&str]) 
 }
 
 #[test]
-fn two_ranks_of_b_train_as_one_process_of_2b_and_resume_with_one() {
+fn two_ranks_of_b_train_as_one_process_of_2b_and_resume_with_the_other_count() {
     // 24 objects, global batches of 8: three steps of 4 samples per rank.
     let (dir, data) = common::fixture(8, 4);
     let data = data.to_string_lossy().into_owned();
     let (one, two) = one_epoch_alone_and_as(2, &data, dir.path(), &[]);
 
-    // The two-rank run's checkpoint continues alone, as the one-process run does.
-    train(1, &flags(&data, &one, "2"));
+    // Each checkpoint continues with the other number of ranks: the one-process run's with two,
+    // the two-rank run's alone.
+    train(2, &flags(&data, &one, "2"));
     train(1, &flags(&data, &two, "2"));
     let (diff, name) = worst_difference(Path::new(&one), Path::new(&two));
-    eprintln!("after a second epoch alone: largest state difference {diff:.3} of its allowance ({name})");
+    eprintln!(
+        "after a second epoch, ranks swapped: largest state difference {diff:.3} of its allowance ({name})"
+    );
     assert!(diff <= 1.0, "after resuming: {name} differs by {diff:.3} times its allowance");
+    assert_eq!(step_losses(Path::new(&one)).len(), 6, "rank 0 appends the resumed run's steps to the log");
 }
 
 /// InfoNCE over the gathered batch and AugSelf's latent head, with parts of 2, 3 and 3 samples:
