@@ -21,6 +21,7 @@ use candle_core::{Device, Tensor};
 use dataset::{layout, ObjectKey};
 use rayon::prelude::*;
 
+use crate::dist::Part;
 use crate::model::Batch;
 
 /// Normalisation of the reference trainer (SPEC section 4).
@@ -135,12 +136,23 @@ impl PairDataset {
 
     /// Steps of an epoch: full batches, plus the last partial one if it has at least two samples.
     pub fn steps_per_epoch(&self, batch: usize) -> usize {
+        self.steps_per_epoch_split(batch, Part::WHOLE)
+    }
+
+    /// Steps of an epoch of global batches of `batch` split among ranks: the last partial batch
+    /// counts if every rank gets a sample of it and there are at least two.
+    pub fn steps_per_epoch_split(&self, batch: usize, part: Part) -> usize {
         let full = self.len() / batch;
-        if self.len() % batch >= 2 {
+        if self.len() % batch >= part.min_batch() {
             full + 1
         } else {
             full.max(1)
         }
+    }
+
+    /// Samples in step `step` of an epoch of (global) batches of `batch`.
+    pub fn batch_len(&self, step: usize, batch: usize) -> usize {
+        self.len().saturating_sub(step * batch).min(batch)
     }
 
     /// The object order of an epoch (a seeded Fisher-Yates shuffle).
@@ -306,8 +318,9 @@ pub fn load_batch(
     Ok(b)
 }
 
-/// The batches of one epoch, starting at `first_step`, decoded ahead on a background thread.
-/// Dropping it stops the thread after the batch in progress.
+/// The batches of one epoch, starting at `first_step`, decoded ahead on a background thread:
+/// global batches of `batch_size`, of which this process takes its `part` (data-parallel ranks;
+/// [`Part::WHOLE`] alone). Dropping it stops the thread after the batch in progress.
 pub struct EpochLoader {
     rx: mpsc::Receiver<anyhow::Result<HostBatch>>,
     handle: Option<std::thread::JoinHandle<()>>,
@@ -319,18 +332,18 @@ impl EpochLoader {
         pool: Arc<rayon::ThreadPool>,
         seed: u64,
         epoch: usize,
-        batch_size: usize,
+        (batch_size, part): (usize, Part),
         first_step: usize,
         prefetch: usize,
     ) -> Self {
         let (tx, rx) = mpsc::sync_channel(prefetch.max(1));
         let handle = std::thread::spawn(move || {
             let order = ds.epoch_order(seed, epoch);
-            let steps = ds.steps_per_epoch(batch_size);
+            let steps = ds.steps_per_epoch_split(batch_size, part);
             for step in first_step..steps {
                 let lo = step * batch_size;
                 let hi = (lo + batch_size).min(order.len());
-                let batch = load_batch(&ds, &pool, seed, epoch, &order[lo..hi]);
+                let batch = load_batch(&ds, &pool, seed, epoch, &order[part.rows(lo..hi)]);
                 let failed = batch.is_err();
                 if tx.send(batch).is_err() || failed {
                     return;

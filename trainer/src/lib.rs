@@ -5,13 +5,14 @@
 //! (the networks), [`loss`], [`methods`] (one module per method: its heads and loss),
 //! [`checkpoint`] (safetensors, resume, torchvision export), [`train`] (the loop and its logs),
 //! [`stats`] (a step's statistics, kept on the device), [`synthetic`] (a seeded random batch for
-//! benchmarks and tests).
+//! benchmarks and tests), [`dist`] (data-parallel ranks: MPI, NCCL).
 //! [`ops`] holds the differentiable kernels.
 
 pub mod backbone;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod dist;
 pub mod eval;
 pub mod evaluator;
 pub mod floors;

@@ -12,7 +12,13 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let args = trainer::config::TrainArgs::parse();
-    let summary = trainer::train::run(&args)?;
+    // One of several data-parallel ranks when a launcher (mpirun, srun, torchrun) started it.
+    let world = trainer::dist::World::from_env(args.device != trainer::config::DeviceKind::Cpu)?;
+    let main = trainer::dist::is_main_process();
+    let summary = world.finish(trainer::train::run(&args))?;
+    if !main {
+        return Ok(());
+    }
     eprintln!(
         "done: epochs {}..{}, {} steps, {:.1} images/s; outputs in {}",
         summary.start_epoch,

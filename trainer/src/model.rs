@@ -18,6 +18,7 @@ use candle_core::{Result, Tensor};
 
 use crate::backbone::ResNet;
 use crate::config::ModelConfig;
+use crate::dist::loss_inputs::GlobalLossInputs;
 use crate::evaluator::OnlineEvaluator;
 use crate::loss;
 pub use crate::methods::LossInputs;
@@ -190,9 +191,15 @@ impl SslModel {
             pred: pred.as_ref(),
             pair: pair.as_ref().map(|a| (a, &batch.latent)),
         };
+        // Data-parallel ranks: the loss of the global batch (the reference's FullGatherLayer).
+        let global = crate::dist::current().map(|c| GlobalLossInputs::gather(&c, &inputs)).transpose()?;
+        let inputs = global.as_ref().map_or(inputs, |g| g.inputs());
         let ssl = self.method.loss(&inputs, lc, &mut st)?;
         st.set("loss", &ssl)?;
         st.set("eval_loss", &eval_loss)?;
-        Ok(StepOutput { total: (ssl + eval_loss)?, stats: st })
+        // Data-parallel ranks: the evaluator's per-rank mean, weighted so that the averaged
+        // gradient is the global batch's mean also when the ranks' parts differ in size.
+        let eval_weight = crate::dist::local_mean_weight(batch.x1.dim(0)?, batch.x1.device())?;
+        Ok(StepOutput { total: (ssl + (eval_loss * eval_weight)?)?, stats: st })
     }
 }

@@ -40,8 +40,12 @@ pub struct RunSummary {
 pub fn device(kind: DeviceKind) -> anyhow::Result<Device> {
     Ok(match kind {
         DeviceKind::Cpu => Device::Cpu,
-        DeviceKind::Cuda(i) => Device::new_cuda(i)
-            .with_context(|| format!("--device cuda:{i} (a build with --features cuda, and that GPU)"))?,
+        DeviceKind::Cuda(i) => {
+            // Data-parallel ranks: `cuda` (or `cuda:0`) is each rank's own GPU, its local rank.
+            let i = if i == 0 { crate::dist::cuda_ordinal(0) } else { i };
+            Device::new_cuda(i)
+                .with_context(|| format!("--device cuda:{i} (a build with --features cuda, and that GPU)"))?
+        }
     })
 }
 
@@ -79,15 +83,16 @@ pub fn train_step(
     // bench shape on one thread went from 1.42 to 0.92 s/step with this).
     rayon::scope(|_| {
         let out = model.forward_train(batch, lc, with_stats)?;
-        let grads = out.total.backward()?;
+        let mut grads = out.total.backward()?;
+        crate::dist::average_gradients(&mut grads, &model.params)?;
         adam.step(&grads)?;
         Ok(out.stats)
     })
 }
 
-/// Appends JSON lines to `<exp-dir>/log.jsonl`.
+/// Appends JSON lines to `<exp-dir>/log.jsonl` (or nowhere: data-parallel ranks other than 0).
 struct JsonLog {
-    file: std::fs::File,
+    file: Option<std::fs::File>,
 }
 
 impl JsonLog {
@@ -117,11 +122,19 @@ impl JsonLog {
             .append(true)
             .open(path)
             .with_context(|| format!("{}: cannot open log", path.display()))?;
-        Ok(Self { file })
+        Ok(Self { file: Some(file) })
+    }
+
+    /// A log that writes nothing.
+    fn discard() -> Self {
+        Self { file: None }
     }
 
     fn write(&mut self, v: &serde_json::Value) -> anyhow::Result<()> {
-        writeln!(self.file, "{v}").context("cannot write log.jsonl")
+        match &mut self.file {
+            Some(file) => writeln!(file, "{v}").context("cannot write log.jsonl"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -164,6 +177,11 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
         );
     }
 
+    // Data-parallel ranks: rank 0 alone writes files and messages.
+    let (part, main) = (crate::dist::part(), crate::dist::is_main_process());
+    if args.batch_size < part.min_batch() {
+        bail!("--batch-size {} (the global batch) is below the {} ranks", args.batch_size, part.ranks);
+    }
     let model = SslModel::new(&model_cfg, &device, args.seed)?;
     let mut adam = optimizer(&model, args)?;
     let (mut epoch, mut global_step) = (0usize, 0u64);
@@ -192,10 +210,12 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
             .with_context(|| format!("{}: model state", ckpt_path.display()))?;
         checkpoint::restore_adam(&mut adam, &tensors, meta.adam_step)?;
         (epoch, global_step) = (meta.epoch, meta.global_step);
-        eprintln!("resuming from epoch {epoch} ({})", ckpt_path.display());
-        let mut resumed = JsonLog::open_at(&log_path, global_step)?;
+        if main {
+            eprintln!("resuming from epoch {epoch} ({})", ckpt_path.display());
+        }
+        let mut resumed = if main { JsonLog::open_at(&log_path, global_step)? } else { JsonLog::discard() };
         resumed.write(&serde_json::json!({"type": "resume", "epoch": epoch, "step": global_step}))?;
-        if !changes.is_empty() {
+        if !changes.is_empty() && main {
             eprintln!("warning: --allow-config-change: continuing with {}", changes.join(", "));
             resumed.write(
                 &serde_json::json!({"type": "config_change", "epoch": epoch, "step": global_step, "changes": changes}),
@@ -203,21 +223,27 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
         }
         log = Some(resumed);
     }
+    // DDP's start: every rank from rank 0's state.
+    crate::dist::synchronise_parameters(&model.params)?;
     let mut log = match log {
         Some(log) => log,
-        None => JsonLog::open_at(&log_path, 0)?,
+        None if main => JsonLog::open_at(&log_path, 0)?,
+        None => JsonLog::discard(),
     };
-    let config_json = serde_json::json!({"args": args, "model": model_cfg, "loss": lc, "objects": ds.len()});
-    dataset::atomic::write_bytes(
-        &args.exp_dir.join(CONFIG_FILE),
-        serde_json::to_string_pretty(&config_json)?.as_bytes(),
-    )
-    .context("cannot write config.json")?;
+    if main {
+        let config_json =
+            serde_json::json!({"args": args, "model": model_cfg, "loss": lc, "objects": ds.len()});
+        dataset::atomic::write_bytes(
+            &args.exp_dir.join(CONFIG_FILE),
+            serde_json::to_string_pretty(&config_json)?.as_bytes(),
+        )
+        .context("cannot write config.json")?;
+    }
 
     let workers =
         args.num_workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let pool = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(workers.max(1)).build()?);
-    let steps_per_epoch = ds.steps_per_epoch(args.batch_size);
+    let steps_per_epoch = ds.steps_per_epoch_split(args.batch_size, part);
     let start_epoch = epoch;
     let mut summary = RunSummary {
         start_epoch,
@@ -233,8 +259,9 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
     let mut last_epoch: Option<(BTreeMap<String, f64>, Floors)> = None;
     'epochs: while epoch < args.epochs {
         let bar = progress_bar(args, steps_per_epoch, epoch);
+        let batches = (args.batch_size, part);
         let loader =
-            EpochLoader::start(ds.clone(), pool.clone(), args.seed, epoch, args.batch_size, 0, args.prefetch);
+            EpochLoader::start(ds.clone(), pool.clone(), args.seed, epoch, batches, 0, args.prefetch);
         let epoch_start = Instant::now();
         // Sum and count of every logged scalar (statistics exist on log steps only): summed on
         // the device, read back on log steps and at the end of the epoch.
@@ -253,8 +280,10 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
             global_step += 1;
             epoch_steps += 1;
             summary.steps += 1;
-            epoch_images += 2 * host.n;
-            images_seen += 2 * host.n;
+            // Throughput of the job: the global batch, whatever this rank's part of it.
+            let step_samples = ds.batch_len(epoch_steps - 1, args.batch_size);
+            epoch_images += 2 * step_samples;
+            images_seen += 2 * step_samples;
 
             let secs = epoch_start.elapsed().as_secs_f64().max(1e-9);
             let ips = epoch_images as f64 / secs;
@@ -302,9 +331,11 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
             loss: lc,
             args: Some(args.clone()),
         };
-        checkpoint::save(&ckpt_path, &model, Some(&adam), &meta)?;
+        if main {
+            checkpoint::save(&ckpt_path, &model, Some(&adam), &meta)?;
+        }
         summary.epochs_done = epoch;
-        if !args.quiet {
+        if !args.quiet && main {
             eprintln!(
                 "epoch {}/{}: loss {:.4}, {:.1} img/s, {:.1} s",
                 epoch,
@@ -316,11 +347,17 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
         }
     }
     summary.images_per_s = images_seen as f64 / run_start.elapsed().as_secs_f64().max(1e-9);
-    if let (Some((means, floors)), false) = (&last_epoch, args.quiet) {
+    if let (Some((means, floors)), false) = (&last_epoch, args.quiet || !main) {
         eprint!("{}", judgement(means, floors));
     }
-    // Each step runs the backbone's BatchNorms on two batches (one per view).
-    checkpoint::export_backbone_torchvision(&model, &args.exp_dir.join(TORCHVISION_FILE), 2 * global_step)?;
+    if main {
+        // Each step runs the backbone's BatchNorms on two batches (one per view).
+        checkpoint::export_backbone_torchvision(
+            &model,
+            &args.exp_dir.join(TORCHVISION_FILE),
+            2 * global_step,
+        )?;
+    }
     Ok(summary)
 }
 
@@ -389,7 +426,7 @@ pub fn judgement(means: &BTreeMap<String, f64>, floors: &Floors) -> String {
 }
 
 fn progress_bar(args: &TrainArgs, steps: usize, epoch: usize) -> ProgressBar {
-    if args.quiet {
+    if args.quiet || !crate::dist::is_main_process() {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(steps as u64);

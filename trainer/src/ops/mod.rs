@@ -82,6 +82,10 @@ fn batch_norm(
     eps: f64,
     relu: bool,
 ) -> Result<(Tensor, Tensor, Tensor)> {
+    if let Some(comm) = crate::dist::current() {
+        // Data-parallel ranks: statistics over the global batch (SyncBatchNorm).
+        return crate::dist::sync_batch_norm::batch_norm_train(&comm, x, gamma, beta, eps, relu);
+    }
     if reference_ops() {
         let (y, mean, var) = reference::batch_norm_train(x, gamma, beta, eps)?;
         return Ok((if relu { y.relu()? } else { y }, mean, var));
