@@ -3,15 +3,13 @@
 //! batch norm, stock ReLU), and with stock candle ops and candle's autograd
 //! (`ops::run_reference_ops`). (Its own test binary: the switches are process-wide.)
 //!
-//! Open bug, found by these tests: run on two views before one backward, as every training
-//! step does, the CPU kernels' gradients differ from stock candle's by up to 4.7e-2 of their
-//! scale (backbone.layer2.0.conv1.weight at 32 px, then every earlier layer), while the GPU
-//! formulation agrees with stock candle to 2.5e-5. Deterministic within a process. Bisected to
-//! the CPU convolution (CPU conv with every other op stock: 4.7e-2 each time; CPU batch norm,
-//! max-pool or ReLUs with the rest stock: <2e-5), yet the CPU convolution agrees with stock
-//! candle alone on each of that block's geometries, called twice, and behind the reference's
-//! asymmetric padding. The ignored test records it until it is found. (The tests take turns on a
-//! lock: a concurrent test that set a switch would change what another computes.)
+//! Why the GPU formulation is compared with stock candle on two views, and with the CPU kernels on
+//! one view only: a step's gradients are discontinuous in its inputs (a max-pool's argmax or a
+//! ReLU flips when a value crosses a tie or zero), and at this size the two-view loss sits near
+//! such a point. In stock candle alone, moving view 2's images by 1e-5 changes some gradient by
+//! 2.5e-1 (by 3e-6: 4.4e-5). The CPU kernels round the stem's convolution differently from
+//! candle's (2e-6 relative), which is enough to flip one and move layer2.0.conv1's gradient by
+//! 4.7e-2; the GPU formulation uses candle's own forward, so it rounds as stock candle does.
 
 use candle_core::{DType, Device, Tensor};
 use trainer::backbone::ResNet;
@@ -92,13 +90,5 @@ fn the_gpu_formulation_equals_stock_candle_on_two_views() {
 fn the_gpu_formulation_equals_the_cpu_kernels_on_one_view() {
     let (e, name) = worst(&backbone_grads_in(1, 1), &backbone_grads_in(0, 1));
     eprintln!("one view, GPU formulation vs CPU kernels: worst gradient difference {e:.2e} ({name})");
-    assert!(e < 1e-3, "gradient of {name}: relative difference {e}");
-}
-
-#[test]
-#[ignore = "open bug in the CPU convolution kernel (module docs)"]
-fn the_cpu_kernels_equal_stock_candle_on_two_views() {
-    let (e, name) = worst(&backbone_grads_in(0, 2), &backbone_grads_in(2, 2));
-    eprintln!("two views, CPU kernels vs stock candle: worst gradient difference {e:.2e} ({name})");
     assert!(e < 1e-3, "gradient of {name}: relative difference {e}");
 }

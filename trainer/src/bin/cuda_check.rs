@@ -6,9 +6,10 @@
 //!
 //! Errors are relative to the largest reference value: max |gpu - cpu| / max |cpu|. f32 checks
 //! allow 1e-4 (sums in another order: the weight gradients add up to 16k products); bf16 ones
-//! 3e-2 (8 bits of mantissa); the step's gradients 2e-2, as `bench/train_step.py --check` allows
-//! against PyTorch, because a value that rounds to the other side of 0 flips a ReLU and moves
-//! that unit's gradient entirely; Adam given the same gradients 1e-5.
+//! 3e-2 (8 bits of mantissa); the step's gradients, all together, 1e-2 in relative L2 norm
+//! (a value that rounds to the other side of 0 flips a ReLU or a max-pool's argmax and moves that
+//! unit's gradient entirely, so no per-tensor bound holds at one point); Adam given the same
+//! gradients 1e-5.
 
 use anyhow::{ensure, Context, Result};
 use candle_core::{DType, Device, Tensor, Var};
@@ -250,8 +251,20 @@ fn step(c: &mut Checker, gpu: &Device) -> Result<()> {
         }
         Ok(worst)
     };
+    // All gradients as one vector: ||gpu - cpu|| / ||cpu||. A max-pool argmax or a ReLU that
+    // flips between the two roundings moves one unit's gradient entirely (the per-tensor worst
+    // case below reached 8e-2 on an H200 for that reason, and 4.7e-2 between two CPU
+    // formulations: tests/portable_step.rs); over the whole model such a flip is small.
+    let (mut diff, mut norm) = (0f64, 0f64);
+    for ((_, g), (_, w)) in got_grads.iter().zip(&want_grads) {
+        let w = w.to_dtype(DType::F64)?;
+        diff +=
+            (g.to_device(&Device::Cpu)?.to_dtype(DType::F64)? - &w)?.sqr()?.sum_all()?.to_scalar::<f64>()?;
+        norm += w.sqr()?.sum_all()?.to_scalar::<f64>()?;
+    }
+    c.record(format!("step: all {} gradients, relative L2", got_grads.len()), (diff / norm).sqrt(), 1e-2);
     let (e, name) = worst(&got_grads, &want_grads, floor)?;
-    c.record(format!("step: worst gradient of {} ({name})", got_grads.len()), e, 2e-2);
+    println!("(information) step: worst single gradient {e:.2e} ({name})");
     let (e, name) = worst(&got_after, &want_after, 0.0)?;
     c.record(format!("step: Adam, worst weight after ({name})"), e, 1e-5);
     Ok(())
