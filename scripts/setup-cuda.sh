@@ -22,15 +22,20 @@ WHEELS=(
 
 if [ ! -x "$CU/bin/nvcc" ] || [ ! -e "$PREFIX/.complete" ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && [ ! -w "$(dirname "$PREFIX")" ] && SUDO="sudo"
-  command -v python3 >/dev/null || { echo "setup-cuda: python3 (with pip) is needed" >&2; exit 1; }
-  command -v gcc >/dev/null || {
-    echo "setup-cuda: installing gcc g++ (nvcc's host compiler)" >&2
+  apt_install() {
+    echo "setup-cuda: installing $*" >&2
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq gcc g++ >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
   }
-  echo "setup-cuda: installing the CUDA 13.0 toolkit wheels into $PREFIX" >&2
+  command -v gcc >/dev/null || apt_install gcc g++ # nvcc's host compiler
+  command -v python3 >/dev/null || apt_install python3
   $SUDO mkdir -p "$PREFIX"
-  $SUDO python3 -m pip install -q --disable-pip-version-check --no-warn-script-location \
+  # pip from a virtual environment: Debian's own python3 refuses installs outside one (PEP 668).
+  if [ ! -x "$PREFIX/venv/bin/pip" ]; then
+    $SUDO python3 -m venv "$PREFIX/venv" 2>/dev/null || { apt_install python3-venv python3-pip && $SUDO python3 -m venv "$PREFIX/venv"; }
+  fi
+  echo "setup-cuda: installing the CUDA 13.0 toolkit wheels into $PREFIX" >&2
+  $SUDO "$PREFIX/venv/bin/pip" install -q --disable-pip-version-check --no-warn-script-location \
     --target "$SITE" --upgrade "${WHEELS[@]}"
 fi
 
