@@ -104,6 +104,5 @@ run train "${GPU_TRAIN_LIMIT:-120}" "$BIN/train" --data "$WORK/ds" --exp-dir "$W
 
 say "summary"
 python3 bench/gpu_summary.py "$OUTS" "$WORK" "$OUT/gpu.json" | tee -a "$LOG"
-[ -f "$OUT/ops.json" ] || cp "$OUTS/ops.json" "$OUT/" 2>/dev/null
 tar czf "$OUT/outs.tgz" -C "$WORK" outs
 say "done"

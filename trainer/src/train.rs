@@ -289,10 +289,11 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
             let ips = epoch_images as f64 / secs;
             bar.inc(1);
             if log_now {
-                // The one read-back of these steps (on a GPU: the one wait for it).
+                // The read-backs of these steps (on a GPU: the one wait for them): this step's
+                // values for the log line, and the sums since the last log step.
                 let flat = stats.read()?;
                 let loss = flat.get("loss").copied().unwrap_or(f64::NAN);
-                check_finite(&mut device_sums, &mut sums, epoch, global_step)?;
+                take_device_sums(&mut device_sums, &mut sums, epoch, global_step)?;
                 bar.set_message(format!("loss {loss:.4}  {ips:.1} img/s"));
                 let mut line = serde_json::json!({
                     "type": "step", "epoch": epoch, "step": global_step,
@@ -305,12 +306,12 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
             }
             if args.max_steps.is_some_and(|m| global_step >= m) {
                 bar.finish_and_clear();
-                check_finite(&mut device_sums, &mut sums, epoch, global_step)?;
+                take_device_sums(&mut device_sums, &mut sums, epoch, global_step)?;
                 break 'epochs;
             }
         }
         bar.finish_and_clear();
-        check_finite(&mut device_sums, &mut sums, epoch, global_step)?;
+        take_device_sums(&mut device_sums, &mut sums, epoch, global_step)?;
         epoch += 1;
         let secs = epoch_start.elapsed().as_secs_f64();
         let mut line = serde_json::json!({
@@ -364,7 +365,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
 /// Adds the device's sums to the epoch's and stops a diverged run: the mean loss of the steps
 /// since the last read-back is not finite. (The check runs when the statistics are read, every
 /// `--log-interval` steps, not at every step: a GPU would wait at each.)
-fn check_finite(
+fn take_device_sums(
     device_sums: &mut StatSums,
     sums: &mut BTreeMap<String, (f64, usize)>,
     epoch: usize,

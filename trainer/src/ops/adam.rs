@@ -97,13 +97,12 @@ impl Adam {
                     // backward passes are ordinary tensor ops), and moments built from it would
                     // keep every step's activations alive (on a GPU: out of memory at step 2).
                     let (p, g) = (s.var.as_tensor().detach(), g.detach());
-                    let p = &p;
-                    let g = if c.weight_decay != 0.0 { (&g + (p * c.weight_decay)?)? } else { g };
+                    let g = if c.weight_decay != 0.0 { (&g + (&p * c.weight_decay)?)? } else { g };
                     *m = ((&*m * c.beta1)? + (&g * (1.0 - c.beta1))?)?;
                     *v = ((&*v * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
                     let denom = ((&*v / bc2)?.sqrt()? + c.eps)?;
                     let update = ((&*m / bc1)? / denom)?;
-                    s.var.set(&(p - (update * c.lr)?)?)?;
+                    s.var.set(&(&p - (update * c.lr)?)?)?;
                 }
             }
         }

@@ -21,6 +21,7 @@
 
 use std::sync::Mutex;
 
+use candle_core::backend::{BackendDevice, BackendStorage};
 use candle_core::{
     bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Storage, Tensor,
 };
@@ -131,7 +132,7 @@ impl Output {
         let y = self.take()?;
         let (storage, layout) = y.storage_and_layout();
         let Storage::Cpu(s) = &*storage else { bail!("expected a CPU output, got {:?}", y.device()) };
-        copy_cpu(s, layout)
+        copy_storage(s, layout)
     }
 
     #[cfg(feature = "cuda")]
@@ -139,7 +140,7 @@ impl Output {
         let y = self.take()?;
         let (storage, layout) = y.storage_and_layout();
         let Storage::Cuda(s) = &*storage else { bail!("expected a CUDA output, got {:?}", y.device()) };
-        copy_cuda(s, layout)
+        copy_storage(s, layout)
     }
 }
 
@@ -227,17 +228,14 @@ fn flip_spatial(w: &Tensor) -> Result<Tensor> {
     w.index_select(&reversed(kh)?, 2)?.index_select(&reversed(kw)?, 3)
 }
 
-/// A copy of `res` on any device (the forward of the gradient-attaching ops).
-fn copy_cpu(s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-    use candle_core::backend::{BackendDevice, BackendStorage};
-    let mut out = unsafe { s.device().alloc_uninit(l.shape(), s.dtype())? };
-    s.copy_strided_src(&mut out, 0, l)?;
-    Ok((out, l.shape().clone()))
-}
-
-#[cfg(feature = "cuda")]
-fn copy_cuda(s: &candle_core::CudaStorage, l: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
-    use candle_core::backend::{BackendDevice, BackendStorage};
+/// A contiguous copy of the elements `l` selects, on the storage's own device (the forward of
+/// the gradient-attaching ops).
+fn copy_storage<S>(s: &S, l: &Layout) -> Result<(S, Shape)>
+where
+    S: BackendStorage,
+    S::Device: BackendDevice<Storage = S>,
+{
+    // SAFETY: `copy_strided_src` writes every element of `out` before it is read.
     let mut out = unsafe { s.device().alloc_uninit(l.shape(), s.dtype())? };
     s.copy_strided_src(&mut out, 0, l)?;
     Ok((out, l.shape().clone()))
