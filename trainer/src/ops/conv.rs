@@ -155,8 +155,15 @@ fn col2im(g: &Geometry, col: &[f32], b: usize, x: &mut [f32]) {
                     let Some(iy) = g.input_row(oy, ky) else { continue };
                     let dst = &mut plane[iy * g.w..][..g.w];
                     let src = &row[oy * g.ow..][ox_range.clone()];
-                    for (j, s) in src.iter().enumerate() {
-                        dst[ix0 + j * g.stride] += s;
+                    if g.stride == 1 {
+                        // Contiguous on both sides: a vectorised add (the strided loop below is
+                        // scalar, and this is most of the step's col2im).
+                        let dst = &mut dst[ix0..ix0 + src.len()];
+                        dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
+                    } else {
+                        for (j, s) in src.iter().enumerate() {
+                            dst[ix0 + j * g.stride] += s;
+                        }
                     }
                 }
             }
