@@ -16,14 +16,15 @@
 //! gradient between the gemm and col2im); small late maps (2x2 at 64 px) go as one block of the
 //! whole batch, since every block re-reads the weights and there they outweigh `col`.
 //!
-//! Backward: grad W = sum over blocks of dY_block (O, B*P) * col_block^T;
+//! Backward: grad W = sum over blocks of dY_block (O, B*P) * col_block^T (summed column-major,
+//! which keeps the gemm from packing `col`; see `matmul_col_major`);
 //! grad X = col2im(W^T (C*K*K, O) * dY_block) per block.
 
 use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::cpu;
-use super::gemm::{matmul, Operand};
+use super::gemm::{matmul, matmul_col_major, Operand};
 use super::scratch;
 
 /// Sizes of one convolution.
@@ -280,10 +281,11 @@ impl CustomOp2 for Conv2d {
         };
         let dy_blocks: Vec<&[f32]> = dyt.chunks(g.block * g.o * p).collect();
         let parallel = by_block(&g);
-        let grad_w = cpu::with_data(x, |x| {
+        let grad_w_t = cpu::with_data(x, |x| {
             cpu::with_data(w, |w| {
-                // Adds block (n0, b)'s weight gradient to `grad_w`, and writes its input gradient.
-                let block_grads = |grad_w: &mut [f32],
+                // Adds block (n0, b)'s weight gradient to `grad_w_t` (column-major, see
+                // `matmul_col_major`), and writes its input gradient.
+                let block_grads = |grad_w_t: &mut [f32],
                                    (n0, b): (usize, usize),
                                    dy: &[f32],
                                    gx: Option<&mut [f32]>,
@@ -291,7 +293,7 @@ impl CustomOp2 for Conv2d {
                     let mut col = scratch::take(ckk * b * p);
                     im2col(&g, x, (n0, b), &mut col);
                     let col_t = Operand::transposed(&col[..ckk * b * p]);
-                    matmul(grad_w, ckk, (g.o, ckk, b * p), Operand::plain(dy), col_t, true, threaded);
+                    matmul_col_major(grad_w_t, (g.o, ckk, b * p), Operand::plain(dy), col_t, true, threaded);
                     scratch::give(col);
                     if let Some(gx) = gx {
                         let mut gcol = scratch::take(ckk * b * p);
@@ -331,6 +333,11 @@ impl CustomOp2 for Conv2d {
             })
         })??;
         scratch::give(dyt);
+        // (C*K*K, O) -> (O, C*K*K).
+        let mut grad_w = vec![0f32; grad_w_t.len()];
+        for (o, row) in grad_w.chunks_mut(ckk).enumerate() {
+            row.iter_mut().zip(grad_w_t[o..].iter().step_by(g.o)).for_each(|(d, &s)| *d = s);
+        }
         let grad_x = if want_x { Some(cpu::tensor(grad_x, x.shape())?) } else { None };
         Ok((grad_x, Some(cpu::tensor(grad_w, w.shape())?)))
     }

@@ -49,20 +49,55 @@ pub(crate) fn matmul(
     if m == 0 || n == 0 {
         return;
     }
+    assert!(dst_row_stride >= n, "matmul: destination rows overlap");
+    gemm_strided(dst, (dst_row_stride, 1), (m, n, k), a, b, accumulate, parallel);
+}
+
+/// [`matmul`] into a column-major `dst` (element (i, j) at `j * m + i`: the row-major transpose).
+///
+/// The `gemm` crate's kernel runs along the destination's unit-stride dimension and packs the
+/// operand on that side unless it too is unit-stride there. For a convolution's weight gradient
+/// dY (O, B*P) * col^T, a row-major (O, C*K*K) destination puts `col` (nine times dY's size for a
+/// 3x3 kernel) on that side and packs all of it on every call (a tenth of a CPU step); a
+/// column-major destination packs dY instead.
+pub(crate) fn matmul_col_major(
+    dst: &mut [f32],
+    (m, n, k): (usize, usize, usize),
+    a: Operand,
+    b: Operand,
+    accumulate: bool,
+    parallel: bool,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    gemm_strided(dst, (1, m), (m, n, k), a, b, accumulate, parallel);
+}
+
+/// The product into `dst` with (row, column) strides `dst_rs`, `dst_cs` (m, n >= 1; the callers
+/// keep distinct elements apart).
+fn gemm_strided(
+    dst: &mut [f32],
+    (dst_rs, dst_cs): (usize, usize),
+    (m, n, k): (usize, usize, usize),
+    a: Operand,
+    b: Operand,
+    accumulate: bool,
+    parallel: bool,
+) {
+    assert!(dst.len() > (m - 1) * dst_rs + (n - 1) * dst_cs, "matmul: destination too small");
     if k == 0 {
         // An empty sum: the product is zero.
         if !accumulate {
-            dst.chunks_mut(dst_row_stride).take(m).for_each(|row| row[..n].fill(0.0));
+            for i in 0..m {
+                (0..n).for_each(|j| dst[i * dst_rs + j * dst_cs] = 0.0);
+            }
         }
         return;
     }
     let (a_rs, a_cs, a_extent) = a.strides(m, k);
     let (b_rs, b_cs, b_extent) = b.strides(k, n);
-    assert!(dst_row_stride >= n, "matmul: destination rows overlap");
-    assert!(
-        dst.len() >= (m - 1) * dst_row_stride + n && a.data.len() >= a_extent && b.data.len() >= b_extent,
-        "matmul: operand too small"
-    );
+    assert!(a.data.len() >= a_extent && b.data.len() >= b_extent, "matmul: operand too small");
     let threads = rayon::current_num_threads();
     let parallelism = if parallel && threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
     // SAFETY: the asserts above keep every index the strides reach inside the three slices, and
@@ -73,8 +108,8 @@ pub(crate) fn matmul(
             n,
             k,
             dst.as_mut_ptr(),
-            1,
-            dst_row_stride as isize,
+            dst_cs as isize,
+            dst_rs as isize,
             accumulate,
             a.data.as_ptr(),
             a_cs,
