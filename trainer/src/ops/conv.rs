@@ -20,7 +20,7 @@
 //! which keeps the gemm from packing `col`; see `matmul_col_major`);
 //! grad X = col2im(W^T (C*K*K, O) * dY_block) per block.
 
-use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Storage, Tensor};
 use rayon::prelude::*;
 
 use super::cpu;
@@ -82,6 +82,12 @@ impl Geometry {
         (0..self.n).step_by(self.block).map(|n0| (n0, self.block.min(self.n - n0)))
     }
 
+    /// Stride 1 and an output the size of the input (3x3, padding 1): each im2col row is the
+    /// image shifted by a constant offset.
+    fn keeps_size(&self) -> bool {
+        self.stride == 1 && self.oh == self.h && self.ow == self.w
+    }
+
     /// Output pixels per image.
     fn p(&self) -> usize {
         self.oh * self.ow
@@ -119,6 +125,10 @@ fn im2col(g: &Geometry, x: &[f32], (n0, b): (usize, usize), col: &mut [f32]) {
         let ox_range = g.valid_ox(kx);
         for i in 0..b {
             let plane = &x[((n0 + i) * g.c + c) * g.h * g.w..][..g.h * g.w];
+            if g.keeps_size() {
+                shifted_copy(g, plane, (ky, kx), &mut row[i * p..][..p]);
+                continue;
+            }
             for oy in 0..g.oh {
                 let dst = &mut row[i * p + oy * g.ow..][..g.ow];
                 let Some(iy) = g.input_row(oy, ky).filter(|_| !ox_range.is_empty()) else {
@@ -139,6 +149,36 @@ fn im2col(g: &Geometry, x: &[f32], (n0, b): (usize, usize), col: &mut [f32]) {
             }
         }
     });
+}
+
+/// One im2col row segment (kernel offset (ky, kx), one image) of a size-keeping convolution: the
+/// plane shifted by a constant offset, one contiguous copy, then zeros where the window hangs over
+/// the padding (whole rows at the top or bottom, a few columns at the sides). The general loop
+/// copies one output row at a time, a call per 32 or 16 floats at these sizes.
+fn shifted_copy(g: &Geometry, plane: &[f32], (ky, kx): (usize, usize), dst: &mut [f32]) {
+    let (h, w) = (g.h as isize, g.w as isize);
+    let (dy, dx) = (ky as isize - g.pad as isize, kx as isize - g.pad as isize);
+    // Output rows whose input row oy + dy lies inside the image.
+    let (row_lo, row_hi) = ((-dy).clamp(0, h), (h - dy).clamp(0, h));
+    // dst[j] = plane[j + shift] over those rows, cut to where plane[j + shift] exists (the cut
+    // elements are side columns, zeroed below).
+    let (shift, len) = (dy * w + dx, h * w);
+    let lo = (row_lo * w).max(-shift).clamp(0, len);
+    let hi = (row_hi * w).min(len - shift).clamp(lo, len);
+    let (lo, hi) = (lo as usize, hi as usize);
+    dst[..lo].fill(0.0);
+    dst[hi..].fill(0.0);
+    if hi > lo {
+        let src_lo = (lo as isize + shift) as usize;
+        dst[lo..hi].copy_from_slice(&plane[src_lo..src_lo + (hi - lo)]);
+    }
+    let valid = g.valid_ox(kx);
+    if valid.len() < g.w {
+        for row in dst.chunks_mut(g.w) {
+            row[..valid.start].fill(0.0);
+            row[valid.end..].fill(0.0);
+        }
+    }
 }
 
 /// The adjoint of [`im2col`]: adds each entry of the block's column gradient `col`
@@ -235,7 +275,8 @@ impl CustomOp2 for Conv2d {
         let g = self.geometry(xl.dims(), wl.dims())?;
         let (x, w) = (cpu::slice(xs, xl, self.name())?, cpu::slice(ws, wl, self.name())?);
         let (p, ckk) = (g.p(), g.ckk());
-        let mut yt = scratch::take(g.o * g.n * p);
+        // With one image per block, `yt` becomes the output (no permute): a fresh buffer.
+        let mut yt = if g.block == 1 { vec![0f32; g.o * g.n * p] } else { scratch::take(g.o * g.n * p) };
         let block_product = |(n0, b): (usize, usize), dst: &mut [f32], parallel: bool| {
             let mut col = scratch::take(ckk * b * p);
             im2col(&g, x, (n0, b), &mut col);
@@ -252,8 +293,14 @@ impl CustomOp2 for Conv2d {
                 block_product((n0, b), &mut yt[n0 * g.o * p..][..b * g.o * p], true);
             }
         }
-        let y = to_batch_major(&g, &yt);
-        scratch::give(yt);
+        let y = if g.block == 1 {
+            // One image per block: block-major is already (N, O, P).
+            yt
+        } else {
+            let y = to_batch_major(&g, &yt);
+            scratch::give(yt);
+            y
+        };
         Ok((CpuStorage::F32(y), Shape::from((g.n, g.o, g.oh, g.ow))))
     }
 
@@ -268,8 +315,19 @@ impl CustomOp2 for Conv2d {
         let (ckk, p) = (g.ckk(), g.p());
         // The network input needs no gradient: skip the largest col2im of the step.
         let want_x = x.track_op();
-        let mut dyt = scratch::take(g.o * g.n * p);
-        cpu::with_data(dy, |dy| to_block_major(&g, dy, &mut dyt))?;
+        let dy = dy.contiguous()?;
+        let (dy_storage, dy_layout) = dy.storage_and_layout();
+        let Storage::Cpu(dy_storage) = &*dy_storage else { bail!("conv2d: expected a CPU gradient") };
+        let dy = cpu::slice(dy_storage, dy_layout, self.name())?;
+        // Block-major dy; with one image per block that is dy itself.
+        let mut dyt = Vec::new();
+        let dy_block_major = if g.block == 1 {
+            dy
+        } else {
+            dyt = scratch::take(g.o * g.n * p);
+            to_block_major(&g, dy, &mut dyt);
+            &dyt
+        };
         let mut grad_x = if want_x { vec![0f32; x.elem_count()] } else { Vec::new() };
         let image_len = g.c * g.h * g.w;
         let blocks: Vec<_> = g.blocks().collect();
@@ -279,7 +337,7 @@ impl CustomOp2 for Conv2d {
         } else {
             blocks.iter().map(|_| None).collect()
         };
-        let dy_blocks: Vec<&[f32]> = dyt.chunks(g.block * g.o * p).collect();
+        let dy_blocks: Vec<&[f32]> = dy_block_major.chunks(g.block * g.o * p).collect();
         let parallel = by_block(&g);
         let grad_w_t = cpu::with_data(x, |x| {
             cpu::with_data(w, |w| {

@@ -89,6 +89,12 @@ pub(super) const CONVS: &[ConvCase] = &[
     (3, 4, 8, 9, 5, 3, 2, 1),
     (2, 6, 6, 6, 3, 1, 1, 0),
     (2, 6, 7, 7, 3, 1, 2, 0),
+    // Size-keeping (stride 1, "same" padding: the shifted-copy im2col): rectangular, a 5x5
+    // kernel, and images smaller than the kernel.
+    (2, 3, 5, 8, 4, 3, 1, 1),
+    (2, 2, 6, 5, 3, 5, 1, 2),
+    (2, 2, 1, 1, 3, 3, 1, 1),
+    (1, 2, 2, 3, 2, 5, 1, 2),
 ];
 
 pub(super) fn conv_inputs(i: usize) -> (Tensor, Tensor, usize, usize) {
