@@ -151,11 +151,10 @@ fn im2col(g: &Geometry, x: &[f32], (n0, b): (usize, usize), col: &mut [f32]) {
     });
 }
 
-/// One im2col row segment (kernel offset (ky, kx), one image) of a size-keeping convolution: the
-/// plane shifted by a constant offset, one contiguous copy, then zeros where the window hangs over
-/// the padding (whole rows at the top or bottom, a few columns at the sides). The general loop
-/// copies one output row at a time, a call per 32 or 16 floats at these sizes.
-fn shifted_copy(g: &Geometry, plane: &[f32], (ky, kx): (usize, usize), dst: &mut [f32]) {
+/// For a size-keeping convolution's kernel offset (ky, kx): the shift s such that output pixel j
+/// reads input pixel j + s, and the range lo..hi of j over which it lies inside the image (side
+/// columns in that range wrap to the neighbouring row: callers mask them).
+fn shift_window(g: &Geometry, (ky, kx): (usize, usize)) -> (isize, usize, usize) {
     let (h, w) = (g.h as isize, g.w as isize);
     let (dy, dx) = (ky as isize - g.pad as isize, kx as isize - g.pad as isize);
     // Output rows whose input row oy + dy lies inside the image.
@@ -165,7 +164,15 @@ fn shifted_copy(g: &Geometry, plane: &[f32], (ky, kx): (usize, usize), dst: &mut
     let (shift, len) = (dy * w + dx, h * w);
     let lo = (row_lo * w).max(-shift).clamp(0, len);
     let hi = (row_hi * w).min(len - shift).clamp(lo, len);
-    let (lo, hi) = (lo as usize, hi as usize);
+    (shift, lo as usize, hi as usize)
+}
+
+/// One im2col row segment (kernel offset (ky, kx), one image) of a size-keeping convolution: the
+/// plane shifted by a constant offset, one contiguous copy, then zeros where the window hangs over
+/// the padding (whole rows at the top or bottom, a few columns at the sides). The general loop
+/// copies one output row at a time, a call per 32 or 16 floats at these sizes.
+fn shifted_copy(g: &Geometry, plane: &[f32], (ky, kx): (usize, usize), dst: &mut [f32]) {
+    let (shift, lo, hi) = shift_window(g, (ky, kx));
     dst[..lo].fill(0.0);
     dst[hi..].fill(0.0);
     if hi > lo {
@@ -185,6 +192,39 @@ fn shifted_copy(g: &Geometry, plane: &[f32], (ky, kx): (usize, usize), dst: &mut
 /// (C*K*K, B*P) into its input pixel of `x` (the B images' (C, H, W) planes).
 fn col2im(g: &Geometry, col: &[f32], b: usize, x: &mut [f32]) {
     let (p, bp, plane_len) = (g.p(), b * g.p(), g.h * g.w);
+    if g.keeps_size() {
+        // The adjoint of `shifted_copy`: per kernel offset, one contiguous add of the row segment
+        // with its wrapped side columns masked (in a per-thread copy: `col` is shared).
+        let (k, valid_all) = (g.k, |kx| g.valid_ox(kx).len() == g.w);
+        x.par_chunks_mut(plane_len).enumerate().for_each_init(
+            || vec![0f32; p],
+            |masked, (plane_index, plane)| {
+                let (i, c) = (plane_index / g.c, plane_index % g.c);
+                for (ky, kx) in (0..k).flat_map(|ky| (0..k).map(move |kx| (ky, kx))) {
+                    let row = &col[((c * k + ky) * k + kx) * bp + i * p..][..p];
+                    let (shift, lo, hi) = shift_window(g, (ky, kx));
+                    if hi == lo {
+                        continue;
+                    }
+                    let src = if valid_all(kx) {
+                        &row[lo..hi]
+                    } else {
+                        masked[lo..hi].copy_from_slice(&row[lo..hi]);
+                        let valid = g.valid_ox(kx);
+                        for r in masked.chunks_mut(g.w) {
+                            r[..valid.start].fill(0.0);
+                            r[valid.end..].fill(0.0);
+                        }
+                        &masked[lo..hi]
+                    };
+                    let dst_lo = (lo as isize + shift) as usize;
+                    let dst = &mut plane[dst_lo..dst_lo + src.len()];
+                    dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
+                }
+            },
+        );
+        return;
+    }
     x.par_chunks_mut(plane_len).enumerate().for_each(|(plane_index, plane)| {
         let (i, c) = (plane_index / g.c, plane_index % g.c);
         for ky in 0..g.k {
