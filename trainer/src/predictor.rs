@@ -90,21 +90,19 @@ impl HyperPredictor {
     pub fn forward(&self, x: &Tensor, z: &Tensor) -> Result<Tensor> {
         let (g, w) = self.factors(z)?;
         let (n, k) = g.dims2()?;
-        let gk = g.unsqueeze(2)?; // (N, K, 1)
+        let gk = g.unsqueeze(1)?; // (N, 1, K)
         let mut out = x.clone();
         let mut off = 0;
         for (i, pair) in self.sizes.windows(2).enumerate() {
             let (a, b) = (pair[0], pair[1]);
-            // Rows o*a + i of w hold A_k[o, i] in column k: (b, a, K) -> (K*b, a).
-            let wl = w
-                .narrow(0, off, a * b)?
-                .reshape((b, a, k))?
-                .permute((2, 0, 1))?
-                .contiguous()?
-                .reshape((k * b, a))?;
+            // Row o*a + i of w holds A_k[o, i] in column k, so w's rows for this layer, read as
+            // (b, a*K), give y[n, o] = sum_(i,k) out[n, i] g[n, k] A_k[o, i] as one product with
+            // the per-sample outer product out (x) g. No permuted copy of the (b*a, K) block
+            // either way (its backward was a strided copy the size of the layer's weights).
+            let wl = w.narrow(0, off, a * b)?.reshape((b, a * k))?;
             off += a * b;
-            let y = crate::ops::matmul(&out, &wl.t()?)?.reshape((n, k, b))?;
-            out = y.broadcast_mul(&gk)?.sum(1)?;
+            let outer = out.unsqueeze(2)?.broadcast_mul(&gk)?.reshape((n, a * k))?;
+            out = crate::ops::matmul(&outer, &wl.t()?)?;
             if self.bias_pred {
                 let bl = w.narrow(0, off, b)?; // (b, K)
                 off += b;

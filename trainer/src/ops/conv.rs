@@ -16,8 +16,8 @@
 //! gradient between the gemm and col2im); small late maps (2x2 at 64 px) go as one block of the
 //! whole batch, since every block re-reads the weights and there they outweigh `col`.
 //!
-//! Backward: grad W = sum over blocks of dY_block (O, B*P) * col_block^T (summed column-major,
-//! which keeps the gemm from packing `col`; see `matmul_col_major`);
+//! Backward: grad W = sum over blocks of dY_block (O, B*P) * col_block^T (summed column-major
+//! where that keeps the gemm from packing the larger `col`: `Geometry::weight_grad_col_major`);
 //! grad X = col2im(W^T (C*K*K, O) * dY_block) per block.
 
 use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Storage, Tensor};
@@ -86,6 +86,15 @@ impl Geometry {
     /// image shifted by a constant offset.
     fn keeps_size(&self) -> bool {
         self.stride == 1 && self.oh == self.h && self.ow == self.w
+    }
+
+    /// Whether to sum the weight gradient column-major (see `matmul_col_major`): the gemm then
+    /// packs dY (O x N*P) instead of `col` (C*K*K x N*P), and the (C*K*K, O) sum is transposed
+    /// once at the end (a strided pass, counted as four). Late layers, with few pixels and many
+    /// weights, pack `col` instead.
+    fn weight_grad_col_major(&self) -> bool {
+        let (np, ckk, o) = (self.n * self.p(), self.ckk(), self.o);
+        o * np + 4 * o * ckk < ckk * np
     }
 
     /// Output pixels per image.
@@ -252,6 +261,21 @@ fn col2im(g: &Geometry, col: &[f32], b: usize, x: &mut [f32]) {
     });
 }
 
+/// The (cols, rows) transpose of a row-major (rows, cols) matrix, in tiles of 16 rows so that each
+/// source row is read contiguously.
+fn transpose(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut dst = vec![0f32; src.len()];
+    for r0 in (0..rows).step_by(16) {
+        let r1 = (r0 + 16).min(rows);
+        for c in 0..cols {
+            for r in r0..r1 {
+                dst[c * rows + r] = src[r * cols + c];
+            }
+        }
+    }
+    dst
+}
+
 /// Where image `n`'s channel `o` lies in a block-major (O, B*P)-per-block buffer.
 fn block_major_offset(g: &Geometry, n: usize, o: usize) -> usize {
     let (p, n0) = (g.p(), n / g.block * g.block);
@@ -379,11 +403,12 @@ impl CustomOp2 for Conv2d {
         };
         let dy_blocks: Vec<&[f32]> = dy_block_major.chunks(g.block * g.o * p).collect();
         let parallel = by_block(&g);
-        let grad_w_t = cpu::with_data(x, |x| {
+        let col_major = g.weight_grad_col_major();
+        let grad_w_acc = cpu::with_data(x, |x| {
             cpu::with_data(w, |w| {
-                // Adds block (n0, b)'s weight gradient to `grad_w_t` (column-major, see
-                // `matmul_col_major`), and writes its input gradient.
-                let block_grads = |grad_w_t: &mut [f32],
+                // Adds block (n0, b)'s weight gradient to `grad_w_acc` (column-major when
+                // `col_major`), and writes its input gradient.
+                let block_grads = |grad_w_acc: &mut [f32],
                                    (n0, b): (usize, usize),
                                    dy: &[f32],
                                    gx: Option<&mut [f32]>,
@@ -391,12 +416,24 @@ impl CustomOp2 for Conv2d {
                     let mut col = scratch::take(ckk * b * p);
                     im2col(&g, x, (n0, b), &mut col);
                     let col_t = Operand::transposed(&col[..ckk * b * p]);
-                    matmul_col_major(grad_w_t, (g.o, ckk, b * p), Operand::plain(dy), col_t, true, threaded);
+                    let dy = Operand::plain(dy);
+                    if col_major {
+                        matmul_col_major(grad_w_acc, (g.o, ckk, b * p), dy, col_t, true, threaded);
+                    } else {
+                        matmul(grad_w_acc, ckk, (g.o, ckk, b * p), dy, col_t, true, threaded);
+                    }
                     scratch::give(col);
                     if let Some(gx) = gx {
                         let mut gcol = scratch::take(ckk * b * p);
-                        let (wt, dy) = (Operand::transposed(w), Operand::plain(dy));
-                        matmul(&mut gcol, b * p, (ckk, b * p, g.o), wt, dy, false, threaded);
+                        matmul(
+                            &mut gcol,
+                            b * p,
+                            (ckk, b * p, g.o),
+                            Operand::transposed(w),
+                            dy,
+                            false,
+                            threaded,
+                        );
                         col2im(&g, &gcol, b, gx);
                         scratch::give(gcol);
                     }
@@ -431,11 +468,7 @@ impl CustomOp2 for Conv2d {
             })
         })??;
         scratch::give(dyt);
-        // (C*K*K, O) -> (O, C*K*K).
-        let mut grad_w = vec![0f32; grad_w_t.len()];
-        for (o, row) in grad_w.chunks_mut(ckk).enumerate() {
-            row.iter_mut().zip(grad_w_t[o..].iter().step_by(g.o)).for_each(|(d, &s)| *d = s);
-        }
+        let grad_w = if col_major { transpose(&grad_w_acc, ckk, g.o) } else { grad_w_acc };
         let grad_x = if want_x { Some(cpu::tensor(grad_x, x.shape())?) } else { None };
         Ok((grad_x, Some(cpu::tensor(grad_w, w.shape())?)))
     }
