@@ -33,7 +33,7 @@ impl Linear {
 
     /// `x` (N, in) -> (N, out).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = crate::ops::matmul(x, &self.weight.as_tensor().t()?)?;
+        let y = crate::ops::linear(x, self.weight.as_tensor())?;
         match &self.bias {
             Some(b) => y.broadcast_add(b.as_tensor()),
             None => Ok(y),

@@ -102,11 +102,11 @@ impl HyperPredictor {
             let wl = w.narrow(0, off, a * b)?.reshape((b, a * k))?;
             off += a * b;
             let outer = out.unsqueeze(2)?.broadcast_mul(&gk)?.reshape((n, a * k))?;
-            out = crate::ops::matmul(&outer, &wl.t()?)?;
+            out = crate::ops::linear(&outer, &wl)?;
             if self.bias_pred {
                 let bl = w.narrow(0, off, b)?; // (b, K)
                 off += b;
-                out = (out + crate::ops::matmul(&g, &bl.t()?)?)?;
+                out = (out + crate::ops::linear(&g, &bl)?)?;
             }
             if self.relu && i + 2 < self.sizes.len() {
                 out = out.relu()?;

@@ -12,6 +12,7 @@ mod batch_norm;
 mod conv;
 mod cpu;
 mod gemm;
+mod linear;
 mod pool;
 mod pool_route;
 pub mod portable;
@@ -38,6 +39,17 @@ pub fn conv2d(x: &Tensor, w: &Tensor, stride: usize, padding: usize) -> Result<T
         conv::conv2d(x, w, stride, padding)
     } else {
         precision::autocast2(x, w, |x, w| portable::conv2d(x, w, stride, padding))
+    }
+}
+
+/// `x @ w^T` for an (N, in) input and an (out, in) weight (a linear layer), computed in the
+/// configured [`precision`]. On the CPU in f32, one threaded op whose weight gradient comes out
+/// in the weight's own layout.
+pub fn linear(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    if cpu::is_cpu_f32(&[x, w]) && precision::compute_dtype(x).is_none() && !reference_ops() {
+        linear::linear(x, w)
+    } else {
+        matmul(x, &w.t()?)
     }
 }
 

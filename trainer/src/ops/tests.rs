@@ -11,7 +11,7 @@
 use candle_core::{DType, Device, Result, Tensor, Var};
 
 use super::adam::{Adam, AdamConfig};
-use super::{add_relu, batch_norm_train, conv2d, max_pool2d, reference, relu};
+use super::{add_relu, batch_norm_train, conv2d, linear, max_pool2d, reference, relu};
 
 /// Deterministic uniform values in [-1, 1).
 pub(super) fn uniform(len: usize, seed: u64) -> Vec<f32> {
@@ -379,6 +379,29 @@ fn relu_and_add_relu_match_stock_candle() {
     let (sa, sb) = grads_of((av.as_tensor() + bv.as_tensor()).unwrap().relu().unwrap());
     assert_close("add_relu da", &fa, &sa, 0.0);
     assert_close("add_relu db", &fb, &sb, 0.0);
+}
+
+#[test]
+fn linear_matches_stock_candle_forward_and_backward() {
+    // On a two-thread pool (the gemm is threaded), with shapes that are not multiples of the
+    // kernel's tiles.
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    pool.install(|| {
+        let (x, w) = (rand_tensor(&[7, 19], 51), rand_tensor(&[13, 19], 52));
+        let want = x.matmul(&w.t().unwrap()).unwrap();
+        assert_close("linear", &linear(&x, &w).unwrap(), &want, 1e-6);
+        let (xv, wv) = (Var::from_tensor(&x).unwrap(), Var::from_tensor(&w).unwrap());
+        let r = rand_tensor(want.dims(), 53);
+        let grads_of = |y: Tensor| {
+            let g = (y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            (g.get(xv.as_tensor()).unwrap().clone(), g.get(wv.as_tensor()).unwrap().clone())
+        };
+        let (fx, fw) = grads_of(linear(xv.as_tensor(), wv.as_tensor()).unwrap());
+        let (sx, sw) = grads_of(xv.as_tensor().matmul(&wv.as_tensor().t().unwrap()).unwrap());
+        assert_close("linear dx", &fx, &sx, 1e-6);
+        assert_close("linear dw", &fw, &sw, 1e-6);
+        assert!(fw.is_contiguous(), "the weight gradient comes out in the weight's layout");
+    });
 }
 
 #[test]
