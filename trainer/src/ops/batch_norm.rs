@@ -88,7 +88,7 @@ fn channel_stats(g: Geometry, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
 
 /// y = (x - mean) * scale + shift, per channel, for an (N, C, S) tensor; max(0, y) with `relu`.
 fn normalise(g: Geometry, x: &[f32], mean: &[f32], scale: &[f32], shift: &[f32], relu: bool) -> Vec<f32> {
-    let mut y = vec![0f32; x.len()];
+    let mut y = cpu::zeros(x.len());
     y.par_chunks_mut(g.c * g.s).zip(x.par_chunks(g.c * g.s)).for_each(|(y, x)| {
         for c in 0..g.c {
             let (m, a, b) = (mean[c], scale[c], shift[c]);
@@ -201,7 +201,7 @@ impl BatchNorm {
                 (a as f32, b as f32, self.mean[c], (-a * sum_dy[c] / m) as f32)
             })
             .collect();
-        let mut grad = vec![0f32; x.len()];
+        let mut grad = cpu::zeros(x.len());
         let image = g.c * g.s;
         grad.par_chunks_mut(image).zip(x.par_chunks(image)).zip(dy.par_chunks(image)).for_each(
             |((gx, x), dy)| {

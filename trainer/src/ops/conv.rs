@@ -302,7 +302,7 @@ fn to_block_major(g: &Geometry, y: &[f32], out: &mut [f32]) {
 /// Block-major -> (N, O, P).
 fn to_batch_major(g: &Geometry, yt: &[f32]) -> Vec<f32> {
     let p = g.p();
-    let mut out = vec![0f32; yt.len()];
+    let mut out = cpu::zeros(yt.len());
     out.par_chunks_mut(g.o * p).enumerate().for_each(|(n, image)| {
         for (o, dst) in image.chunks_mut(p).enumerate() {
             dst.copy_from_slice(&yt[block_major_offset(g, n, o)..][..p]);
@@ -340,7 +340,7 @@ impl CustomOp2 for Conv2d {
         let (x, w) = (cpu::slice(xs, xl, self.name())?, cpu::slice(ws, wl, self.name())?);
         let (p, ckk) = (g.p(), g.ckk());
         // With one image per block, `yt` becomes the output (no permute): a fresh buffer.
-        let mut yt = if g.block == 1 { vec![0f32; g.o * g.n * p] } else { scratch::take(g.o * g.n * p) };
+        let mut yt = if g.block == 1 { cpu::zeros(g.o * g.n * p) } else { scratch::take(g.o * g.n * p) };
         let block_product = |(n0, b): (usize, usize), dst: &mut [f32], parallel: bool| {
             let mut col = scratch::take(ckk * b * p);
             im2col(&g, x, (n0, b), &mut col);
@@ -392,7 +392,7 @@ impl CustomOp2 for Conv2d {
             to_block_major(&g, dy, &mut dyt);
             &dyt
         };
-        let mut grad_x = if want_x { vec![0f32; x.elem_count()] } else { Vec::new() };
+        let mut grad_x = if want_x { cpu::zeros(x.elem_count()) } else { Vec::new() };
         let image_len = g.c * g.h * g.w;
         let blocks: Vec<_> = g.blocks().collect();
         // Each block's input-gradient slice, when wanted.

@@ -37,7 +37,7 @@ impl CustomOp2 for LinearT {
     ) -> Result<(CpuStorage, Shape)> {
         let (n, i, o) = dims(xl.dims(), wl.dims())?;
         let (x, w) = (cpu::slice(xs, xl, self.name())?, cpu::slice(ws, wl, self.name())?);
-        let mut y = vec![0f32; n * o];
+        let mut y = cpu::zeros(n * o);
         matmul(&mut y, o, (n, o, i), Operand::plain(x), Operand::transposed(w), false, true);
         Ok((CpuStorage::F32(y), Shape::from((n, o))))
     }
@@ -54,7 +54,7 @@ impl CustomOp2 for LinearT {
         let grad_x = if x.track_op() {
             let gx = cpu::with_data(dy, |dy| {
                 cpu::with_data(w, |w| {
-                    let mut gx = vec![0f32; n * i];
+                    let mut gx = cpu::zeros(n * i);
                     matmul(&mut gx, i, (n, i, o), Operand::plain(dy), Operand::plain(w), false, true);
                     gx
                 })

@@ -79,7 +79,7 @@ impl CustomOp1 for MaxPool2d {
         let g = self.geometry(l.dims())?;
         let x = cpu::slice(s, l, self.name())?;
         let (plane_len, out_len) = (g.h * g.w, g.oh * g.ow);
-        let mut y = vec![0f32; x.len() / plane_len * out_len];
+        let mut y = cpu::zeros(x.len() / plane_len * out_len);
         y.par_chunks_mut(out_len).zip(x.par_chunks(plane_len)).for_each(|(out, plane)| {
             for oy in 0..g.oh {
                 for ox in 0..g.ow {

@@ -45,7 +45,7 @@ impl CustomOp2 for Route {
         let g = self.check(xl, dl)?;
         let (x, dy) = (cpu::slice(xs, xl, self.name())?, cpu::slice(ds, dl, self.name())?);
         let (plane_len, out_len) = (g.h * g.w, g.oh * g.ow);
-        let mut grad = vec![0f32; x.len()];
+        let mut grad = cpu::zeros(x.len());
         grad.par_chunks_mut(plane_len).zip(x.par_chunks(plane_len)).zip(dy.par_chunks(out_len)).for_each(
             |((grad, plane), dy)| {
                 for oy in 0..g.oh {

@@ -15,7 +15,7 @@ const CHUNK: usize = 1 << 15;
 pub(super) fn masked_grad(y: &Tensor, dy: &Tensor) -> Result<Tensor> {
     let grad = cpu::with_data(y, |y| {
         cpu::with_data(dy, |dy| {
-            let mut grad = vec![0f32; y.len()];
+            let mut grad = cpu::zeros(y.len());
             grad.par_chunks_mut(CHUNK).zip(y.par_chunks(CHUNK)).zip(dy.par_chunks(CHUNK)).for_each(
                 |((g, y), dy)| {
                     for ((g, &y), &d) in g.iter_mut().zip(y).zip(dy) {
@@ -38,7 +38,7 @@ impl CustomOp1 for Relu {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = cpu::slice(s, l, self.name())?;
-        let mut y = vec![0f32; x.len()];
+        let mut y = cpu::zeros(x.len());
         y.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(y, x)| {
             for (y, &x) in y.iter_mut().zip(x) {
                 *y = x.max(0.0);
@@ -70,7 +70,7 @@ impl CustomOp2 for AddRelu {
             candle_core::bail!("add_relu: shapes {:?} and {:?} differ", l1.shape(), l2.shape())
         }
         let (a, b) = (cpu::slice(s1, l1, self.name())?, cpu::slice(s2, l2, self.name())?);
-        let mut y = vec![0f32; a.len()];
+        let mut y = cpu::zeros(a.len());
         y.par_chunks_mut(CHUNK).zip(a.par_chunks(CHUNK)).zip(b.par_chunks(CHUNK)).for_each(|((y, a), b)| {
             for ((y, &a), &b) in y.iter_mut().zip(a).zip(b) {
                 *y = (a + b).max(0.0);
