@@ -54,7 +54,11 @@ pub(crate) fn nc_rest(dims: &[usize], op: &str) -> Result<(usize, usize, usize)>
 /// zero): on two threads, about a twentieth of a training step spent with one core idle.
 pub(crate) fn zeros(len: usize) -> Vec<f32> {
     use rayon::prelude::*;
+    use std::mem::MaybeUninit;
     let mut v = Vec::with_capacity(len);
-    v.par_extend(rayon::iter::repeat_n(0f32, len));
+    // A memset per chunk (an element-wise parallel extend measured slower than one thread's memset).
+    v.spare_capacity_mut()[..len].par_chunks_mut(1 << 16).for_each(|c| c.fill(MaybeUninit::new(0.0)));
+    // SAFETY: the first `len` elements of the capacity were all written just above.
+    unsafe { v.set_len(len) };
     v
 }
