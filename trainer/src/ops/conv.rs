@@ -240,6 +240,10 @@ fn col2im(g: &Geometry, col: &[f32], b: usize, x: &mut [f32]) {
             for kx in 0..g.k {
                 let row = &col[((c * g.k + ky) * g.k + kx) * bp + i * p..][..p];
                 let ox_range = g.valid_ox(kx);
+                if ox_range.is_empty() {
+                    // The kernel column misses the image (a kernel wider than image + padding).
+                    continue;
+                }
                 let ix0 = (ox_range.start * g.stride + kx).wrapping_sub(g.pad);
                 for oy in 0..g.oh {
                     let Some(iy) = g.input_row(oy, ky) else { continue };
@@ -467,7 +471,9 @@ impl CustomOp2 for Conv2d {
                 }
             })
         })??;
-        scratch::give(dyt);
+        if !dyt.is_empty() {
+            scratch::give(dyt);
+        }
         let grad_w = if col_major { transpose(&grad_w_acc, ckk, g.o) } else { grad_w_acc };
         let grad_x = if want_x { Some(cpu::tensor(grad_x, x.shape())?) } else { None };
         Ok((grad_x, Some(cpu::tensor(grad_w, w.shape())?)))

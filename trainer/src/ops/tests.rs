@@ -95,6 +95,10 @@ pub(super) const CONVS: &[ConvCase] = &[
     (2, 2, 6, 5, 3, 5, 1, 2),
     (2, 2, 1, 1, 3, 3, 1, 1),
     (1, 2, 2, 3, 2, 5, 1, 2),
+    // Stride 1 without keeping the size (the general path): no padding, and a kernel column
+    // that misses the image entirely.
+    (2, 3, 6, 7, 4, 3, 1, 0),
+    (1, 1, 4, 2, 1, 6, 1, 2),
 ];
 
 pub(super) fn conv_inputs(i: usize) -> (Tensor, Tensor, usize, usize) {
