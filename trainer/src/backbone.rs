@@ -21,24 +21,32 @@ use crate::params::{Init, Scope};
 pub struct Conv {
     pub weight: candle_core::Var,
     pub stride: usize,
-    pub padding: usize,
+    /// Zero rows/columns (before, after) the image.
+    pub padding: (usize, usize),
 }
 
 impl Conv {
     pub fn new(s: &Scope, inp: usize, out: usize, k: usize, stride: usize, padding: usize) -> Result<Self> {
+        Self::padded(s, inp, out, k, stride, (padding, padding))
+    }
+
+    /// With asymmetric padding (the reference's explicit (2, 3) and (0, 1) paddings).
+    fn padded(
+        s: &Scope,
+        inp: usize,
+        out: usize,
+        k: usize,
+        stride: usize,
+        padding: (usize, usize),
+    ) -> Result<Self> {
         let std = (2.0 / (out * k * k) as f32).sqrt();
         let weight = s.param("weight", (out, inp, k, k), Init::Normal(std))?;
         Ok(Self { weight, stride, padding })
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        ops::conv2d(x, self.weight.as_tensor(), self.stride, self.padding)
+        ops::conv2d_padded(x, self.weight.as_tensor(), self.stride, self.padding)
     }
-}
-
-/// Zero padding of H and W: `before` rows/cols at the top/left, `after` at the bottom/right.
-fn pad_hw(x: &Tensor, before: usize, after: usize) -> Result<Tensor> {
-    x.pad_with_zeros(2, before, after)?.pad_with_zeros(3, before, after)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,8 +62,6 @@ struct BasicBlock {
     conv2: Conv,
     bn2: BatchNorm,
     downsample: Option<(Conv, BatchNorm)>,
-    layout: Layout,
-    stride: usize,
 }
 
 impl BasicBlock {
@@ -64,7 +70,7 @@ impl BasicBlock {
             // Reference: conv1 3x3/1 pad 1; conv2 3x3/stride, pad 1 if stride 1, else explicit (0, 1).
             Layout::Reference => (
                 Conv::new(&s.pp("conv1"), inp, out, 3, 1, 1)?,
-                Conv::new(&s.pp("conv2"), out, out, 3, stride, if stride == 1 { 1 } else { 0 })?,
+                Conv::padded(&s.pp("conv2"), out, out, 3, stride, if stride == 1 { (1, 1) } else { (0, 1) })?,
             ),
             Layout::Torchvision => (
                 Conv::new(&s.pp("conv1"), inp, out, 3, stride, 1)?,
@@ -79,12 +85,11 @@ impl BasicBlock {
         } else {
             None
         };
-        Ok(Self { conv1, bn1, conv2, bn2, downsample, layout, stride })
+        Ok(Self { conv1, bn1, conv2, bn2, downsample })
     }
 
     fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
         let h = self.bn1.forward_relu(&self.conv1.forward(x)?, mode)?;
-        let h = if self.layout == Layout::Reference && self.stride != 1 { pad_hw(&h, 0, 1)? } else { h };
         let h = self.bn2.forward(&self.conv2.forward(&h)?, mode)?;
         let identity = match &self.downsample {
             Some((conv, bn)) => bn.forward(&conv.forward(x)?, mode)?,
@@ -122,7 +127,7 @@ impl ResNet {
             Arch::ResnetSmall => (Stem::Small { stride: 2 }, Layout::Torchvision, [32, 64, 128, 256], 1),
         };
         let conv1 = match stem {
-            Stem::Reference => Conv::new(&s.pp("conv1"), 3, widths[0], 7, 2, 0)?,
+            Stem::Reference => Conv::padded(&s.pp("conv1"), 3, widths[0], 7, 2, (2, 3))?,
             Stem::Torchvision => Conv::new(&s.pp("conv1"), 3, widths[0], 7, 2, 3)?,
             Stem::Small { stride } => Conv::new(&s.pp("conv1"), 3, widths[0], 3, stride, 1)?,
         };
@@ -152,10 +157,10 @@ impl ResNet {
     pub fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
         let mut h = match self.stem {
             Stem::Reference => {
-                let h = self.conv1.forward(&pad_hw(x, 2, 3)?)?;
-                // After ReLU every value is >= 0, so zero padding equals the reference's -1e4.
+                let h = self.conv1.forward(x)?;
+                // The reference pads with -1e4: after the ReLU, the same as -inf.
                 let h = self.bn1.forward_relu(&h, mode)?;
-                ops::max_pool2d(&pad_hw(&h, 0, 1)?, 3, 2, 0)?
+                ops::max_pool2d_padded(&h, 3, 2, (0, 1))?
             }
             Stem::Torchvision => {
                 let h = self.bn1.forward_relu(&self.conv1.forward(x)?, mode)?;

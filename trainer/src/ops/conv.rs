@@ -48,18 +48,20 @@ struct Geometry {
 const BLOCK_FLOATS: usize = 192 * 1024;
 
 impl Geometry {
-    fn new(x: &[usize], w: &[usize], stride: usize, pad: usize) -> Result<Self> {
+    /// `pad`: zeros before the first row/column; `pad_end`: after the last (TensorFlow-style
+    /// "same" padding is asymmetric).
+    fn new(x: &[usize], w: &[usize], stride: usize, (pad, pad_end): (usize, usize)) -> Result<Self> {
         let (&[n, c, h, wd], &[o, wc, kh, kw]) = (x, w) else {
             bail!("conv2d: expected x (N, C, H, W) and w (O, C, K, K), got {x:?} and {w:?}")
         };
         if wc != c || kh != kw || kh == 0 || stride == 0 {
             bail!("conv2d: x {x:?} and w {w:?} do not fit (square kernel, same C, stride {stride} >= 1)")
         }
-        if h + 2 * pad < kh || wd + 2 * pad < kw {
-            bail!("conv2d: kernel {kh} larger than the padded input {x:?} (padding {pad})")
+        if h + pad + pad_end < kh || wd + pad + pad_end < kw {
+            bail!("conv2d: kernel {kh} larger than the padded input {x:?} (padding {pad}, {pad_end})")
         }
-        let oh = (h + 2 * pad - kh) / stride + 1;
-        let ow = (wd + 2 * pad - kw) / stride + 1;
+        let oh = (h + pad + pad_end - kh) / stride + 1;
+        let ow = (wd + pad + pad_end - kw) / stride + 1;
         let mut g = Self { n, c, h, w: wd, o, k: kh, stride, pad, oh, ow, block: n };
         g.block = g.default_block();
         Ok(g)
@@ -323,7 +325,8 @@ fn by_block(g: &Geometry) -> bool {
 
 struct Conv2d {
     stride: usize,
-    pad: usize,
+    /// (before, after) the image, on both axes.
+    pad: (usize, usize),
     /// Images per block instead of the default (tests exercise the blocking on small shapes).
     block: Option<usize>,
 }
@@ -492,7 +495,12 @@ impl Conv2d {
 
 /// CPU f32 convolution; see the module docs.
 pub(crate) fn conv2d(x: &Tensor, w: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
-    x.contiguous()?.apply_op2(&w.contiguous()?, Conv2d { stride, pad: padding, block: None })
+    conv2d_padded(x, w, stride, (padding, padding))
+}
+
+/// [`conv2d`] with `before` zero rows/columns at the top/left and `after` at the bottom/right.
+pub(crate) fn conv2d_padded(x: &Tensor, w: &Tensor, stride: usize, pad: (usize, usize)) -> Result<Tensor> {
+    x.contiguous()?.apply_op2(&w.contiguous()?, Conv2d { stride, pad, block: None })
 }
 
 /// [`conv2d`] with a given number of images per im2col block.
@@ -504,5 +512,6 @@ pub(crate) fn conv2d_blocked(
     padding: usize,
     block: usize,
 ) -> Result<Tensor> {
-    x.contiguous()?.apply_op2(&w.contiguous()?, Conv2d { stride, pad: padding, block: Some(block) })
+    x.contiguous()?
+        .apply_op2(&w.contiguous()?, Conv2d { stride, pad: (padding, padding), block: Some(block) })
 }

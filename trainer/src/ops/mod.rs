@@ -42,6 +42,25 @@ pub fn conv2d(x: &Tensor, w: &Tensor, stride: usize, padding: usize) -> Result<T
     }
 }
 
+/// [`conv2d`] with asymmetric zero padding: `before` rows/columns at the top/left, `after` at the
+/// bottom/right (the reference ResNet's TensorFlow-style "same" padding). On the CPU in f32 the
+/// padding is part of the convolution; elsewhere the input is padded first.
+pub fn conv2d_padded(
+    x: &Tensor,
+    w: &Tensor,
+    stride: usize,
+    (before, after): (usize, usize),
+) -> Result<Tensor> {
+    if before == after {
+        return conv2d(x, w, stride, before);
+    }
+    if cpu::is_cpu_f32(&[x, w]) && precision::compute_dtype(x).is_none() && !reference_ops() {
+        conv::conv2d_padded(x, w, stride, (before, after))
+    } else {
+        conv2d(&x.pad_with_zeros(2, before, after)?.pad_with_zeros(3, before, after)?, w, stride, 0)
+    }
+}
+
 /// `x @ w^T` for an (N, in) input and an (out, in) weight (a linear layer), computed in the
 /// configured [`precision`]. On the CPU in f32, one threaded op whose weight gradient comes out
 /// in the weight's own layout.
@@ -63,6 +82,31 @@ pub fn max_pool2d(x: &Tensor, kernel: usize, stride: usize, padding: usize) -> R
     } else {
         portable::max_pool2d(x, kernel, stride, padding)
     }
+}
+
+/// [`max_pool2d`] with asymmetric -inf padding: `before` rows/columns at the top/left, `after` at
+/// the bottom/right. On the CPU in f32 the padding is part of the pool; elsewhere the input is
+/// padded with -inf first.
+pub fn max_pool2d_padded(
+    x: &Tensor,
+    kernel: usize,
+    stride: usize,
+    (before, after): (usize, usize),
+) -> Result<Tensor> {
+    if before == after {
+        return max_pool2d(x, kernel, stride, before);
+    }
+    if cpu::is_cpu_f32(&[x]) && !reference_ops() {
+        return pool::max_pool2d_padded(x, kernel, stride, (before, after));
+    }
+    let (n, c, h, w) = x.dims4()?;
+    let neg = |shape: (usize, usize, usize, usize)| {
+        Tensor::full(f32::NEG_INFINITY, shape, x.device())?.to_dtype(x.dtype())
+    };
+    let x = Tensor::cat(&[&neg((n, c, before, w))?, x, &neg((n, c, after, w))?], 2)?;
+    let hp = h + before + after;
+    let x = Tensor::cat(&[&neg((n, c, hp, before))?, &x, &neg((n, c, hp, after))?], 3)?;
+    max_pool2d(&x, kernel, stride, 0)
 }
 
 /// Batch norm in training mode over (N, C, ...) with per-channel `gamma`, `beta`.

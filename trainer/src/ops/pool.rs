@@ -11,7 +11,10 @@ use super::cpu;
 pub(super) struct MaxPool2d {
     pub(super) kernel: usize,
     pub(super) stride: usize,
+    /// -inf rows/columns before the image (top/left) ...
     pub(super) pad: usize,
+    /// ... and after it (bottom/right).
+    pub(super) pad_end: usize,
 }
 
 /// Input and output sizes of one pooling.
@@ -25,14 +28,20 @@ pub(super) struct Geometry {
 impl MaxPool2d {
     pub(super) fn geometry(&self, dims: &[usize]) -> Result<Geometry> {
         let &[_, _, h, w] = dims else { bail!("max_pool2d: expected (N, C, H, W), got {dims:?}") };
-        if self.kernel == 0 || self.stride == 0 || 2 * self.pad > self.kernel {
-            bail!("max_pool2d: bad kernel {} stride {} padding {}", self.kernel, self.stride, self.pad)
+        let (k, pads) = (self.kernel, self.pad + self.pad_end);
+        if k == 0 || self.stride == 0 || 2 * self.pad.max(self.pad_end) > k {
+            bail!(
+                "max_pool2d: bad kernel {k} stride {} padding ({}, {})",
+                self.stride,
+                self.pad,
+                self.pad_end
+            )
         }
-        if h + 2 * self.pad < self.kernel || w + 2 * self.pad < self.kernel {
-            bail!("max_pool2d: kernel {} larger than the padded input {dims:?}", self.kernel)
+        if h + pads < k || w + pads < k {
+            bail!("max_pool2d: kernel {k} larger than the padded input {dims:?}")
         }
-        let oh = (h + 2 * self.pad - self.kernel) / self.stride + 1;
-        let ow = (w + 2 * self.pad - self.kernel) / self.stride + 1;
+        let oh = (h + pads - k) / self.stride + 1;
+        let ow = (w + pads - k) / self.stride + 1;
         Ok(Geometry { h, w, oh, ow })
     }
 
@@ -92,11 +101,21 @@ impl CustomOp1 for MaxPool2d {
     }
 
     fn bwd(&self, x: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(super::pool_route::route(x, dy, self.kernel, self.stride, self.pad)?))
+        Ok(Some(super::pool_route::route(x, dy, self.kernel, self.stride, (self.pad, self.pad_end))?))
     }
 }
 
 /// CPU f32 max-pool; see the module docs.
 pub(crate) fn max_pool2d(x: &Tensor, kernel: usize, stride: usize, padding: usize) -> Result<Tensor> {
-    x.contiguous()?.apply_op1(MaxPool2d { kernel, stride, pad: padding })
+    max_pool2d_padded(x, kernel, stride, (padding, padding))
+}
+
+/// [`max_pool2d`] with (before, after) padding on both axes.
+pub(crate) fn max_pool2d_padded(
+    x: &Tensor,
+    kernel: usize,
+    stride: usize,
+    (pad, pad_end): (usize, usize),
+) -> Result<Tensor> {
+    x.contiguous()?.apply_op1(MaxPool2d { kernel, stride, pad, pad_end })
 }

@@ -8,9 +8,17 @@ use rayon::prelude::*;
 use super::cpu;
 use super::pool::MaxPool2d;
 
-/// The gradient of `max_pool2d(x, kernel, stride, padding)` for output gradient `dy`.
-pub(super) fn route(x: &Tensor, dy: &Tensor, kernel: usize, stride: usize, padding: usize) -> Result<Tensor> {
-    let pool = MaxPool2d { kernel, stride, pad: padding };
+/// The gradient of a max-pool with (before, after) `padding` for output gradient `dy`. (The CUDA
+/// kernel takes the padding before the image; windows are clipped to the image, and the output
+/// size, from both paddings, comes with the call.)
+pub(super) fn route(
+    x: &Tensor,
+    dy: &Tensor,
+    kernel: usize,
+    stride: usize,
+    (pad, pad_end): (usize, usize),
+) -> Result<Tensor> {
+    let pool = MaxPool2d { kernel, stride, pad, pad_end };
     let dtype = x.dtype();
     // f32 arithmetic for any dtype: the atomic adds on the GPU are f32 adds.
     let (xf, dyf) = (x.to_dtype(DType::F32)?.contiguous()?, dy.to_dtype(DType::F32)?.contiguous()?);

@@ -309,7 +309,7 @@ impl CustomOp1 for MaxPoolGrad {
     }
 
     fn bwd(&self, x: &Tensor, _res: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(pool_route::route(x, dy, self.kernel, self.stride, self.padding)?))
+        Ok(Some(pool_route::route(x, dy, self.kernel, self.stride, (self.padding, self.padding))?))
     }
 }
 

@@ -11,7 +11,9 @@
 use candle_core::{DType, Device, Result, Tensor, Var};
 
 use super::adam::{Adam, AdamConfig};
-use super::{add_relu, batch_norm_train, conv2d, linear, max_pool2d, reference, relu};
+use super::{
+    add_relu, batch_norm_train, conv2d, conv2d_padded, linear, max_pool2d, max_pool2d_padded, reference, relu,
+};
 
 /// Deterministic uniform values in [-1, 1).
 pub(super) fn uniform(len: usize, seed: u64) -> Vec<f32> {
@@ -406,6 +408,62 @@ fn linear_matches_stock_candle_forward_and_backward() {
         assert_close("linear dw", &fw, &sw, 1e-6);
         assert!(fw.is_contiguous(), "the weight gradient comes out in the weight's layout");
     });
+}
+
+/// -inf (pool) or zero (conv) rows/columns around H and W: (before, after).
+fn pad_explicitly(x: &Tensor, (before, after): (usize, usize), value: f32) -> Tensor {
+    let (n, c, h, w) = x.dims4().unwrap();
+    let fill = |shape: (usize, usize, usize, usize)| Tensor::full(value, shape, x.device()).unwrap();
+    let x = Tensor::cat(&[&fill((n, c, before, w)), x, &fill((n, c, after, w))], 2).unwrap();
+    let hp = h + before + after;
+    Tensor::cat(&[&fill((n, c, hp, before)), &x, &fill((n, c, hp, after))], 3).unwrap()
+}
+
+#[test]
+fn asymmetric_padding_matches_padding_the_input_first() {
+    // The reference ResNet's (2, 3) stem and (0, 1) stride-2 paddings, a size-keeping (0, 2), and
+    // odd sizes; values and both gradients against stock candle on the explicitly padded input
+    // (sizes where the stride divides the padded extent: stock candle's backward is wrong
+    // otherwise, see `conv_backward_matches_stock_candle_autograd`).
+    let cases = [
+        ((2, 3, 11, 9), (4, 7), 2, (2, 3)),
+        ((2, 4, 8, 8), (3, 3), 2, (0, 1)),
+        ((1, 3, 5, 6), (2, 3), 1, (0, 2)),
+    ];
+    for (i, &((n, c, h, w), (o, k), stride, pad)) in cases.iter().enumerate() {
+        let (x, wt) = (rand_tensor(&[n, c, h, w], 60 + i as u64), rand_tensor(&[o, c, k, k], 70 + i as u64));
+        let (xv, wv) = (Var::from_tensor(&x).unwrap(), Var::from_tensor(&wt).unwrap());
+        let r = {
+            let y = reference::conv2d(&pad_explicitly(&x, pad, 0.0), &wt, stride, 0).unwrap();
+            rand_tensor(y.dims(), 80 + i as u64)
+        };
+        let grads_of = |y: Tensor| {
+            let g = (y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            (g.get(xv.as_tensor()).unwrap().clone(), g.get(wv.as_tensor()).unwrap().clone())
+        };
+        let ours = conv2d_padded(xv.as_tensor(), wv.as_tensor(), stride, pad).unwrap();
+        let want =
+            reference::conv2d(&pad_explicitly(xv.as_tensor(), pad, 0.0), wv.as_tensor(), stride, 0).unwrap();
+        assert_close(&format!("conv {pad:?} value"), &ours, &want, 1e-5);
+        let ((gx, gw), (wx, ww)) = (grads_of(ours), grads_of(want));
+        assert_close(&format!("conv {pad:?} dx"), &gx, &wx, 1e-5);
+        assert_close(&format!("conv {pad:?} dw"), &gw, &ww, 1e-5);
+    }
+    // Max-pool 3x3/2 with (0, 1), as the reference stem's; values 1e-2 apart (no ties).
+    let x = {
+        let data: Vec<f32> = (0..2 * 3 * 8 * 9).map(|i| ((i * 37) % 211) as f32 * 1e-2).collect();
+        Tensor::from_vec(data, (2, 3, 8, 9), &Device::Cpu).unwrap()
+    };
+    let xv = Var::from_tensor(&x).unwrap();
+    let ours = max_pool2d_padded(xv.as_tensor(), 3, 2, (0, 1)).unwrap();
+    let want =
+        reference::max_pool2d(&pad_explicitly(xv.as_tensor(), (0, 1), f32::NEG_INFINITY), 3, 2, 0).unwrap();
+    assert_close("pool (0, 1) value", &ours, &want, 0.0);
+    let r = rand_tensor(want.dims(), 90);
+    let grad = |y: Tensor| {
+        (y * &r).unwrap().sum_all().unwrap().backward().unwrap().get(xv.as_tensor()).unwrap().clone()
+    };
+    assert_close("pool (0, 1) dx", &grad(ours), &grad(want), 1e-6);
 }
 
 #[test]
