@@ -20,7 +20,7 @@
 //! where that keeps the gemm from packing the larger `col`: `Geometry::weight_grad_col_major`);
 //! grad X = col2im(W^T (C*K*K, O) * dY_block) per block.
 
-use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Storage, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::cpu;
@@ -190,9 +190,15 @@ fn shifted_copy(g: &Geometry, plane: &[f32], (ky, kx): (usize, usize), dst: &mut
         let src_lo = (lo as isize + shift) as usize;
         dst[lo..hi].copy_from_slice(&plane[src_lo..src_lo + (hi - lo)]);
     }
+    zero_outside_columns(g, kx, dst);
+}
+
+/// Zeros, in each output row of a size-keeping convolution's row segment, the columns whose
+/// window at kernel column `kx` hangs over the side padding.
+fn zero_outside_columns(g: &Geometry, kx: usize, rows: &mut [f32]) {
     let valid = g.valid_ox(kx);
     if valid.len() < g.w {
-        for row in dst.chunks_mut(g.w) {
+        for row in rows.chunks_mut(g.w) {
             row[..valid.start].fill(0.0);
             row[valid.end..].fill(0.0);
         }
@@ -206,7 +212,7 @@ fn col2im(g: &Geometry, col: &[f32], b: usize, x: &mut [f32]) {
     if g.keeps_size() {
         // The adjoint of `shifted_copy`: per kernel offset, one contiguous add of the row segment
         // with its wrapped side columns masked (in a per-thread copy: `col` is shared).
-        let (k, valid_all) = (g.k, |kx| g.valid_ox(kx).len() == g.w);
+        let k = g.k;
         x.par_chunks_mut(plane_len).enumerate().for_each_init(
             || vec![0f32; p],
             |masked, (plane_index, plane)| {
@@ -217,15 +223,11 @@ fn col2im(g: &Geometry, col: &[f32], b: usize, x: &mut [f32]) {
                     if hi == lo {
                         continue;
                     }
-                    let src = if valid_all(kx) {
+                    let src = if g.valid_ox(kx).len() == g.w {
                         &row[lo..hi]
                     } else {
                         masked[lo..hi].copy_from_slice(&row[lo..hi]);
-                        let valid = g.valid_ox(kx);
-                        for r in masked.chunks_mut(g.w) {
-                            r[..valid.start].fill(0.0);
-                            r[valid.end..].fill(0.0);
-                        }
+                        zero_outside_columns(g, kx, masked);
                         &masked[lo..hi]
                     };
                     let dst_lo = (lo as isize + shift) as usize;
@@ -383,104 +385,96 @@ impl CustomOp2 for Conv2d {
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let g = self.geometry(x.dims(), w.dims())?;
-        let (ckk, p) = (g.ckk(), g.p());
         // The network input needs no gradient: skip the largest col2im of the step.
         let want_x = x.track_op();
-        let dy = dy.contiguous()?;
-        let (dy_storage, dy_layout) = dy.storage_and_layout();
-        let Storage::Cpu(dy_storage) = &*dy_storage else { bail!("conv2d: expected a CPU gradient") };
-        let dy = cpu::slice(dy_storage, dy_layout, self.name())?;
-        // Block-major dy; with one image per block that is dy itself.
-        let mut dyt = Vec::new();
-        let dy_block_major = if g.block == 1 {
-            dy
-        } else {
-            dyt = scratch::take(g.o * g.n * p);
-            to_block_major(&g, dy, &mut dyt);
-            &dyt
-        };
-        let mut grad_x = if want_x { cpu::zeros(x.elem_count()) } else { Vec::new() };
-        let image_len = g.c * g.h * g.w;
-        let blocks: Vec<_> = g.blocks().collect();
-        // Each block's input-gradient slice, when wanted.
-        let grad_x_blocks: Vec<Option<&mut [f32]>> = if want_x {
-            grad_x.chunks_mut(g.block * image_len).map(Some).collect()
-        } else {
-            blocks.iter().map(|_| None).collect()
-        };
-        let dy_blocks: Vec<&[f32]> = dy_block_major.chunks(g.block * g.o * p).collect();
-        let parallel = by_block(&g);
-        let col_major = g.weight_grad_col_major();
-        let grad_w_acc = cpu::with_data(x, |x| {
-            cpu::with_data(w, |w| {
-                // Adds block (n0, b)'s weight gradient to `grad_w_acc` (column-major when
-                // `col_major`), and writes its input gradient.
-                let block_grads = |grad_w_acc: &mut [f32],
-                                   (n0, b): (usize, usize),
-                                   dy: &[f32],
-                                   gx: Option<&mut [f32]>,
-                                   threaded: bool| {
-                    let mut col = scratch::take(ckk * b * p);
-                    im2col(&g, x, (n0, b), &mut col);
-                    let col_t = Operand::transposed(&col[..ckk * b * p]);
-                    let dy = Operand::plain(dy);
-                    if col_major {
-                        matmul_col_major(grad_w_acc, (g.o, ckk, b * p), dy, col_t, true, threaded);
-                    } else {
-                        matmul(grad_w_acc, ckk, (g.o, ckk, b * p), dy, col_t, true, threaded);
-                    }
-                    scratch::give(col);
-                    if let Some(gx) = gx {
-                        let mut gcol = scratch::take(ckk * b * p);
-                        matmul(
-                            &mut gcol,
-                            b * p,
-                            (ckk, b * p, g.o),
-                            Operand::transposed(w),
-                            dy,
-                            false,
-                            threaded,
-                        );
-                        col2im(&g, &gcol, b, gx);
-                        scratch::give(gcol);
-                    }
-                };
-                let zeros = || vec![0f32; g.o * ckk];
-                if parallel {
-                    let partials: Vec<Vec<f32>> = grad_x_blocks
-                        .into_par_iter()
-                        .zip(blocks.par_iter())
-                        .zip(dy_blocks.par_iter())
-                        .map(|((gx, &block), dy)| {
-                            let mut acc = zeros();
-                            block_grads(&mut acc, block, dy, gx, false);
-                            acc
-                        })
-                        .collect();
-                    // Summed in block order, so every run gives the same bits (a work-stealing
-                    // reduce would add in whatever order the threads finished: resumed runs
-                    // would drift from uninterrupted ones).
-                    let mut acc = zeros();
-                    for partial in &partials {
-                        acc.iter_mut().zip(partial).for_each(|(a, b)| *a += b);
-                    }
-                    acc
-                } else {
-                    let mut acc = zeros();
-                    for ((gx, &block), dy) in grad_x_blocks.into_iter().zip(&blocks).zip(&dy_blocks) {
-                        block_grads(&mut acc, block, dy, gx, true);
-                    }
-                    acc
-                }
-            })
-        })??;
-        if !dyt.is_empty() {
-            scratch::give(dyt);
-        }
-        let grad_w = if col_major { transpose(&grad_w_acc, ckk, g.o) } else { grad_w_acc };
+        let (grad_x, grad_w) = cpu::with_data(x, |x| {
+            cpu::with_data(w, |w| cpu::with_data(dy, |dy| gradients(&g, (x, w, dy), want_x)))
+        })???;
         let grad_x = if want_x { Some(cpu::tensor(grad_x, x.shape())?) } else { None };
         Ok((grad_x, Some(cpu::tensor(grad_w, w.shape())?)))
     }
+}
+
+/// The input gradient (empty unless `want_x`) and the weight gradient of a convolution, from its
+/// input `x`, weights `w` and output gradient `dy` (N, O, P); see the module docs.
+fn gradients(g: &Geometry, (x, w, dy): (&[f32], &[f32], &[f32]), want_x: bool) -> (Vec<f32>, Vec<f32>) {
+    let (ckk, p) = (g.ckk(), g.p());
+    // Block-major dy; with one image per block that is dy itself.
+    let mut dyt = Vec::new();
+    let dy_block_major = if g.block == 1 {
+        dy
+    } else {
+        dyt = scratch::take(g.o * g.n * p);
+        to_block_major(g, dy, &mut dyt);
+        &dyt
+    };
+    let mut grad_x = if want_x { cpu::zeros(g.n * g.c * g.h * g.w) } else { Vec::new() };
+    let image_len = g.c * g.h * g.w;
+    let blocks: Vec<_> = g.blocks().collect();
+    // Each block's input-gradient slice, when wanted.
+    let grad_x_blocks: Vec<Option<&mut [f32]>> = if want_x {
+        grad_x.chunks_mut(g.block * image_len).map(Some).collect()
+    } else {
+        blocks.iter().map(|_| None).collect()
+    };
+    let dy_blocks: Vec<&[f32]> = dy_block_major.chunks(g.block * g.o * p).collect();
+    let col_major = g.weight_grad_col_major();
+    // Adds block (n0, b)'s weight gradient to `grad_w_acc` (column-major when `col_major`), and
+    // writes its input gradient.
+    let block_grads = |grad_w_acc: &mut [f32],
+                       (n0, b): (usize, usize),
+                       dy: &[f32],
+                       gx: Option<&mut [f32]>,
+                       threaded: bool| {
+        let mut col = scratch::take(ckk * b * p);
+        im2col(g, x, (n0, b), &mut col);
+        let col_t = Operand::transposed(&col[..ckk * b * p]);
+        let dy = Operand::plain(dy);
+        if col_major {
+            matmul_col_major(grad_w_acc, (g.o, ckk, b * p), dy, col_t, true, threaded);
+        } else {
+            matmul(grad_w_acc, ckk, (g.o, ckk, b * p), dy, col_t, true, threaded);
+        }
+        scratch::give(col);
+        if let Some(gx) = gx {
+            let mut gcol = scratch::take(ckk * b * p);
+            matmul(&mut gcol, b * p, (ckk, b * p, g.o), Operand::transposed(w), dy, false, threaded);
+            col2im(g, &gcol, b, gx);
+            scratch::give(gcol);
+        }
+    };
+    let zeros = || vec![0f32; g.o * ckk];
+    let grad_w_acc = if by_block(g) {
+        let partials: Vec<Vec<f32>> = grad_x_blocks
+            .into_par_iter()
+            .zip(blocks.par_iter())
+            .zip(dy_blocks.par_iter())
+            .map(|((gx, &block), dy)| {
+                let mut acc = zeros();
+                block_grads(&mut acc, block, dy, gx, false);
+                acc
+            })
+            .collect();
+        // Summed in block order, so every run gives the same bits (a work-stealing reduce would
+        // add in whatever order the threads finished: resumed runs would drift from
+        // uninterrupted ones).
+        let mut acc = zeros();
+        for partial in &partials {
+            acc.iter_mut().zip(partial).for_each(|(a, b)| *a += b);
+        }
+        acc
+    } else {
+        let mut acc = zeros();
+        for ((gx, &block), dy) in grad_x_blocks.into_iter().zip(&blocks).zip(&dy_blocks) {
+            block_grads(&mut acc, block, dy, gx, true);
+        }
+        acc
+    };
+    if !dyt.is_empty() {
+        scratch::give(dyt);
+    }
+    let grad_w = if col_major { transpose(&grad_w_acc, ckk, g.o) } else { grad_w_acc };
+    (grad_x, grad_w)
 }
 
 impl Conv2d {
@@ -493,17 +487,13 @@ impl Conv2d {
     }
 }
 
-/// CPU f32 convolution; see the module docs.
-pub(crate) fn conv2d(x: &Tensor, w: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
-    conv2d_padded(x, w, stride, (padding, padding))
-}
-
-/// [`conv2d`] with `before` zero rows/columns at the top/left and `after` at the bottom/right.
+/// CPU f32 convolution (see the module docs) with `before` zero rows/columns at the top/left and
+/// `after` at the bottom/right.
 pub(crate) fn conv2d_padded(x: &Tensor, w: &Tensor, stride: usize, pad: (usize, usize)) -> Result<Tensor> {
     x.contiguous()?.apply_op2(&w.contiguous()?, Conv2d { stride, pad, block: None })
 }
 
-/// [`conv2d`] with a given number of images per im2col block.
+/// [`conv2d_padded`] with symmetric padding and a given number of images per im2col block.
 #[cfg(test)]
 pub(crate) fn conv2d_blocked(
     x: &Tensor,

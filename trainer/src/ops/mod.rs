@@ -32,32 +32,27 @@ use candle_core::{Result, Tensor};
 /// 2-d convolution without bias: `x` (N, C, H, W), `w` (O, C, K, K).
 /// Computed in the configured [`precision`].
 pub fn conv2d(x: &Tensor, w: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
-    if reference_ops() {
-        return reference::conv2d(x, w, stride, padding);
-    }
-    if cpu::is_cpu_f32(&[x, w]) && precision::compute_dtype(x).is_none() {
-        conv::conv2d(x, w, stride, padding)
-    } else {
-        precision::autocast2(x, w, |x, w| portable::conv2d(x, w, stride, padding))
-    }
+    conv2d_padded(x, w, stride, (padding, padding))
 }
 
 /// [`conv2d`] with asymmetric zero padding: `before` rows/columns at the top/left, `after` at the
 /// bottom/right (the reference ResNet's TensorFlow-style "same" padding). On the CPU in f32 the
-/// padding is part of the convolution; elsewhere the input is padded first.
+/// padding is part of the convolution; stock candle's pads symmetrically, so elsewhere an
+/// asymmetric padding is applied to the input first.
 pub fn conv2d_padded(
     x: &Tensor,
     w: &Tensor,
     stride: usize,
     (before, after): (usize, usize),
 ) -> Result<Tensor> {
-    if before == after {
-        return conv2d(x, w, stride, before);
+    if own_cpu_kernels(&[x, w]) {
+        return conv::conv2d_padded(x, w, stride, (before, after));
     }
-    if cpu::is_cpu_f32(&[x, w]) && precision::compute_dtype(x).is_none() && !reference_ops() {
-        conv::conv2d_padded(x, w, stride, (before, after))
+    let (x, padding) = symmetric_padding(x, (before, after), 0.0)?;
+    if reference_ops() {
+        reference::conv2d(&x, w, stride, padding)
     } else {
-        conv2d(&x.pad_with_zeros(2, before, after)?.pad_with_zeros(3, before, after)?, w, stride, 0)
+        precision::autocast2(&x, w, |x, w| portable::conv2d(x, w, stride, padding))
     }
 }
 
@@ -65,48 +60,52 @@ pub fn conv2d_padded(
 /// configured [`precision`]. On the CPU in f32, one threaded op whose weight gradient comes out
 /// in the weight's own layout.
 pub fn linear(x: &Tensor, w: &Tensor) -> Result<Tensor> {
-    if cpu::is_cpu_f32(&[x, w]) && precision::compute_dtype(x).is_none() && !reference_ops() {
+    if own_cpu_kernels(&[x, w]) {
         linear::linear(x, w)
     } else {
         matmul(x, &w.t()?)
     }
 }
 
-/// Max-pool with `padding` (pads with -inf, like PyTorch). Its backward supports kernel != stride.
-pub fn max_pool2d(x: &Tensor, kernel: usize, stride: usize, padding: usize) -> Result<Tensor> {
-    if reference_ops() {
-        return reference::max_pool2d(x, kernel, stride, padding);
-    }
-    if cpu::is_cpu_f32(&[x]) {
-        pool::max_pool2d(x, kernel, stride, padding)
+/// Whether the hand-written CPU kernels compute a product of these tensors: f32 on the CPU, no
+/// lower-precision autocast, and not the stock-candle reference.
+fn own_cpu_kernels(tensors: &[&Tensor]) -> bool {
+    !reference_ops() && cpu::is_cpu_f32(tensors) && precision::compute_dtype(tensors[0]).is_none()
+}
+
+/// `x` with a (before, after) padding of `value` applied when it is asymmetric, and the
+/// symmetric padding left for the op (stock candle's and the GPU path's ops pad symmetrically).
+fn symmetric_padding(x: &Tensor, (before, after): (usize, usize), value: f32) -> Result<(Tensor, usize)> {
+    if before == after {
+        Ok((x.clone(), before))
     } else {
-        portable::max_pool2d(x, kernel, stride, padding)
+        Ok((reference::pad_hw(x, (before, after), value)?, 0))
     }
 }
 
+/// Max-pool with `padding` (pads with -inf, like PyTorch). Its backward supports kernel != stride.
+pub fn max_pool2d(x: &Tensor, kernel: usize, stride: usize, padding: usize) -> Result<Tensor> {
+    max_pool2d_padded(x, kernel, stride, (padding, padding))
+}
+
 /// [`max_pool2d`] with asymmetric -inf padding: `before` rows/columns at the top/left, `after` at
-/// the bottom/right. On the CPU in f32 the padding is part of the pool; elsewhere the input is
-/// padded with -inf first.
+/// the bottom/right. On the CPU in f32 the padding is part of the pool; elsewhere an asymmetric
+/// padding is applied to the input first.
 pub fn max_pool2d_padded(
     x: &Tensor,
     kernel: usize,
     stride: usize,
     (before, after): (usize, usize),
 ) -> Result<Tensor> {
-    if before == after {
-        return max_pool2d(x, kernel, stride, before);
-    }
-    if cpu::is_cpu_f32(&[x]) && !reference_ops() {
+    if !reference_ops() && cpu::is_cpu_f32(&[x]) {
         return pool::max_pool2d_padded(x, kernel, stride, (before, after));
     }
-    let (n, c, h, w) = x.dims4()?;
-    let neg = |shape: (usize, usize, usize, usize)| {
-        Tensor::full(f32::NEG_INFINITY, shape, x.device())?.to_dtype(x.dtype())
-    };
-    let x = Tensor::cat(&[&neg((n, c, before, w))?, x, &neg((n, c, after, w))?], 2)?;
-    let hp = h + before + after;
-    let x = Tensor::cat(&[&neg((n, c, hp, before))?, &x, &neg((n, c, hp, after))?], 3)?;
-    max_pool2d(&x, kernel, stride, 0)
+    let (x, padding) = symmetric_padding(x, (before, after), f32::NEG_INFINITY)?;
+    if reference_ops() {
+        reference::max_pool2d(&x, kernel, stride, padding)
+    } else {
+        portable::max_pool2d(&x, kernel, stride, padding)
+    }
 }
 
 /// Batch norm in training mode over (N, C, ...) with per-channel `gamma`, `beta`.

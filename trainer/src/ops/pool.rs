@@ -105,12 +105,7 @@ impl CustomOp1 for MaxPool2d {
     }
 }
 
-/// CPU f32 max-pool; see the module docs.
-pub(crate) fn max_pool2d(x: &Tensor, kernel: usize, stride: usize, padding: usize) -> Result<Tensor> {
-    max_pool2d_padded(x, kernel, stride, (padding, padding))
-}
-
-/// [`max_pool2d`] with (before, after) padding on both axes.
+/// CPU f32 max-pool (see the module docs) with (before, after) padding on both axes.
 pub(crate) fn max_pool2d_padded(
     x: &Tensor,
     kernel: usize,

@@ -36,7 +36,7 @@ pub fn conv2d(x: &Tensor, w: &Tensor, stride: usize, padding: usize) -> Result<T
 
 /// Max-pool with -inf padding (PyTorch's semantics), with the one-pass backward above.
 pub fn max_pool2d(x: &Tensor, kernel: usize, stride: usize, padding: usize) -> Result<Tensor> {
-    let padded = pad_neg_inf(&x.detach(), padding)?;
+    let padded = super::reference::pad_hw(&x.detach(), (padding, padding), f32::NEG_INFINITY)?;
     let y = padded.max_pool2d_with_stride(kernel, stride)?;
     x.apply_op1(MaxPoolGrad { y: Output::new(y), kernel, stride, padding })
 }
@@ -142,20 +142,6 @@ impl Output {
         let Storage::Cuda(s) = &*storage else { bail!("expected a CUDA output, got {:?}", y.device()) };
         copy_storage(s, layout)
     }
-}
-
-fn pad_neg_inf(x: &Tensor, padding: usize) -> Result<Tensor> {
-    if padding == 0 {
-        return Ok(x.clone());
-    }
-    let (n, c, h, w) = x.dims4()?;
-    let neg = |shape: (usize, usize, usize, usize)| {
-        Tensor::full(f32::NEG_INFINITY, shape, x.device())?.to_dtype(x.dtype())
-    };
-    let rows = neg((n, c, padding, w))?;
-    let x = Tensor::cat(&[&rows, x, &rows], 2)?;
-    let cols = neg((n, c, h + 2 * padding, padding))?;
-    Tensor::cat(&[&cols, &x, &cols], 3)
 }
 
 /// Gradients of a convolution: (input gradient, weight gradient), each only if that input is

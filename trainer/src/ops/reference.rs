@@ -10,16 +10,7 @@ pub fn conv2d(x: &Tensor, w: &Tensor, stride: usize, padding: usize) -> Result<T
 
 /// Max-pool with `padding` (pads with -inf, like PyTorch). Its backward supports kernel != stride.
 pub fn max_pool2d(x: &Tensor, kernel: usize, stride: usize, padding: usize) -> Result<Tensor> {
-    let x = if padding > 0 {
-        let neg = f32::NEG_INFINITY;
-        let (n, c, h, w) = x.dims4()?;
-        let row = Tensor::full(neg, (n, c, padding, w), x.device())?;
-        let x = Tensor::cat(&[&row, x, &row], 2)?;
-        let col = Tensor::full(neg, (n, c, h + 2 * padding, padding), x.device())?;
-        Tensor::cat(&[&col, &x, &col], 3)?
-    } else {
-        x.clone()
-    };
+    let x = pad_hw(x, (padding, padding), f32::NEG_INFINITY)?;
     let (_, _, h, w) = x.dims4()?;
     let oh = (h - kernel) / stride + 1;
     let ow = (w - kernel) / stride + 1;
@@ -34,6 +25,20 @@ pub fn max_pool2d(x: &Tensor, kernel: usize, stride: usize, padding: usize) -> R
         }
     }
     Ok(out.expect("kernel >= 1"))
+}
+
+/// `x` (N, C, H, W) with `before` rows/columns of `value` at the top/left and `after` at the
+/// bottom/right.
+pub fn pad_hw(x: &Tensor, (before, after): (usize, usize), value: f32) -> Result<Tensor> {
+    if before == 0 && after == 0 {
+        return Ok(x.clone());
+    }
+    let (n, c, h, w) = x.dims4()?;
+    let fill =
+        |shape: (usize, usize, usize, usize)| Tensor::full(value, shape, x.device())?.to_dtype(x.dtype());
+    let x = Tensor::cat(&[&fill((n, c, before, w))?, x, &fill((n, c, after, w))?], 2)?;
+    let padded_h = h + before + after;
+    Tensor::cat(&[&fill((n, c, padded_h, before))?, &x, &fill((n, c, padded_h, after))?], 3)
 }
 
 /// Elements x[:, :, dy + stride*i, dx + stride*j] for i < oh, j < ow.

@@ -410,15 +410,6 @@ fn linear_matches_stock_candle_forward_and_backward() {
     });
 }
 
-/// -inf (pool) or zero (conv) rows/columns around H and W: (before, after).
-fn pad_explicitly(x: &Tensor, (before, after): (usize, usize), value: f32) -> Tensor {
-    let (n, c, h, w) = x.dims4().unwrap();
-    let fill = |shape: (usize, usize, usize, usize)| Tensor::full(value, shape, x.device()).unwrap();
-    let x = Tensor::cat(&[&fill((n, c, before, w)), x, &fill((n, c, after, w))], 2).unwrap();
-    let hp = h + before + after;
-    Tensor::cat(&[&fill((n, c, hp, before)), &x, &fill((n, c, hp, after))], 3).unwrap()
-}
-
 #[test]
 fn asymmetric_padding_matches_padding_the_input_first() {
     // The reference ResNet's (2, 3) stem and (0, 1) stride-2 paddings, a size-keeping (0, 2), and
@@ -434,7 +425,7 @@ fn asymmetric_padding_matches_padding_the_input_first() {
         let (x, wt) = (rand_tensor(&[n, c, h, w], 60 + i as u64), rand_tensor(&[o, c, k, k], 70 + i as u64));
         let (xv, wv) = (Var::from_tensor(&x).unwrap(), Var::from_tensor(&wt).unwrap());
         let r = {
-            let y = reference::conv2d(&pad_explicitly(&x, pad, 0.0), &wt, stride, 0).unwrap();
+            let y = reference::conv2d(&reference::pad_hw(&x, pad, 0.0).unwrap(), &wt, stride, 0).unwrap();
             rand_tensor(y.dims(), 80 + i as u64)
         };
         let grads_of = |y: Tensor| {
@@ -442,8 +433,13 @@ fn asymmetric_padding_matches_padding_the_input_first() {
             (g.get(xv.as_tensor()).unwrap().clone(), g.get(wv.as_tensor()).unwrap().clone())
         };
         let ours = conv2d_padded(xv.as_tensor(), wv.as_tensor(), stride, pad).unwrap();
-        let want =
-            reference::conv2d(&pad_explicitly(xv.as_tensor(), pad, 0.0), wv.as_tensor(), stride, 0).unwrap();
+        let want = reference::conv2d(
+            &reference::pad_hw(xv.as_tensor(), pad, 0.0).unwrap(),
+            wv.as_tensor(),
+            stride,
+            0,
+        )
+        .unwrap();
         assert_close(&format!("conv {pad:?} value"), &ours, &want, 1e-5);
         let ((gx, gw), (wx, ww)) = (grads_of(ours), grads_of(want));
         assert_close(&format!("conv {pad:?} dx"), &gx, &wx, 1e-5);
@@ -456,8 +452,13 @@ fn asymmetric_padding_matches_padding_the_input_first() {
     };
     let xv = Var::from_tensor(&x).unwrap();
     let ours = max_pool2d_padded(xv.as_tensor(), 3, 2, (0, 1)).unwrap();
-    let want =
-        reference::max_pool2d(&pad_explicitly(xv.as_tensor(), (0, 1), f32::NEG_INFINITY), 3, 2, 0).unwrap();
+    let want = reference::max_pool2d(
+        &reference::pad_hw(xv.as_tensor(), (0, 1), f32::NEG_INFINITY).unwrap(),
+        3,
+        2,
+        0,
+    )
+    .unwrap();
     assert_close("pool (0, 1) value", &ours, &want, 0.0);
     let r = rand_tensor(want.dims(), 90);
     let grad = |y: Tensor| {
