@@ -24,6 +24,7 @@ pub mod ops;
 pub mod params;
 pub mod predictor;
 pub mod stats;
+pub mod step;
 pub mod synthetic;
 pub mod train;
 

@@ -141,9 +141,23 @@ impl SslModel {
     /// One training forward pass: BatchNorm in training mode (running statistics updated).
     /// `with_stats`: also compute the correlation/std statistics (they cost a few matmuls).
     pub fn forward_train(&self, batch: &Batch, lc: &LossConfig, with_stats: bool) -> Result<StepOutput> {
+        let r1 = self.representation(&batch.x1, Mode::Train)?;
+        let r2 = self.representation(&batch.x2, Mode::Train)?;
+        self.forward_heads(&r1, &r2, batch, lc, with_stats)
+    }
+
+    /// The part of [`Self::forward_train`] after the backbone: the online evaluator, the method's
+    /// heads and loss, from the two views' representations `r1`, `r2` (N, repr).
+    pub fn forward_heads(
+        &self,
+        r1: &Tensor,
+        r2: &Tensor,
+        batch: &Batch,
+        lc: &LossConfig,
+        with_stats: bool,
+    ) -> Result<StepOutput> {
         let mode = Mode::Train;
-        let r1 = self.representation(&batch.x1, mode)?;
-        let r2 = self.representation(&batch.x2, mode)?;
+        let (r1, r2) = (r1.clone(), r2.clone());
         let quat = batch.latent.narrow(1, 0, 4)?;
         let mut st = StepStats::default();
         let eval_loss =

@@ -81,11 +81,16 @@ impl BatchNorm {
                 } else {
                     ops::batch_norm_train(x, w, b, BN_EPS)?
                 };
-                let m = BN_MOMENTUM;
-                let rm = ((self.running_mean.as_tensor() * (1.0 - m))? + (mean.detach() * m)?)?;
-                let rv = ((self.running_var.as_tensor() * (1.0 - m))? + (var.detach() * m)?)?;
-                self.running_mean.set(&rm)?;
-                self.running_var.set(&rv)?;
+                let update = RunningUpdate {
+                    running_mean: self.running_mean.clone(),
+                    running_var: self.running_var.clone(),
+                    mean: mean.detach(),
+                    var: var.detach(),
+                };
+                match DEFERRED.with(|d| d.borrow_mut().as_mut().map(|list| list.push(update.clone()))) {
+                    Some(()) => {}
+                    None => update.apply()?,
+                }
                 Ok(y)
             }
             Mode::Eval => {
@@ -105,6 +110,61 @@ impl BatchNorm {
             }
         }
     }
+}
+
+/// One batch's update of a batch norm's running statistics (PyTorch's momentum rule).
+#[derive(Clone)]
+struct RunningUpdate {
+    running_mean: Var,
+    running_var: Var,
+    mean: Tensor,
+    var: Tensor,
+}
+
+impl RunningUpdate {
+    fn apply(&self) -> Result<()> {
+        let m = BN_MOMENTUM;
+        let rm = ((self.running_mean.as_tensor() * (1.0 - m))? + (&self.mean * m)?)?;
+        let rv = ((self.running_var.as_tensor() * (1.0 - m))? + (&self.var * m)?)?;
+        self.running_mean.set(&rm)?;
+        self.running_var.set(&rv)
+    }
+}
+
+thread_local! {
+    /// Set inside [`defer_running_stats`]: where this thread's batch norms put their updates.
+    static DEFERRED: std::cell::RefCell<Option<Vec<RunningUpdate>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Running-statistics updates held back by [`defer_running_stats`], in the order they were made.
+#[must_use = "the running statistics change only when the updates are applied"]
+pub struct DeferredRunningStats(Vec<RunningUpdate>);
+
+impl DeferredRunningStats {
+    /// Applies the updates in the order the batch norms made them.
+    pub fn apply(self) -> Result<()> {
+        self.0.iter().try_for_each(RunningUpdate::apply)
+    }
+}
+
+/// Runs `f` (on this thread) with the running-statistics updates of its training-mode batch
+/// norms held back instead of applied, and returns them. Two forward passes through the same
+/// layers can then run at once and still update the statistics in a fixed order (the update
+/// is not commutative): the second pass's updates are applied after the first pass.
+pub fn defer_running_stats<R>(f: impl FnOnce() -> R) -> (R, DeferredRunningStats) {
+    /// Puts the enclosing call's list (if any) back, also when `f` panics.
+    struct Restore(Option<Vec<RunningUpdate>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let outer = self.0.take();
+            DEFERRED.with(|d| *d.borrow_mut() = outer);
+        }
+    }
+    let restore = Restore(DEFERRED.with(|d| d.borrow_mut().replace(Vec::new())));
+    let r = f();
+    let collected = DEFERRED.with(|d| d.borrow_mut().take()).unwrap_or_default();
+    drop(restore);
+    (r, DeferredRunningStats(collected))
 }
 
 /// The VICReg/SIE projector `in-s1-...-sk`: Linear+BatchNorm1d+ReLU for all but the last layer,

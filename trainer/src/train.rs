@@ -14,7 +14,7 @@ use crate::checkpoint::{self, CheckpointMeta, CHECKPOINT_FILE, CONFIG_FILE, TORC
 use crate::config::{DeviceKind, TrainArgs};
 use crate::data::{self, EpochLoader, LatentKind, PairDataset};
 use crate::floors::Floors;
-use crate::model::{Batch, LossConfig, SslModel, StepStats};
+use crate::model::{LossConfig, SslModel};
 use crate::ops::adam::{Adam, AdamConfig};
 use crate::stats::StatSums;
 
@@ -68,27 +68,7 @@ pub fn optimizer(model: &SslModel, args: &TrainArgs) -> candle_core::Result<Adam
     Adam::new(model.params.params(), cfg)
 }
 
-/// One optimisation step as `train` runs it (and `bench_step` times it): the forward pass
-/// (batch norm in training mode), backward, Adam. `with_stats`: also the logged statistics.
-pub fn train_step(
-    model: &SslModel,
-    adam: &mut Adam,
-    batch: &Batch,
-    lc: &LossConfig,
-    with_stats: bool,
-) -> candle_core::Result<StepStats> {
-    // On one of rayon's workers: the ops' parallel loops then start from inside the pool
-    // instead of handing each loop over from this thread and sleeping until it is done (a
-    // wake-up and a sleep per op, and scratch buffers split across two threads: the main
-    // bench shape on one thread went from 1.42 to 0.92 s/step with this).
-    rayon::scope(|_| {
-        let out = model.forward_train(batch, lc, with_stats)?;
-        let mut grads = out.total.backward()?;
-        crate::dist::average_gradients(&mut grads, &model.params)?;
-        adam.step(&grads)?;
-        Ok(out.stats)
-    })
-}
+pub use crate::step::train_step;
 
 /// Appends JSON lines to `<exp-dir>/log.jsonl` (or nowhere: data-parallel ranks other than 0).
 struct JsonLog {

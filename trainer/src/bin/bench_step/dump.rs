@@ -40,8 +40,8 @@ pub fn write(dir: &Path, model: &SslModel, adam: &mut Adam, batch: &Batch, lc: &
     ]);
     save(dir, "batch.safetensors", &batch_tensors)?;
 
-    let out = model.forward_train(batch, lc, false)?;
-    let grads = out.total.backward()?;
+    // The gradients as `train` computes them (views in parallel on two or more threads).
+    let (out, grads) = trainer::step::gradients(model, batch, lc, false)?;
     let mut grad_tensors = HashMap::new();
     for (name, var) in model.params.params() {
         if let Some(g) = grads.get(var.as_tensor()) {
