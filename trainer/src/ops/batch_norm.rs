@@ -88,19 +88,26 @@ fn channel_stats(g: Geometry, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
 
 /// y = (x - mean) * scale + shift, per channel, for an (N, C, S) tensor; max(0, y) with `relu`.
 fn normalise(g: Geometry, x: &[f32], mean: &[f32], scale: &[f32], shift: &[f32], relu: bool) -> Vec<f32> {
-    let mut y = cpu::zeros(x.len());
-    y.par_chunks_mut(g.c * g.s).zip(x.par_chunks(g.c * g.s)).for_each(|(y, x)| {
-        for c in 0..g.c {
-            let (m, a, b) = (mean[c], scale[c], shift[c]);
-            let pairs = y[c * g.s..][..g.s].iter_mut().zip(&x[c * g.s..][..g.s]);
-            if relu {
-                pairs.for_each(|(y, x)| *y = ((x - m) * a + b).max(0.0));
-            } else {
-                pairs.for_each(|(y, x)| *y = (x - m) * a + b);
+    let image = g.c * g.s;
+    // SAFETY: each chunk is one image, and every channel of it is written.
+    unsafe {
+        cpu::build(x.len(), image, |start, y| {
+            let x = &x[start..][..image];
+            for c in 0..g.c {
+                let (m, a, b) = (mean[c], scale[c], shift[c]);
+                let pairs = y[c * g.s..][..g.s].iter_mut().zip(&x[c * g.s..][..g.s]);
+                if relu {
+                    pairs.for_each(|(y, x)| {
+                        y.write(((x - m) * a + b).max(0.0));
+                    });
+                } else {
+                    pairs.for_each(|(y, x)| {
+                        y.write((x - m) * a + b);
+                    });
+                }
             }
-        }
-    });
-    y
+        })
+    }
 }
 
 /// The op: statistics are computed before it runs and kept for the backward.
@@ -201,20 +208,20 @@ impl BatchNorm {
                 (a as f32, b as f32, self.mean[c], (-a * sum_dy[c] / m) as f32)
             })
             .collect();
-        let mut grad = cpu::zeros(x.len());
         let image = g.c * g.s;
-        grad.par_chunks_mut(image).zip(x.par_chunks(image)).zip(dy.par_chunks(image)).for_each(
-            |((gx, x), dy)| {
+        // SAFETY: each chunk is one image, and every channel of it is written.
+        unsafe {
+            cpu::build(x.len(), image, |start, gx| {
+                let (x, dy) = (&x[start..][..image], &dy[start..][..image]);
                 for (c, &(a, b, mean, c0)) in coef.iter().enumerate() {
                     let range = c * g.s..(c + 1) * g.s;
                     for ((gx, &x), &d) in gx[range.clone()].iter_mut().zip(&x[range.clone()]).zip(&dy[range])
                     {
-                        *gx = a * d + b * (x - mean) + c0;
+                        gx.write(a * d + b * (x - mean) + c0);
                     }
                 }
-            },
-        );
-        grad
+            })
+        }
     }
 }
 

@@ -84,10 +84,29 @@ impl Geometry {
         (0..self.n).step_by(self.block).map(|n0| (n0, self.block.min(self.n - n0)))
     }
 
-    /// Stride 1 and an output the size of the input (3x3, padding 1): each im2col row is the
-    /// image shifted by a constant offset.
-    fn keeps_size(&self) -> bool {
-        self.stride == 1 && self.oh == self.h && self.ow == self.w
+    /// The output is the input's size divided by the stride (3x3 with padding 1 at stride 1, the
+    /// ResNets' stride-2 convolutions on even sizes): each im2col row is then one phase plane of
+    /// the input (the pixels whose row and column are given residues modulo the stride; at stride
+    /// 1 the image itself), all of the output's size, shifted by a constant offset.
+    /// Kernels smaller than the stride (1x1/2 shortcuts) read only some of the phase planes and
+    /// gather those directly (the general path).
+    fn phase_shift(&self) -> bool {
+        let s = self.stride;
+        self.k >= s && self.oh * s == self.h && self.ow * s == self.w
+    }
+
+    /// For a [`Self::phase_shift`] convolution: the phase plane that kernel offset (ky, kx) reads
+    /// (index `py * stride + px` for the residues (py, px)) and the shift (dy, dx), in phase-plane
+    /// pixels, at which output pixel (oy, ox) reads it: (oy + dy, ox + dx).
+    fn kernel_phase(&self, (ky, kx): (usize, usize)) -> (usize, isize, isize) {
+        let s = self.stride as isize;
+        let split = |k: usize| {
+            let d = k as isize - self.pad as isize;
+            let residue = d.rem_euclid(s);
+            (residue as usize, (d - residue) / s)
+        };
+        let ((py, dy), (px, dx)) = (split(ky), split(kx));
+        (py * self.stride + px, dy, dx)
     }
 
     /// Whether to sum the weight gradient column-major (see `matmul_col_major`): the gemm then
@@ -131,15 +150,39 @@ fn valid_range(k: usize, pad: usize, stride: usize, len: usize, out_len: usize) 
 /// where the window hangs over the padding. Every element of `col[..C*K*K*B*P]` is written.
 fn im2col(g: &Geometry, x: &[f32], (n0, b): (usize, usize), col: &mut [f32]) {
     let (p, bp) = (g.p(), b * g.p());
+    let plane_len = g.h * g.w;
+    let images = &x[n0 * g.c * plane_len..][..b * g.c * plane_len];
+    if g.phase_shift() {
+        // At stride 1 the planes are the images; otherwise their phase planes, made once per
+        // block instead of a strided gather per kernel offset.
+        let mut phases = Vec::new();
+        let planes = if g.stride == 1 {
+            images
+        } else {
+            phases = scratch::take(images.len());
+            phases.par_chunks_mut(plane_len).zip(images.par_chunks(plane_len)).for_each(|(out, plane)| {
+                to_phases(g, plane, out);
+            });
+            &phases
+        };
+        col[..g.ckk() * bp].par_chunks_mut(bp).enumerate().for_each(|(r, row)| {
+            let (c, ky, kx) = (r / (g.k * g.k), (r / g.k) % g.k, r % g.k);
+            let (phase, dy, dx) = g.kernel_phase((ky, kx));
+            for i in 0..b {
+                let plane = &planes[(i * g.c + c) * plane_len + phase * p..][..p];
+                shifted_copy(g, plane, (dy, dx), &mut row[i * p..][..p]);
+            }
+        });
+        if !phases.is_empty() {
+            scratch::give(phases);
+        }
+        return;
+    }
     col[..g.ckk() * bp].par_chunks_mut(bp).enumerate().for_each(|(r, row)| {
         let (c, ky, kx) = (r / (g.k * g.k), (r / g.k) % g.k, r % g.k);
         let ox_range = g.valid_ox(kx);
         for i in 0..b {
-            let plane = &x[((n0 + i) * g.c + c) * g.h * g.w..][..g.h * g.w];
-            if g.keeps_size() {
-                shifted_copy(g, plane, (ky, kx), &mut row[i * p..][..p]);
-                continue;
-            }
+            let plane = &images[(i * g.c + c) * plane_len..][..plane_len];
             for oy in 0..g.oh {
                 let dst = &mut row[i * p + oy * g.ow..][..g.ow];
                 let Some(iy) = g.input_row(oy, ky).filter(|_| !ox_range.is_empty()) else {
@@ -162,13 +205,13 @@ fn im2col(g: &Geometry, x: &[f32], (n0, b): (usize, usize), col: &mut [f32]) {
     });
 }
 
-/// For a size-keeping convolution's kernel offset (ky, kx): the shift s such that output pixel j
-/// reads input pixel j + s, and the range lo..hi of j over which it lies inside the image (side
-/// columns in that range wrap to the neighbouring row: callers mask them).
-fn shift_window(g: &Geometry, (ky, kx): (usize, usize)) -> (isize, usize, usize) {
-    let (h, w) = (g.h as isize, g.w as isize);
-    let (dy, dx) = (ky as isize - g.pad as isize, kx as isize - g.pad as isize);
-    // Output rows whose input row oy + dy lies inside the image.
+/// For a phase-shift convolution's plane shift (dy, dx) (see [`Geometry::kernel_phase`]): the
+/// offset `shift` such that output pixel j reads plane pixel j + shift (both flattened over the
+/// output's (OH, OW)), and the range lo..hi of j over which that pixel exists and its row lies
+/// inside the plane (side columns in that range wrap to the neighbouring row: callers mask them).
+fn shift_window(g: &Geometry, (dy, dx): (isize, isize)) -> (isize, usize, usize) {
+    let (h, w) = (g.oh as isize, g.ow as isize);
+    // Output rows whose plane row oy + dy lies inside the plane.
     let (row_lo, row_hi) = ((-dy).clamp(0, h), (h - dy).clamp(0, h));
     // dst[j] = plane[j + shift] over those rows, cut to where plane[j + shift] exists (the cut
     // elements are side columns, zeroed below).
@@ -178,29 +221,62 @@ fn shift_window(g: &Geometry, (ky, kx): (usize, usize)) -> (isize, usize, usize)
     (shift, lo as usize, hi as usize)
 }
 
-/// One im2col row segment (kernel offset (ky, kx), one image) of a size-keeping convolution: the
-/// plane shifted by a constant offset, one contiguous copy, then zeros where the window hangs over
-/// the padding (whole rows at the top or bottom, a few columns at the sides). The general loop
-/// copies one output row at a time, a call per 32 or 16 floats at these sizes.
-fn shifted_copy(g: &Geometry, plane: &[f32], (ky, kx): (usize, usize), dst: &mut [f32]) {
-    let (shift, lo, hi) = shift_window(g, (ky, kx));
+/// One im2col row segment (one kernel offset, one image) of a phase-shift convolution: the phase
+/// plane shifted by (dy, dx), one contiguous copy, then zeros where the window hangs over the
+/// padding (whole rows at the top or bottom, a few columns at the sides). The general loop
+/// copies one output row at a time, a call per 32 or 16 floats at these sizes, and gathers every
+/// second float at stride 2.
+fn shifted_copy(g: &Geometry, plane: &[f32], (dy, dx): (isize, isize), dst: &mut [f32]) {
+    let (shift, lo, hi) = shift_window(g, (dy, dx));
     dst[..lo].fill(0.0);
     dst[hi..].fill(0.0);
     if hi > lo {
         let src_lo = (lo as isize + shift) as usize;
         dst[lo..hi].copy_from_slice(&plane[src_lo..src_lo + (hi - lo)]);
     }
-    zero_outside_columns(g, kx, dst);
+    zero_outside_columns(g, dx, dst);
 }
 
-/// Zeros, in each output row of a size-keeping convolution's row segment, the columns whose
-/// window at kernel column `kx` hangs over the side padding.
-fn zero_outside_columns(g: &Geometry, kx: usize, rows: &mut [f32]) {
-    let valid = g.valid_ox(kx);
-    if valid.len() < g.w {
-        for row in rows.chunks_mut(g.w) {
+/// Output columns `ox` whose plane column `ox + dx` lies inside a phase-shift convolution's plane.
+fn valid_columns(g: &Geometry, dx: isize) -> std::ops::Range<usize> {
+    let w = g.ow as isize;
+    let (lo, hi) = ((-dx).clamp(0, w), (w - dx).clamp(0, w));
+    lo as usize..hi.max(lo) as usize
+}
+
+/// Zeros, in each output row of a phase-shift convolution's row segment, the columns whose window
+/// at column shift `dx` hangs over the side padding.
+fn zero_outside_columns(g: &Geometry, dx: isize, rows: &mut [f32]) {
+    let valid = valid_columns(g, dx);
+    if valid.len() < g.ow {
+        for row in rows.chunks_mut(g.ow) {
             row[..valid.start].fill(0.0);
             row[valid.end..].fill(0.0);
+        }
+    }
+}
+
+/// An (H, W) plane as its stride x stride phase planes of (H/stride, W/stride), one after the
+/// other: phase `py * stride + px` holds the pixels (oy * stride + py, ox * stride + px).
+fn to_phases(g: &Geometry, plane: &[f32], out: &mut [f32]) {
+    let (s, p) = (g.stride, g.p());
+    for (iy, row) in plane.chunks_exact(g.w).enumerate() {
+        let (oy, py) = (iy / s, iy % s);
+        for px in 0..s {
+            let dst = &mut out[(py * s + px) * p + oy * g.ow..][..g.ow];
+            dst.iter_mut().zip(row[px..].iter().step_by(s)).for_each(|(d, v)| *d = *v);
+        }
+    }
+}
+
+/// The inverse of [`to_phases`]: writes every pixel of `plane` from its phase planes.
+fn from_phases(g: &Geometry, phases: &[f32], plane: &mut [f32]) {
+    let (s, p) = (g.stride, g.p());
+    for (iy, row) in plane.chunks_exact_mut(g.w).enumerate() {
+        let (oy, py) = (iy / s, iy % s);
+        for px in 0..s {
+            let src = &phases[(py * s + px) * p + oy * g.ow..][..g.ow];
+            row[px..].iter_mut().step_by(s).zip(src).for_each(|(d, v)| *d = *v);
         }
     }
 }
@@ -209,30 +285,42 @@ fn zero_outside_columns(g: &Geometry, kx: usize, rows: &mut [f32]) {
 /// (C*K*K, B*P) into its input pixel of `x` (the B images' (C, H, W) planes).
 fn col2im(g: &Geometry, col: &[f32], b: usize, x: &mut [f32]) {
     let (p, bp, plane_len) = (g.p(), b * g.p(), g.h * g.w);
-    if g.keeps_size() {
+    if g.phase_shift() {
         // The adjoint of `shifted_copy`: per kernel offset, one contiguous add of the row segment
-        // with its wrapped side columns masked (in a per-thread copy: `col` is shared).
-        let k = g.k;
+        // (its wrapped side columns masked, in a per-thread copy: `col` is shared) into the
+        // phase plane it came from; at stride > 1 the phase planes are summed in a per-thread
+        // buffer and interleaved into the image plane at the end.
+        let (k, stride) = (g.k, g.stride);
         x.par_chunks_mut(plane_len).enumerate().for_each_init(
-            || vec![0f32; p],
-            |masked, (plane_index, plane)| {
+            || (vec![0f32; p], if stride == 1 { Vec::new() } else { vec![0f32; plane_len] }),
+            |(masked, phases), (plane_index, plane)| {
                 let (i, c) = (plane_index / g.c, plane_index % g.c);
-                for (ky, kx) in (0..k).flat_map(|ky| (0..k).map(move |kx| (ky, kx))) {
-                    let row = &col[((c * k + ky) * k + kx) * bp + i * p..][..p];
-                    let (shift, lo, hi) = shift_window(g, (ky, kx));
-                    if hi == lo {
-                        continue;
+                let mut add_rows = |sums: &mut [f32]| {
+                    for (ky, kx) in (0..k).flat_map(|ky| (0..k).map(move |kx| (ky, kx))) {
+                        let row = &col[((c * k + ky) * k + kx) * bp + i * p..][..p];
+                        let (phase, dy, dx) = g.kernel_phase((ky, kx));
+                        let (shift, lo, hi) = shift_window(g, (dy, dx));
+                        if hi == lo {
+                            continue;
+                        }
+                        let src = if valid_columns(g, dx).len() == g.ow {
+                            &row[lo..hi]
+                        } else {
+                            masked[lo..hi].copy_from_slice(&row[lo..hi]);
+                            zero_outside_columns(g, dx, masked);
+                            &masked[lo..hi]
+                        };
+                        let dst_lo = (lo as isize + shift) as usize;
+                        let dst = &mut sums[phase * p + dst_lo..][..src.len()];
+                        dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
                     }
-                    let src = if g.valid_ox(kx).len() == g.w {
-                        &row[lo..hi]
-                    } else {
-                        masked[lo..hi].copy_from_slice(&row[lo..hi]);
-                        zero_outside_columns(g, kx, masked);
-                        &masked[lo..hi]
-                    };
-                    let dst_lo = (lo as isize + shift) as usize;
-                    let dst = &mut plane[dst_lo..dst_lo + src.len()];
-                    dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
+                };
+                if stride == 1 {
+                    add_rows(plane);
+                } else {
+                    phases.fill(0.0);
+                    add_rows(phases);
+                    from_phases(g, phases, plane);
                 }
             },
         );
@@ -310,13 +398,18 @@ fn to_block_major(g: &Geometry, y: &[f32], out: &mut [f32]) {
 /// Block-major -> (N, O, P).
 fn to_batch_major(g: &Geometry, yt: &[f32]) -> Vec<f32> {
     let p = g.p();
-    let mut out = cpu::zeros(yt.len());
-    out.par_chunks_mut(g.o * p).enumerate().for_each(|(n, image)| {
-        for (o, dst) in image.chunks_mut(p).enumerate() {
-            dst.copy_from_slice(&yt[block_major_offset(g, n, o)..][..p]);
-        }
-    });
-    out
+    // SAFETY: each chunk is one image, and all of its O planes are written.
+    unsafe {
+        cpu::build(yt.len(), g.o * p, |start, image| {
+            let n = start / (g.o * p);
+            for (o, dst) in image.chunks_mut(p).enumerate() {
+                let src = &yt[block_major_offset(g, n, o)..][..p];
+                dst.iter_mut().zip(src).for_each(|(d, &v)| {
+                    d.write(v);
+                });
+            }
+        })
+    }
 }
 
 /// Whether each thread should take whole blocks (see the module docs).
@@ -502,6 +595,17 @@ pub(crate) fn conv2d_blocked(
     padding: usize,
     block: usize,
 ) -> Result<Tensor> {
-    x.contiguous()?
-        .apply_op2(&w.contiguous()?, Conv2d { stride, pad: (padding, padding), block: Some(block) })
+    conv2d_padded_blocked(x, w, stride, (padding, padding), block)
+}
+
+/// [`conv2d_padded`] with a given number of images per im2col block.
+#[cfg(test)]
+pub(crate) fn conv2d_padded_blocked(
+    x: &Tensor,
+    w: &Tensor,
+    stride: usize,
+    pad: (usize, usize),
+    block: usize,
+) -> Result<Tensor> {
+    x.contiguous()?.apply_op2(&w.contiguous()?, Conv2d { stride, pad, block: Some(block) })
 }

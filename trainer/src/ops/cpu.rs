@@ -62,3 +62,26 @@ pub(crate) fn zeros(len: usize) -> Vec<f32> {
     unsafe { v.set_len(len) };
     v
 }
+
+/// `len` floats, every one written by `fill`: called on rayon's threads with disjoint chunks of
+/// `chunk` elements (the last may be shorter) as `fill(start, out)`, `start` being the chunk's
+/// first index. An output that a kernel overwrites entirely skips the zeroing pass that
+/// [`zeros`] would cost first (memset was 7% of a training step).
+///
+/// # Safety
+/// `fill` must write every element of each `out` it is given.
+pub(crate) unsafe fn build(
+    len: usize,
+    chunk: usize,
+    fill: impl Fn(usize, &mut [std::mem::MaybeUninit<f32>]) + Sync,
+) -> Vec<f32> {
+    use rayon::prelude::*;
+    let mut v = Vec::with_capacity(len);
+    v.spare_capacity_mut()[..len]
+        .par_chunks_mut(chunk.max(1))
+        .enumerate()
+        .for_each(|(i, out)| fill(i * chunk, out));
+    // SAFETY: the caller's `fill` wrote each of the first `len` elements.
+    unsafe { v.set_len(len) };
+    v
+}

@@ -3,7 +3,6 @@
 //! one pass over (y, dy), and the fused join hands the same gradient to both branches.
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
-use rayon::prelude::*;
 
 use super::cpu;
 
@@ -15,15 +14,15 @@ const CHUNK: usize = 1 << 15;
 pub(super) fn masked_grad(y: &Tensor, dy: &Tensor) -> Result<Tensor> {
     let grad = cpu::with_data(y, |y| {
         cpu::with_data(dy, |dy| {
-            let mut grad = cpu::zeros(y.len());
-            grad.par_chunks_mut(CHUNK).zip(y.par_chunks(CHUNK)).zip(dy.par_chunks(CHUNK)).for_each(
-                |((g, y), dy)| {
-                    for ((g, &y), &d) in g.iter_mut().zip(y).zip(dy) {
-                        *g = if y > 0.0 { d } else { 0.0 };
+            // SAFETY: every element of each chunk is written.
+            unsafe {
+                cpu::build(y.len(), CHUNK, |start, out| {
+                    let (y, dy) = (&y[start..][..out.len()], &dy[start..][..out.len()]);
+                    for ((g, &y), &d) in out.iter_mut().zip(y).zip(dy) {
+                        g.write(if y > 0.0 { d } else { 0.0 });
                     }
-                },
-            );
-            grad
+                })
+            }
         })
     })??;
     cpu::tensor(grad, y.shape())
@@ -38,12 +37,15 @@ impl CustomOp1 for Relu {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = cpu::slice(s, l, self.name())?;
-        let mut y = cpu::zeros(x.len());
-        y.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(y, x)| {
-            for (y, &x) in y.iter_mut().zip(x) {
-                *y = x.max(0.0);
-            }
-        });
+        // SAFETY: every element of each chunk is written.
+        let y = unsafe {
+            cpu::build(x.len(), CHUNK, |start, out| {
+                let x = &x[start..][..out.len()];
+                for (y, &x) in out.iter_mut().zip(x) {
+                    y.write(x.max(0.0));
+                }
+            })
+        };
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
 
@@ -70,12 +72,15 @@ impl CustomOp2 for AddRelu {
             candle_core::bail!("add_relu: shapes {:?} and {:?} differ", l1.shape(), l2.shape())
         }
         let (a, b) = (cpu::slice(s1, l1, self.name())?, cpu::slice(s2, l2, self.name())?);
-        let mut y = cpu::zeros(a.len());
-        y.par_chunks_mut(CHUNK).zip(a.par_chunks(CHUNK)).zip(b.par_chunks(CHUNK)).for_each(|((y, a), b)| {
-            for ((y, &a), &b) in y.iter_mut().zip(a).zip(b) {
-                *y = (a + b).max(0.0);
-            }
-        });
+        // SAFETY: every element of each chunk is written.
+        let y = unsafe {
+            cpu::build(a.len(), CHUNK, |start, out| {
+                let (a, b) = (&a[start..][..out.len()], &b[start..][..out.len()]);
+                for ((y, &a), &b) in out.iter_mut().zip(a).zip(b) {
+                    y.write((a + b).max(0.0));
+                }
+            })
+        };
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
 

@@ -411,6 +411,55 @@ fn linear_matches_stock_candle_forward_and_backward() {
 }
 
 #[test]
+fn phase_shift_convolutions_match_stock_candle() {
+    // Strided convolutions whose output is the input's size over the stride (the phase-plane
+    // im2col and col2im): 3x3/2 with padding 1 and (0, 1), a 7x7/2 stem with (2, 3) and 3, a
+    // 1x1/2 shortcut, stride 3, a 5x5/2 kernel wider than the phase planes, with the blockings.
+    // Against stock candle on the explicitly padded input, cut to the rows and columns the
+    // windows read (stock candle's backward needs the stride to divide the padded extent).
+    // ((N, C, H, W), (O, K), stride, (padding before, after)).
+    type Case = ((usize, usize, usize, usize), (usize, usize), usize, (usize, usize));
+    let cases: [Case; 7] = [
+        ((3, 4, 8, 6), (5, 3), 2, (1, 1)),
+        ((2, 3, 8, 8), (4, 3), 2, (0, 1)),
+        ((2, 3, 12, 10), (4, 7), 2, (2, 3)),
+        ((2, 3, 12, 10), (4, 7), 2, (3, 3)),
+        ((3, 5, 6, 4), (4, 1), 2, (0, 0)),
+        ((2, 2, 9, 6), (3, 3), 3, (1, 1)),
+        ((2, 2, 4, 4), (3, 5), 2, (2, 2)),
+    ];
+    for (i, &((n, c, h, w), (o, k), stride, pad)) in cases.iter().enumerate() {
+        let (oh, ow) = ((h + pad.0 + pad.1 - k) / stride + 1, (w + pad.0 + pad.1 - k) / stride + 1);
+        assert_eq!((oh * stride, ow * stride), (h, w), "case {i} is not a phase-shift convolution");
+        let (xv, wv) = (
+            Var::from_tensor(&rand_tensor(&[n, c, h, w], 90 + i as u64)).unwrap(),
+            Var::from_tensor(&rand_tensor(&[o, c, k, k], 95 + i as u64)).unwrap(),
+        );
+        let r = rand_tensor(&[n, o, oh, ow], 99);
+        let grads_of = |y: Tensor| {
+            let g = (&y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            (y, g.get(xv.as_tensor()).unwrap().clone(), g.get(wv.as_tensor()).unwrap().clone())
+        };
+        let padded = reference::pad_hw(xv.as_tensor(), pad, 0.0).unwrap();
+        let read = |extent: usize| (extent - 1) * stride + k;
+        let padded = padded.narrow(2, 0, read(oh)).unwrap().narrow(3, 0, read(ow)).unwrap();
+        let want = grads_of(reference::conv2d(&padded, wv.as_tensor(), stride, 0).unwrap());
+        for block in [None, Some(1), Some(2)] {
+            let ours = match block {
+                None => conv2d_padded(xv.as_tensor(), wv.as_tensor(), stride, pad).unwrap(),
+                Some(b) => super::conv::conv2d_padded_blocked(xv.as_tensor(), wv.as_tensor(), stride, pad, b)
+                    .unwrap(),
+            };
+            let got = grads_of(ours);
+            let what = format!("case {i} block {block:?}");
+            assert_close(&format!("{what} y"), &got.0, &want.0, 1e-5);
+            assert_close(&format!("{what} dx"), &got.1, &want.1, 1e-5);
+            assert_close(&format!("{what} dw"), &got.2, &want.2, 1e-5);
+        }
+    }
+}
+
+#[test]
 fn asymmetric_padding_matches_padding_the_input_first() {
     // The reference ResNet's (2, 3) stem and (0, 1) stride-2 paddings, a size-keeping (0, 2), and
     // odd sizes; values and both gradients against stock candle on the explicitly padded input
