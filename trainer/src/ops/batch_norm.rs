@@ -53,19 +53,42 @@ fn lane_sum(xs: &[f32], f: impl Fn(f32) -> f32) -> f64 {
     acc.iter().map(|&a| a as f64).sum::<f64>() + tail
 }
 
-/// (sum(dy), sum(dy * (x - mean))) over two slices, like [`lane_sum`].
-fn lane_sums_dy(x: &[f32], dy: &[f32], mean: f32) -> (f64, f64) {
+/// The ReLU after a batch norm, for its backward: the output was clamped where
+/// `(x - mean) * scale + shift <= 0`, the forward's own expression (so the same bits decide),
+/// which spares reading the output and a masked copy of the gradient.
+#[derive(Clone, Copy)]
+struct ReluMask {
+    scale: f32,
+    shift: f32,
+}
+
+impl ReluMask {
+    /// `dy` where the output was positive, else 0, given `xc = x - mean`.
+    #[inline(always)]
+    fn apply(mask: Option<Self>, xc: f32, dy: f32) -> f32 {
+        match mask {
+            Some(m) if xc * m.scale + m.shift > 0.0 => dy,
+            Some(_) => 0.0,
+            None => dy,
+        }
+    }
+}
+
+/// (sum(d), sum(d * (x - mean))) over two slices with d = dy through the ReLU `mask`, like
+/// [`lane_sum`].
+fn lane_sums_dy(x: &[f32], dy: &[f32], mean: f32, mask: Option<ReluMask>) -> (f64, f64) {
     let (mut a, mut b) = ([0f32; LANES], [0f32; LANES]);
     let (xc, dc) = (x.chunks_exact(LANES), dy.chunks_exact(LANES));
-    let tail = xc
-        .remainder()
-        .iter()
-        .zip(dc.remainder())
-        .fold((0f64, 0f64), |(s, t), (&x, &d)| (s + d as f64, t + d as f64 * (x - mean) as f64));
+    let tail = xc.remainder().iter().zip(dc.remainder()).fold((0f64, 0f64), |(s, t), (&x, &d)| {
+        let d = ReluMask::apply(mask, x - mean, d);
+        (s + d as f64, t + d as f64 * (x - mean) as f64)
+    });
     for (xs, ds) in xc.zip(dc) {
         for i in 0..LANES {
-            a[i] += ds[i];
-            b[i] += ds[i] * (xs[i] - mean);
+            let xc = xs[i] - mean;
+            let d = ReluMask::apply(mask, xc, ds[i]);
+            a[i] += d;
+            b[i] += d * xc;
         }
     }
     let total = |acc: [f32; LANES]| acc.iter().map(|&v| v as f64).sum::<f64>();
@@ -143,25 +166,24 @@ impl CustomOp3 for BatchNorm {
         &self,
         x: &Tensor,
         gamma: &Tensor,
-        _beta: &Tensor,
-        y: &Tensor,
+        beta: &Tensor,
+        _y: &Tensor,
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let g = Geometry::of(x.dims())?;
         let gamma = cpu::with_data(gamma, |d| d.to_vec())?;
         // Through the ReLU: the gradient where the output was clamped is 0 (also at exactly 0,
         // as PyTorch's ReLU).
-        let masked;
-        let dy = if self.relu {
-            masked = super::relu::masked_grad(y, dy)?;
-            &masked
+        let masks: Vec<Option<ReluMask>> = if self.relu {
+            let beta = cpu::with_data(beta, |d| d.to_vec())?;
+            (0..g.c).map(|c| Some(ReluMask { scale: self.inv_std[c] * gamma[c], shift: beta[c] })).collect()
         } else {
-            dy
+            vec![None; g.c]
         };
         let (grad_x, sum_dy, sum_dy_xhat) = cpu::with_data(x, |x| {
             cpu::with_data(dy, |dy| {
-                let (sum_dy, sum_dy_xhat) = self.grad_sums(g, x, dy);
-                let grad_x = self.grad_input(g, x, dy, &gamma, &sum_dy, &sum_dy_xhat);
+                let (sum_dy, sum_dy_xhat) = self.grad_sums(g, x, dy, &masks);
+                let grad_x = self.grad_input(g, x, dy, &gamma, &masks, (&sum_dy, &sum_dy_xhat));
                 (grad_x, sum_dy, sum_dy_xhat)
             })
         })??;
@@ -176,12 +198,18 @@ impl CustomOp3 for BatchNorm {
 
 impl BatchNorm {
     /// Per channel: sum(dy) and sum(dy * xhat).
-    fn grad_sums(&self, g: Geometry, x: &[f32], dy: &[f32]) -> (Vec<f64>, Vec<f64>) {
+    fn grad_sums(
+        &self,
+        g: Geometry,
+        x: &[f32],
+        dy: &[f32],
+        masks: &[Option<ReluMask>],
+    ) -> (Vec<f64>, Vec<f64>) {
         (0..g.c)
             .into_par_iter()
             .map(|c| {
                 let (s_dy, s_dy_xc) = (0..g.n)
-                    .map(|n| lane_sums_dy(g.segment(x, n, c), g.segment(dy, n, c), self.mean[c]))
+                    .map(|n| lane_sums_dy(g.segment(x, n, c), g.segment(dy, n, c), self.mean[c], masks[c]))
                     .fold((0f64, 0f64), |(a, b), (da, db)| (a + da, b + db));
                 (s_dy, s_dy_xc * self.inv_std[c] as f64)
             })
@@ -196,8 +224,8 @@ impl BatchNorm {
         x: &[f32],
         dy: &[f32],
         gamma: &[f32],
-        sum_dy: &[f64],
-        sum_dy_xhat: &[f64],
+        masks: &[Option<ReluMask>],
+        (sum_dy, sum_dy_xhat): (&[f64], &[f64]),
     ) -> Vec<f32> {
         let m = g.m() as f64;
         let coef: Vec<(f32, f32, f32, f32)> = (0..g.c)
@@ -215,9 +243,11 @@ impl BatchNorm {
                 let (x, dy) = (&x[start..][..image], &dy[start..][..image]);
                 for (c, &(a, b, mean, c0)) in coef.iter().enumerate() {
                     let range = c * g.s..(c + 1) * g.s;
+                    let mask = masks[c];
                     for ((gx, &x), &d) in gx[range.clone()].iter_mut().zip(&x[range.clone()]).zip(&dy[range])
                     {
-                        gx.write(a * d + b * (x - mean) + c0);
+                        let xc = x - mean;
+                        gx.write(a * ReluMask::apply(mask, xc, d) + b * xc + c0);
                     }
                 }
             })

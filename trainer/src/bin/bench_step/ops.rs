@@ -75,6 +75,11 @@ pub fn bench_ops(batch: usize) -> Result<()> {
         time_op(&bn_in, &|t| Ok(reference::batch_norm_train(&t[0], &t[1], &t[2], 1e-5)?.0)),
         time_op(&bn_in, &|t| Ok(ops::batch_norm_train(&t[0], &t[1], &t[2], 1e-5)?.0)),
     );
+    report(
+        "bn+relu 64ch",
+        time_op(&bn_in, &|t| reference::batch_norm_train(&t[0], &t[1], &t[2], 1e-5)?.0.relu()),
+        time_op(&bn_in, &|t| Ok(ops::batch_norm_relu_train(&t[0], &t[1], &t[2], 1e-5)?.0)),
+    );
     // Adam over a ResNet-18's worth of parameters (11.2M) in 3 tensors.
     let sizes = [2_359_296usize, 4_718_592, 4_112_000];
     let mut adam_ms = Vec::new();
