@@ -165,12 +165,12 @@ fn im2col(g: &Geometry, x: &[f32], (n0, b): (usize, usize), col: &mut [f32]) {
             });
             &phases
         };
+        let windows = windows(g);
         col[..g.ckk() * bp].par_chunks_mut(bp).enumerate().for_each(|(r, row)| {
-            let (c, ky, kx) = (r / (g.k * g.k), (r / g.k) % g.k, r % g.k);
-            let (phase, dy, dx) = g.kernel_phase((ky, kx));
+            let (c, window) = (r / windows.len(), &windows[r % windows.len()]);
             for i in 0..b {
-                let plane = &planes[(i * g.c + c) * plane_len + phase * p..][..p];
-                shifted_copy(g, plane, (dy, dx), &mut row[i * p..][..p]);
+                let plane = &planes[(i * g.c + c) * plane_len + window.phase * p..][..p];
+                shifted_copy(g, plane, window, &mut row[i * p..][..p]);
             }
         });
         if !phases.is_empty() {
@@ -205,54 +205,68 @@ fn im2col(g: &Geometry, x: &[f32], (n0, b): (usize, usize), col: &mut [f32]) {
     });
 }
 
-/// For a phase-shift convolution's plane shift (dy, dx) (see [`Geometry::kernel_phase`]): the
-/// offset `shift` such that output pixel j reads plane pixel j + shift (both flattened over the
-/// output's (OH, OW)), and the range lo..hi of j over which that pixel exists and its row lies
-/// inside the plane (side columns in that range wrap to the neighbouring row: callers mask them).
-fn shift_window(g: &Geometry, (dy, dx): (isize, isize)) -> (isize, usize, usize) {
+/// Where one kernel offset of a phase-shift convolution reads (see [`Geometry::kernel_phase`]):
+/// output pixel j (flattened over the output's (OH, OW)) reads pixel j + `shift` of phase plane
+/// `phase`. `lo..hi`: the j for which that pixel exists and its row lies inside the plane (side
+/// columns in that range wrap to the neighbouring row: callers mask them); `rows`, `columns`:
+/// the output rows and columns whose plane row and column lie inside the plane.
+struct Window {
+    phase: usize,
+    shift: isize,
+    lo: usize,
+    hi: usize,
+    rows: std::ops::Range<usize>,
+    columns: std::ops::Range<usize>,
+}
+
+/// The [`Window`] of each kernel offset (ky, kx), in im2col row order (ky-major), computed once
+/// per call rather than per row segment.
+fn windows(g: &Geometry) -> Vec<Window> {
     let (h, w) = (g.oh as isize, g.ow as isize);
-    // Output rows whose plane row oy + dy lies inside the plane.
-    let (row_lo, row_hi) = ((-dy).clamp(0, h), (h - dy).clamp(0, h));
-    // dst[j] = plane[j + shift] over those rows, cut to where plane[j + shift] exists (the cut
-    // elements are side columns, zeroed below).
-    let (shift, len) = (dy * w + dx, h * w);
-    let lo = (row_lo * w).max(-shift).clamp(0, len);
-    let hi = (row_hi * w).min(len - shift).clamp(lo, len);
-    (shift, lo as usize, hi as usize)
+    let inside =
+        |d: isize, n: isize| (-d).clamp(0, n) as usize..(n - d).clamp(0, n).max((-d).clamp(0, n)) as usize;
+    (0..g.k * g.k)
+        .map(|r| {
+            let (phase, dy, dx) = g.kernel_phase((r / g.k, r % g.k));
+            let (rows, columns) = (inside(dy, h), inside(dx, w));
+            // dst[j] = plane[j + shift] over those rows, cut to where plane[j + shift] exists
+            // (the cut elements are side columns, zeroed by the callers).
+            let (shift, len) = (dy * w + dx, h * w);
+            let lo = (rows.start as isize * w).max(-shift).clamp(0, len);
+            let hi = (rows.end as isize * w).min(len - shift).clamp(lo, len);
+            Window { phase, shift, lo: lo as usize, hi: hi as usize, rows, columns }
+        })
+        .collect()
 }
 
 /// One im2col row segment (one kernel offset, one image) of a phase-shift convolution: the phase
-/// plane shifted by (dy, dx), one contiguous copy, then zeros where the window hangs over the
-/// padding (whole rows at the top or bottom, a few columns at the sides). The general loop
-/// copies one output row at a time, a call per 32 or 16 floats at these sizes, and gathers every
-/// second float at stride 2.
-fn shifted_copy(g: &Geometry, plane: &[f32], (dy, dx): (isize, isize), dst: &mut [f32]) {
-    let (shift, lo, hi) = shift_window(g, (dy, dx));
+/// plane shifted by the window's offset, one contiguous copy, then zeros where the window hangs
+/// over the padding (whole rows at the top or bottom, a few columns at the sides). The general
+/// loop copies one output row at a time, a call per 32 or 16 floats at these sizes, and gathers
+/// every second float at stride 2.
+fn shifted_copy(g: &Geometry, plane: &[f32], window: &Window, dst: &mut [f32]) {
+    let (lo, hi) = (window.lo, window.hi);
     dst[..lo].fill(0.0);
     dst[hi..].fill(0.0);
     if hi > lo {
-        let src_lo = (lo as isize + shift) as usize;
+        let src_lo = (lo as isize + window.shift) as usize;
         dst[lo..hi].copy_from_slice(&plane[src_lo..src_lo + (hi - lo)]);
     }
-    zero_outside_columns(g, dx, dst);
-}
-
-/// Output columns `ox` whose plane column `ox + dx` lies inside a phase-shift convolution's plane.
-fn valid_columns(g: &Geometry, dx: isize) -> std::ops::Range<usize> {
-    let w = g.ow as isize;
-    let (lo, hi) = ((-dx).clamp(0, w), (w - dx).clamp(0, w));
-    lo as usize..hi.max(lo) as usize
-}
-
-/// Zeros, in each output row of a phase-shift convolution's row segment, the columns whose window
-/// at column shift `dx` hangs over the side padding.
-fn zero_outside_columns(g: &Geometry, dx: isize, rows: &mut [f32]) {
-    let valid = valid_columns(g, dx);
-    if valid.len() < g.ow {
-        for row in rows.chunks_mut(g.ow) {
-            row[..valid.start].fill(0.0);
-            row[valid.end..].fill(0.0);
+    if window.columns.len() < g.ow {
+        for row in dst.chunks_mut(g.ow) {
+            zero_few(&mut row[..window.columns.start]);
+            zero_few(&mut row[window.columns.end..]);
         }
+    }
+}
+
+/// Zeros a slice of usually one or two elements (a padding column) without a call to memset.
+fn zero_few(s: &mut [f32]) {
+    match s {
+        [] => {}
+        [a] => *a = 0.0,
+        [a, b] => (*a, *b) = (0.0, 0.0),
+        _ => s.fill(0.0),
     }
 }
 
@@ -286,33 +300,32 @@ fn from_phases(g: &Geometry, phases: &[f32], plane: &mut [f32]) {
 fn col2im(g: &Geometry, col: &[f32], b: usize, x: &mut [f32]) {
     let (p, bp, plane_len) = (g.p(), b * g.p(), g.h * g.w);
     if g.phase_shift() {
-        // The adjoint of `shifted_copy`: per kernel offset, one contiguous add of the row segment
-        // (its wrapped side columns masked, in a per-thread copy: `col` is shared) into the
-        // phase plane it came from; at stride > 1 the phase planes are summed in a per-thread
+        // The adjoint of `shifted_copy`: per kernel offset, the row segment added into the phase
+        // plane it came from, as one contiguous add, or one per output row without the columns
+        // that hang over the padding; at stride > 1 the phase planes are summed in a per-thread
         // buffer and interleaved into the image plane at the end.
-        let (k, stride) = (g.k, g.stride);
+        let (stride, windows) = (g.stride, windows(g));
         x.par_chunks_mut(plane_len).enumerate().for_each_init(
-            || (vec![0f32; p], if stride == 1 { Vec::new() } else { vec![0f32; plane_len] }),
-            |(masked, phases), (plane_index, plane)| {
+            || if stride == 1 { Vec::new() } else { vec![0f32; plane_len] },
+            |phases, (plane_index, plane)| {
                 let (i, c) = (plane_index / g.c, plane_index % g.c);
-                let mut add_rows = |sums: &mut [f32]| {
-                    for (ky, kx) in (0..k).flat_map(|ky| (0..k).map(move |kx| (ky, kx))) {
-                        let row = &col[((c * k + ky) * k + kx) * bp + i * p..][..p];
-                        let (phase, dy, dx) = g.kernel_phase((ky, kx));
-                        let (shift, lo, hi) = shift_window(g, (dy, dx));
-                        if hi == lo {
-                            continue;
-                        }
-                        let src = if valid_columns(g, dx).len() == g.ow {
-                            &row[lo..hi]
-                        } else {
-                            masked[lo..hi].copy_from_slice(&row[lo..hi]);
-                            zero_outside_columns(g, dx, masked);
-                            &masked[lo..hi]
+                let add_rows = |sums: &mut [f32]| {
+                    for (offset, window) in windows.iter().enumerate() {
+                        let row = &col[(c * windows.len() + offset) * bp + i * p..][..p];
+                        let sums = &mut sums[window.phase * p..][..p];
+                        let add = |sums: &mut [f32], j: std::ops::Range<usize>| {
+                            let dst_lo = (j.start as isize + window.shift) as usize;
+                            let dst = &mut sums[dst_lo..dst_lo + j.len()];
+                            dst.iter_mut().zip(&row[j]).for_each(|(d, s)| *d += s);
                         };
-                        let dst_lo = (lo as isize + shift) as usize;
-                        let dst = &mut sums[phase * p + dst_lo..][..src.len()];
-                        dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
+                        if window.columns.len() == g.ow {
+                            add(sums, window.lo..window.hi);
+                        } else if !window.columns.is_empty() {
+                            for oy in window.rows.clone() {
+                                let start = oy * g.ow;
+                                add(sums, start + window.columns.start..start + window.columns.end);
+                            }
+                        }
                     }
                 };
                 if stride == 1 {
