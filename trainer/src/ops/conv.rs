@@ -208,14 +208,13 @@ fn im2col(g: &Geometry, x: &[f32], (n0, b): (usize, usize), col: &mut [f32]) {
 /// Where one kernel offset of a phase-shift convolution reads (see [`Geometry::kernel_phase`]):
 /// output pixel j (flattened over the output's (OH, OW)) reads pixel j + `shift` of phase plane
 /// `phase`. `lo..hi`: the j for which that pixel exists and its row lies inside the plane (side
-/// columns in that range wrap to the neighbouring row: callers mask them); `rows`, `columns`:
-/// the output rows and columns whose plane row and column lie inside the plane.
+/// columns in that range wrap to the neighbouring row: callers mask them); `columns`: the output
+/// columns whose plane column lies inside the plane.
 struct Window {
     phase: usize,
     shift: isize,
     lo: usize,
     hi: usize,
-    rows: std::ops::Range<usize>,
     columns: std::ops::Range<usize>,
 }
 
@@ -234,7 +233,7 @@ fn windows(g: &Geometry) -> Vec<Window> {
             let (shift, len) = (dy * w + dx, h * w);
             let lo = (rows.start as isize * w).max(-shift).clamp(0, len);
             let hi = (rows.end as isize * w).min(len - shift).clamp(lo, len);
-            Window { phase, shift, lo: lo as usize, hi: hi as usize, rows, columns }
+            Window { phase, shift, lo: lo as usize, hi: hi as usize, columns }
         })
         .collect()
 }
@@ -252,8 +251,14 @@ fn shifted_copy(g: &Geometry, plane: &[f32], window: &Window, dst: &mut [f32]) {
         let src_lo = (lo as isize + window.shift) as usize;
         dst[lo..hi].copy_from_slice(&plane[src_lo..src_lo + (hi - lo)]);
     }
+    zero_outside_columns(g, window, dst);
+}
+
+/// Zeros, in each output row of a row segment, the columns whose window hangs over the side
+/// padding.
+fn zero_outside_columns(g: &Geometry, window: &Window, rows: &mut [f32]) {
     if window.columns.len() < g.ow {
-        for row in dst.chunks_mut(g.ow) {
+        for row in rows.chunks_mut(g.ow) {
             zero_few(&mut row[..window.columns.start]);
             zero_few(&mut row[window.columns.end..]);
         }
@@ -297,14 +302,20 @@ fn from_phases(g: &Geometry, phases: &[f32], plane: &mut [f32]) {
 
 /// The adjoint of [`im2col`]: adds each entry of the block's column gradient `col`
 /// (C*K*K, B*P) into its input pixel of `x` (the B images' (C, H, W) planes).
-fn col2im(g: &Geometry, col: &[f32], b: usize, x: &mut [f32]) {
+fn col2im(g: &Geometry, col: &mut [f32], b: usize, x: &mut [f32]) {
     let (p, bp, plane_len) = (g.p(), b * g.p(), g.h * g.w);
     if g.phase_shift() {
         // The adjoint of `shifted_copy`: per kernel offset, the row segment added into the phase
-        // plane it came from, as one contiguous add, or one per output row without the columns
-        // that hang over the padding; at stride > 1 the phase planes are summed in a per-thread
-        // buffer and interleaved into the image plane at the end.
+        // plane it came from as one contiguous add, after zeroing (in `col`, which is ours) the
+        // entries of the columns that hang over the padding, which the add would otherwise carry
+        // into the neighbouring row (adding zero leaves a sum unchanged); at stride > 1 the
+        // phase planes are summed in a per-thread buffer and interleaved into the image plane
+        // at the end.
         let (stride, windows) = (g.stride, windows(g));
+        col[..g.ckk() * bp].par_chunks_mut(bp).enumerate().for_each(|(r, row)| {
+            zero_outside_columns(g, &windows[r % windows.len()], row);
+        });
+        let col = &*col;
         x.par_chunks_mut(plane_len).enumerate().for_each_init(
             || if stride == 1 { Vec::new() } else { vec![0f32; plane_len] },
             |phases, (plane_index, plane)| {
@@ -312,20 +323,14 @@ fn col2im(g: &Geometry, col: &[f32], b: usize, x: &mut [f32]) {
                 let add_rows = |sums: &mut [f32]| {
                     for (offset, window) in windows.iter().enumerate() {
                         let row = &col[(c * windows.len() + offset) * bp + i * p..][..p];
-                        let sums = &mut sums[window.phase * p..][..p];
-                        let add = |sums: &mut [f32], j: std::ops::Range<usize>| {
-                            let dst_lo = (j.start as isize + window.shift) as usize;
-                            let dst = &mut sums[dst_lo..dst_lo + j.len()];
-                            dst.iter_mut().zip(&row[j]).for_each(|(d, s)| *d += s);
-                        };
-                        if window.columns.len() == g.ow {
-                            add(sums, window.lo..window.hi);
-                        } else if !window.columns.is_empty() {
-                            for oy in window.rows.clone() {
-                                let start = oy * g.ow;
-                                add(sums, start + window.columns.start..start + window.columns.end);
-                            }
+                        let (lo, hi) = (window.lo, window.hi);
+                        if hi == lo {
+                            // The kernel offset misses the image (a kernel wider than it).
+                            continue;
                         }
+                        let dst_lo = window.phase * p + (lo as isize + window.shift) as usize;
+                        let dst = &mut sums[dst_lo..dst_lo + (hi - lo)];
+                        dst.iter_mut().zip(&row[lo..hi]).for_each(|(d, s)| *d += s);
                     }
                 };
                 if stride == 1 {
@@ -545,7 +550,7 @@ fn gradients(g: &Geometry, (x, w, dy): (&[f32], &[f32], &[f32]), want_x: bool) -
         if let Some(gx) = gx {
             let mut gcol = scratch::take(ckk * b * p);
             matmul(&mut gcol, b * p, (ckk, b * p, g.o), Operand::transposed(w), dy, false, threaded);
-            col2im(g, &gcol, b, gx);
+            col2im(g, &mut gcol, b, gx);
             scratch::give(gcol);
         }
     };
