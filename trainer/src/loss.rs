@@ -24,12 +24,18 @@ pub fn std_term(v: &Tensor) -> Result<Tensor> {
 
 /// Sum of the squared off-diagonal entries of `c^T c / (N - 1)` (c: centred `v`), divided by
 /// the dimension D.
+///
+/// The sum of all squared entries of the (D, D) matrix `c^T c` equals that of the (N, N) Gram
+/// matrix `c c^T` (both are trace(c^T c c^T c)), so with fewer samples than dimensions (a batch
+/// of 32-64 against 1024-2048 projector outputs) the D x D covariance is never formed: N^2 D
+/// work instead of N D^2, and no D x D elementwise passes forward and backward.
 pub fn cov_term(v: &Tensor) -> Result<Tensor> {
     let (n, d) = v.dims2()?;
     let c = centred(v)?;
-    let cov = (c.t()?.matmul(&c)? / (n - 1) as f64)?;
+    let gram = if n < d { c.matmul(&c.t()?)? } else { c.t()?.matmul(&c)? };
+    let all = (gram.sqr()?.sum_all()? / ((n - 1) * (n - 1)) as f64)?;
     let diag = (c.sqr()?.sum(0)? / (n - 1) as f64)?;
-    let off = (cov.sqr()?.sum_all()? - diag.sqr()?.sum_all()?)?;
+    let off = (all - diag.sqr()?.sum_all()?)?;
     off / d as f64
 }
 
@@ -68,8 +74,8 @@ pub fn mean_correlation(v: &Tensor) -> Result<Tensor> {
     let c = centred(v)?;
     let std = (c.sqr()?.sum_keepdim(0)? / (n - 1) as f64)?.sqrt()?;
     let p = c.broadcast_div(&(std + 1e-5)?)?;
-    let corr = (p.t()?.matmul(&p)? / (n - 1) as f64)?;
-    let total = corr.sum_all()?;
+    // The sum of all entries of p^T p / (N - 1): each sample's row sum, squared.
+    let total = (p.sum(1)?.sqr()?.sum_all()? / (n - 1) as f64)?;
     let diag = (p.sqr()?.sum(0)? / (n - 1) as f64)?.sum_all()?;
     (total - diag)? / (d * d - d).max(1) as f64
 }
@@ -124,6 +130,48 @@ mod tests {
         // off-diagonal squares 2^2 + 2^2 = 8, / D = 2 -> 4.
         let v = s(cov_term(&t(&[&[1., 2.], &[3., 6.], &[5., 4.]])).unwrap());
         assert!((v - 4.0).abs() < 1e-5, "{v}");
+    }
+
+    #[test]
+    fn cov_term_through_the_gram_matrix_equals_the_covariance_formula() {
+        // Fewer samples than dimensions (the Gram path) and more (the covariance path), against
+        // the D x D covariance written out.
+        for (n, d) in [(5usize, 9usize), (9, 4)] {
+            let data: Vec<f32> = (0..n * d).map(|i| ((i * 37 % 23) as f32 * 0.31).sin()).collect();
+            let v = Tensor::from_vec(data, (n, d), &Device::Cpu).unwrap();
+            let c = centred(&v).unwrap();
+            let cov =
+                (c.t().unwrap().matmul(&c).unwrap() / (n - 1) as f64).unwrap().to_vec2::<f32>().unwrap();
+            let off: f32 = (0..d)
+                .flat_map(|i| (0..d).map(move |j| (i, j)))
+                .filter(|(i, j)| i != j)
+                .map(|(i, j)| cov[i][j] * cov[i][j])
+                .sum();
+            let got = s(cov_term(&v).unwrap());
+            assert!(
+                (got - off / d as f32).abs() < 1e-5 * off.max(1.0),
+                "{n}x{d}: {got} vs {}",
+                off / d as f32
+            );
+        }
+    }
+
+    #[test]
+    fn mean_correlation_equals_the_correlation_matrix_mean() {
+        let (n, d) = (6usize, 5usize);
+        let data: Vec<f32> = (0..n * d).map(|i| ((i * 17 % 13) as f32 * 0.7).cos()).collect();
+        let v = Tensor::from_vec(data, (n, d), &Device::Cpu).unwrap();
+        let c = centred(&v).unwrap();
+        let std = (c.sqr().unwrap().sum_keepdim(0).unwrap() / (n - 1) as f64).unwrap().sqrt().unwrap();
+        let p = c.broadcast_div(&(std + 1e-5).unwrap()).unwrap();
+        let corr = (p.t().unwrap().matmul(&p).unwrap() / (n - 1) as f64).unwrap().to_vec2::<f32>().unwrap();
+        let off: f32 = (0..d)
+            .flat_map(|i| (0..d).map(move |j| (i, j)))
+            .filter(|(i, j)| i != j)
+            .map(|(i, j)| corr[i][j])
+            .sum();
+        let got = s(mean_correlation(&v).unwrap());
+        assert!((got - off / (d * d - d) as f32).abs() < 1e-5, "{got} vs {}", off / (d * d - d) as f32);
     }
 
     #[test]
