@@ -28,6 +28,7 @@ SHAPES=${SHAPES:-"resnet18 main"}
 DATA=${DATA:-./3diebench}
 VENV=${TORCH_VENV:-/tmp/torchbench}
 
+bash scripts/setup.sh  # OpenMPI for the trainer's default `mpi` feature, lavapipe for rendering DATA
 cargo build --release -p trainer --bin bench_step --bin train
 if ! "$VENV/bin/python" -c "import torch, safetensors, PIL" 2>/dev/null; then
     python3 -m venv "$VENV"
