@@ -4,9 +4,11 @@
 //! - [`gpu`]: the wgpu scene renderer (camera, floor, sun, spot light with shadow map, AA).
 //! - [`fidelity`]: comparison with Blender Cycles renders of the same scenes.
 //! - [`job`]: dataset jobs: planning, sharding, resume, writing files and manifests.
+//! - [`commands`]: what each `render` command does, callable from other programs.
 
 pub mod bench;
 pub mod cli;
+pub mod commands;
 pub mod fidelity;
 pub mod gpu;
 pub mod job;
