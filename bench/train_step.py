@@ -71,7 +71,7 @@ class BasicBlock(nn.Module):
 
 class ResNet(nn.Module):
     """`resnet18`: the reference's ResNet-18. `resnet-small`: 3x3/2 stem, no pool, one block per
-    stage, widths 32-64-128-256, torchvision layout (trainer/src/backbone.rs); `resnet-tiny`:
+    stage, widths 32-64-128-256, torchvision layout (trainer/model/src/backbone.rs); `resnet-tiny`:
     the same with a 3x3/1 stem and widths 16-32-64-128 (the test fixture's)."""
 
     def __init__(self, arch):

@@ -74,9 +74,9 @@ T_START=$(date +%s)
 FLAG=; DIR=debug
 if [ "$PROFILE" = release ]; then FLAG=--release; DIR=release; fi
 if [ "$TOY" = 1 ]; then
-  timed build cargo build $FLAG -p trainer --bin train --bin eval
+  timed build cargo build $FLAG -p trainer --bin train -p eval --bin eval
 else
-  timed build cargo build $FLAG -p trainer --bin train --bin eval -p renderer --bin render
+  timed build cargo build $FLAG -p trainer --bin train -p eval --bin eval -p renderer --bin render
 fi
 # Private copies: a later build in the shared target folder cannot change the binaries mid-run.
 BIN=$WORK/bin

@@ -15,9 +15,12 @@ pub mod latent;
 pub mod layout;
 pub mod manifest;
 pub mod npy;
+pub mod pair;
+pub mod pixels;
 pub mod records;
 pub mod rotation;
 pub mod split;
+pub mod views;
 
 pub use latent::Latent;
 pub use layout::ObjectKey;

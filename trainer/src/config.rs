@@ -5,196 +5,15 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
-use clap::{Parser, ValueEnum};
+use anyhow::bail;
+use clap::Parser;
 use serde::{Deserialize, Serialize};
 
-pub use crate::ops::Precision;
-
-/// The methods of the paper's table (`--experience`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-pub enum Experience {
-    /// Invariant-only VICReg on the whole representation.
-    #[value(name = "VICReg")]
-    VICReg,
-    /// Invariant-only SimCLR (InfoNCE) on the whole representation.
-    #[value(name = "SimCLR")]
-    SimCLR,
-    /// Split invariant/equivariant, hypernetwork predictor, variance on the prediction.
-    #[value(name = "SIE")]
-    SIE,
-    /// SIE without the variance term on the predictor output.
-    #[value(name = "SIENoVar")]
-    SIENoVar,
-    /// SIE with only the equivariant part (whole representation equivariant).
-    #[value(name = "SIEOnlyEqui")]
-    SIEOnlyEqui,
-    /// SIE whose latent is the quaternion plus (delta floor hue, delta light hue).
-    #[value(name = "SIERotColor")]
-    SIERotColor,
-    /// EquiMod: two projectors on the whole representation, a predictor on the equivariant
-    /// embedding, VICReg losses on both (the equivariant one weighted by `--equi-factor`).
-    #[value(name = "VICRegEquiMod")]
-    VICRegEquiMod,
-    /// SimCLR plus AugSelf: an MLP on the two views' representations regresses the pair's
-    /// latent (MSE, weight `--ec-weight`).
-    #[value(name = "SimCLRAugSelf")]
-    SimCLRAugSelf,
-    /// SimCLRAugSelf regressing the 6-value latent (quaternion, delta floor hue, delta light hue).
-    #[value(name = "SimCLRAugSelfRotColor")]
-    SimCLRAugSelfRotColor,
-    /// One equivariant projector on the whole representation, a predictor, InfoNCE between the
-    /// prediction and view 2's embedding.
-    #[value(name = "SimCLROnlyEqui")]
-    SimCLROnlyEqui,
-    /// SimCLROnlyEqui with the 6-value latent.
-    #[value(name = "SimCLROnlyEquiRotColor")]
-    SimCLROnlyEquiRotColor,
-    /// EquiMod with SimCLR: InfoNCE on the invariant embeddings plus `--equi-factor` times InfoNCE
-    /// between the prediction and view 2's equivariant embedding.
-    #[value(name = "SimCLREquiMod")]
-    SimCLREquiMod,
-    /// SimCLREquiMod with the 6-value latent; the reference adds its two InfoNCE terms unweighted.
-    #[value(name = "SimCLREquiModRotColor")]
-    SimCLREquiModRotColor,
-    /// VICReg whose invariance term leaves out the embedding's last `--equi` dims.
-    #[value(name = "VICRegPartInv")]
-    VICRegPartInv,
-}
-
-impl Experience {
-    /// Whether the representation is split into an invariant and an equivariant part.
-    pub fn is_split(self) -> bool {
-        crate::methods::recipe(self).split
-    }
-
-    /// Whether the method has a predictor of view 2's embedding from view 1's and the latent.
-    pub fn has_predictor(self) -> bool {
-        crate::methods::recipe(self).predictor
-    }
-
-    /// Whether the method has an AugSelf head (regressing the latent from two representations).
-    pub fn is_augself(self) -> bool {
-        crate::methods::recipe(self).pair_head
-    }
-
-    /// Whether the method's loss reads the transformation latent.
-    pub fn uses_latent(self) -> bool {
-        self.has_predictor() || self.is_augself()
-    }
-
-    /// Whether the latent holds (delta floor hue, delta light hue) after the quaternion (the
-    /// reference's "RotColor" methods, trained on `Dataset3DIEBenchRotColor`).
-    pub fn colour_latent(self) -> bool {
-        crate::methods::recipe(self).colour_latent
-    }
-
-    /// Size of the transformation latent the predictor is conditioned on.
-    pub fn latent_dim(self) -> usize {
-        if self.colour_latent() {
-            6
-        } else {
-            4
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-pub enum Arch {
-    /// ResNet-18 as the reference trainer builds it: no stem padding, projection shortcut in
-    /// the first block of every stage. 512-d representation.
-    #[value(name = "resnet18")]
-    Resnet18,
-    /// ResNet-18 in the torchvision layout (stem padding 3 and 1, identity shortcut in stage 1).
-    #[value(name = "resnet18-torchvision")]
-    Resnet18Torchvision,
-    /// A tiny ResNet for tests and 32 px runs: 3x3 stride-1 stem, no max-pool, one basic block
-    /// per stage, widths 16-32-64-128: a 128-d representation (0.3M parameters).
-    #[value(name = "resnet-tiny")]
-    ResnetTiny,
-    /// A small ResNet for CPU-scale runs at 64 px: 3x3 stride-2 stem, no max-pool, one basic
-    /// block per stage, widths 32-64-128-256: a 256-d representation (1.2M parameters,
-    /// ~40% of ResNet-18's FLOPs at the same resolution).
-    #[value(name = "resnet-small")]
-    ResnetSmall,
-}
-
-impl Arch {
-    pub fn repr_dim(self) -> usize {
-        match self {
-            Self::Resnet18 | Self::Resnet18Torchvision => 512,
-            Self::ResnetTiny => 128,
-            Self::ResnetSmall => 256,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-pub enum Hypernetwork {
-    /// One Linear from the latent to the predictor's weights.
-    #[value(name = "linear")]
-    Linear,
-    /// Three Linear layers (latent -> latent -> latent -> weights) with ReLU.
-    #[value(name = "deep")]
-    Deep,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-pub enum PredictorType {
-    /// Per-sample linear map whose weights a hypernetwork computes from the latent (SIE).
-    #[value(name = "hypernetwork")]
-    Hypernetwork,
-    /// MLP on [latent, embedding] (EquiMod's predictor).
-    #[value(name = "mlp")]
-    Mlp,
-}
-
-/// Where the model runs: `cpu`, `cuda` (GPU 0) or `cuda:N`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum DeviceKind {
-    #[default]
-    Cpu,
-    /// The CUDA device of this index.
-    Cuda(usize),
-}
-
-impl std::str::FromStr for DeviceKind {
-    type Err = String;
-
-    /// Also accepts `Cpu` and `Cuda`: how checkpoints from before `cuda:N` stored the flag.
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "cpu" | "Cpu" => Ok(Self::Cpu),
-            "cuda" | "Cuda" => Ok(Self::Cuda(0)),
-            _ => s
-                .strip_prefix("cuda:")
-                .and_then(|i| i.parse().ok())
-                .map(Self::Cuda)
-                .ok_or_else(|| format!("unknown device `{s}`: expected cpu, cuda or cuda:N")),
-        }
-    }
-}
-
-impl std::fmt::Display for DeviceKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Cpu => write!(f, "cpu"),
-            Self::Cuda(i) => write!(f, "cuda:{i}"),
-        }
-    }
-}
-
-impl Serialize for DeviceKind {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for DeviceKind {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
-    }
-}
+pub use kernels::Precision;
+pub use model::config::{
+    parse_sizes, Arch, DeviceKind, Experience, Hypernetwork, ModelConfig, PredictorType,
+};
+use model::loss::{default_ec_weight, LossConfig};
 
 /// `train`'s flags. Defaults are the reference's (SPEC section 4) unless noted.
 #[derive(Clone, Debug, Parser, Serialize, Deserialize)]
@@ -318,11 +137,6 @@ pub struct TrainArgs {
     pub allow_config_change: bool,
 }
 
-/// The reference's `--ec-weight` (also what checkpoints from before the flag trained with).
-pub fn default_ec_weight() -> f64 {
-    1.0
-}
-
 /// Flags that may differ between a run and its resume: where the files are, how long and how
 /// fast it runs, what it prints. Every other flag changes the training.
 const RESUMABLE_FLAGS: [&str; 11] = [
@@ -358,61 +172,25 @@ impl TrainArgs {
     }
 }
 
-/// Everything that fixes the model's parameters and forward pass.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ModelConfig {
-    pub experience: Experience,
-    pub arch: Arch,
-    /// Representation size (512 for resnet18).
-    pub repr_dim: usize,
-    /// Equivariant part of the representation (the last `equi` dims); 0 when not split.
-    pub equi: usize,
-    /// Unscaled projector sizes, e.g. [2048, 2048, 2048].
-    pub mlp: Vec<usize>,
-    pub hypernetwork: Hypernetwork,
-    /// Intermediate layer sizes of the predicted network.
-    pub predictor: Vec<usize>,
-    pub predictor_relu: bool,
-    pub predictor_type: PredictorType,
-    pub tf_num_layers: usize,
-    pub bias_pred: bool,
-    pub bias_hypernet: bool,
-    pub num_classes: usize,
-    /// The transformation latent also holds the translation's delta (3DIEBench-T).
-    #[serde(default)]
-    pub translation_latent: bool,
-    /// VICRegPartInv: the embedding's last `equi_emb` dims are left out of the invariance term
-    /// (the reference's `equi_emb_size`, from `--equi`) and form its equivariant embedding; 0
-    /// for every other method.
-    #[serde(default)]
-    pub equi_emb: usize,
-}
-
-impl ModelConfig {
-    /// Size of the transformation latent the predictor is conditioned on.
-    pub fn latent_dim(&self) -> usize {
-        self.experience.latent_dim() + if self.translation_latent { 3 } else { 0 }
-    }
-}
-
-/// Parses "2048-2048-2048" (an empty string is an empty list).
-pub fn parse_sizes(text: &str, flag: &str) -> anyhow::Result<Vec<usize>> {
-    if text.trim().is_empty() {
-        return Ok(Vec::new());
-    }
-    text.split('-')
-        .map(|p| {
-            let v: usize =
-                p.trim().parse().with_context(|| format!("{flag} {text:?}: {p:?} is not a size"))?;
-            if v == 0 {
-                bail!("{flag} {text:?}: sizes must be positive");
-            }
-            Ok(v)
-        })
-        .collect()
-}
-
 impl TrainArgs {
+    /// The loss weights and temperatures these flags set.
+    pub fn loss_config(&self) -> LossConfig {
+        LossConfig {
+            sim_coeff: self.sim_coeff,
+            std_coeff: self.std_coeff,
+            cov_coeff: self.cov_coeff,
+            equi_factor: self.equi_factor,
+            simclr_temp: self.simclr_temp,
+            ec_weight: self.ec_weight,
+            rotation_supervision: self.rotation_supervision,
+        }
+    }
+
+    /// The ops the model runs: the default formulation in `--precision`.
+    pub fn kernels(&self) -> kernels::Kernels {
+        kernels::Kernels::with_precision(self.precision)
+    }
+
     pub fn images_file(&self) -> PathBuf {
         self.images_file.clone().unwrap_or_else(|| dataset::manifest::images_path(&self.data, "train"))
     }
@@ -441,7 +219,7 @@ impl TrainArgs {
         } else {
             0
         };
-        let equi_emb = if self.experience == Experience::VICRegPartInv {
+        let equi_emb = if self.experience.recipe().part_invariant {
             let emb = *mlp.last().expect("checked non-empty");
             let e = self.equi.unwrap_or(repr_dim / 2);
             if e == 0 || e >= emb {
@@ -494,21 +272,6 @@ impl TrainArgs {
     }
 }
 
-impl ModelConfig {
-    /// Invariant part of the representation: dims [0, inv).
-    pub fn inv_repr(&self) -> usize {
-        self.repr_dim - self.equi
-    }
-
-    /// A projector's sizes for a part of `part` dims: round(size * part / repr), as the reference.
-    pub fn scaled_mlp(&self, part: usize) -> Vec<usize> {
-        self.mlp
-            .iter()
-            .map(|&s| ((s as f64) * part as f64 / self.repr_dim as f64).round().max(1.0) as usize)
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -526,7 +289,7 @@ mod tests {
         assert_eq!((a.sim_coeff, a.std_coeff, a.cov_coeff, a.equi_factor), (10.0, 10.0, 1.0, 0.45));
         assert_eq!(a.resolution, 256);
         let m = a.model_config(55).unwrap();
-        assert_eq!(m.experience, Experience::SIE);
+        assert_eq!(m.experience.name(), "SIE");
         assert_eq!((m.repr_dim, m.equi, m.inv_repr()), (512, 256, 256));
         assert_eq!(m.scaled_mlp(256), vec![1024, 1024, 1024]);
         assert_eq!(m.predictor_type, PredictorType::Hypernetwork);
@@ -558,13 +321,13 @@ mod tests {
     #[test]
     fn new_methods_latents_predictors_and_part_inv_split() {
         for (e, dim, pred, augself) in [
-            (Experience::SimCLRAugSelf, 4, false, true),
-            (Experience::SimCLRAugSelfRotColor, 6, false, true),
-            (Experience::SimCLROnlyEqui, 4, true, false),
-            (Experience::SimCLROnlyEquiRotColor, 6, true, false),
-            (Experience::SimCLREquiMod, 4, true, false),
-            (Experience::SimCLREquiModRotColor, 6, true, false),
-            (Experience::VICRegPartInv, 4, false, false),
+            (Experience::named("SimCLRAugSelf").unwrap(), 4, false, true),
+            (Experience::named("SimCLRAugSelfRotColor").unwrap(), 6, false, true),
+            (Experience::named("SimCLROnlyEqui").unwrap(), 4, true, false),
+            (Experience::named("SimCLROnlyEquiRotColor").unwrap(), 6, true, false),
+            (Experience::named("SimCLREquiMod").unwrap(), 4, true, false),
+            (Experience::named("SimCLREquiModRotColor").unwrap(), 6, true, false),
+            (Experience::named("VICRegPartInv").unwrap(), 4, false, false),
         ] {
             assert_eq!(
                 (e.latent_dim(), e.has_predictor(), e.is_augself(), e.is_split()),
@@ -605,5 +368,31 @@ mod tests {
         m.as_object_mut().unwrap().remove("equi_emb");
         let m: ModelConfig = serde_json::from_value(m).unwrap();
         assert_eq!(m.equi_emb, 0);
+    }
+}
+
+#[cfg(test)]
+mod checkpoint_tests {
+    use super::*;
+    use model::checkpoint::parse_model_config;
+
+    #[test]
+    fn model_configs_without_a_predictor_type_load_with_the_default_they_were_trained_with() {
+        use clap::Parser;
+        let args =
+            |e: &str| TrainArgs::parse_from(["train", "--data", "d", "--exp-dir", "e", "--experience", e]);
+        for (e, want) in [("VICRegEquiMod", PredictorType::Mlp), ("SIE", PredictorType::Hypernetwork)] {
+            let mut v = serde_json::to_value(args(e).model_config(5).unwrap()).unwrap();
+            v.as_object_mut().unwrap().remove("predictor_type");
+            let m = parse_model_config(&v.to_string()).unwrap();
+            assert_eq!(m.predictor_type, want, "{e}");
+        }
+        // A recorded type is kept.
+        let mut m = args("VICRegEquiMod").model_config(5).unwrap();
+        assert_eq!(m.predictor_type, PredictorType::Hypernetwork);
+        assert_eq!(parse_model_config(&serde_json::to_string(&m).unwrap()).unwrap(), m);
+        m.predictor_type = PredictorType::Mlp;
+        assert_eq!(parse_model_config(&serde_json::to_string(&m).unwrap()).unwrap(), m);
+        assert_eq!(m.experience, Experience::named("VICRegEquiMod").unwrap());
     }
 }

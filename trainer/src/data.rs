@@ -18,32 +18,14 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use candle_core::{Device, Tensor};
-use dataset::{layout, ObjectKey};
+use dataset::pair::{pair_latent, LatentKind};
+use dataset::pixels::load_image;
+use dataset::views::object_views;
+use dataset::ObjectKey;
 use rayon::prelude::*;
 
-use crate::dist::Part;
-use crate::model::Batch;
-
-/// Normalisation of the reference trainer (SPEC section 4).
-pub const MEAN: [f32; 3] = [0.5016, 0.5037, 0.5060];
-pub const STD: [f32; 3] = [0.1030, 0.0999, 0.0969];
-
-/// What the transformation latent holds: the quaternion (x, y, z, w), then optionally
-/// (delta floor hue, delta light hue), then optionally the translation's delta (3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LatentKind {
-    pub colour: bool,
-    pub translation: bool,
-}
-
-impl LatentKind {
-    pub const ROTATION: Self = Self { colour: false, translation: false };
-    pub const ROTATION_COLOUR: Self = Self { colour: true, translation: false };
-
-    pub fn dim(self) -> usize {
-        4 + 2 * self.colour as usize + 3 * self.translation as usize
-    }
-}
+use comm::Part;
+use model::Batch;
 
 /// One object of the split.
 #[derive(Clone, Debug)]
@@ -60,29 +42,6 @@ pub struct PairDataset {
     pub samples: Vec<Sample>,
     pub kind: LatentKind,
     pub resolution: u32,
-}
-
-/// Number of classes a dataset declares in its rich manifest (largest label + 1), if any.
-pub fn manifest_num_classes(root: &Path) -> Option<usize> {
-    let m = dataset::records::DatasetManifest::read(root).ok()?;
-    m.classes.iter().map(|c| c.label as usize + 1).max()
-}
-
-/// The views `k` of an object folder (`image_k.jpg` and `latent_k.npy`); a view with only one
-/// of the two files is an error naming the missing one.
-pub fn object_views(dir: &Path) -> anyhow::Result<Vec<usize>> {
-    let list = |found: std::io::Result<Vec<usize>>| {
-        found.with_context(|| format!("{}: cannot list the object folder", dir.display()))
-    };
-    let (images, latents) = (list(layout::image_views(dir))?, list(layout::latent_views(dir))?);
-    // A view with only one of its two files is a broken dataset, not a smaller object.
-    if let Some(k) = latents.iter().find(|k| images.binary_search(k).is_err()) {
-        bail!("{}: missing ({} exists)", dir.join(layout::image_name(*k)).display(), layout::latent_name(*k));
-    }
-    if let Some(k) = images.iter().find(|k| latents.binary_search(k).is_err()) {
-        bail!("{}: missing ({} exists)", dir.join(layout::latent_name(*k)).display(), layout::image_name(*k));
-    }
-    Ok(images)
 }
 
 impl PairDataset {
@@ -201,61 +160,6 @@ impl PairDataset {
             label: self.samples[index].label,
         })
     }
-}
-
-/// The latent of a pair of views (see the module documentation).
-pub fn pair_latent(l1: &dataset::Latent, l2: &dataset::Latent, kind: LatentKind) -> anyhow::Result<Vec<f32>> {
-    let q = dataset::rotation::relative_quat(l1.rotation, l2.rotation);
-    let mut v: Vec<f32> = q.iter().map(|&x| x as f32).collect();
-    if kind.colour {
-        v.push((l2.floor_hue - l1.floor_hue) as f32);
-        v.push((l2.light_hue - l1.light_hue) as f32);
-    }
-    if kind.translation {
-        let (Some(t1), Some(t2)) = (l1.translation, l2.translation) else {
-            bail!("the latent has no translation (7 values); --translation-latent needs 3DIEBench-T latents (10 values)");
-        };
-        v.extend(translation_delta(t1, t2));
-    }
-    Ok(v)
-}
-
-/// The translation part of a pair latent: t2 - t1.
-pub fn translation_delta(t1: [f64; 3], t2: [f64; 3]) -> [f32; 3] {
-    [0, 1, 2].map(|i| (t2[i] - t1[i]) as f32)
-}
-
-/// Decodes an image file, resizes it to `res` x `res` (bilinear with antialiasing, like PIL's
-/// resize) and normalises it: CHW f32.
-pub fn load_image(path: &Path, res: u32) -> anyhow::Result<Vec<f32>> {
-    Ok(normalise(&load_rgb(path, res)?, res as usize))
-}
-
-/// Decodes an image file and resizes it to `res` x `res` as [`load_image`] does: interleaved RGB
-/// bytes, before normalisation (a quarter of the floats' memory, for images kept in memory).
-pub fn load_rgb(path: &Path, res: u32) -> anyhow::Result<Vec<u8>> {
-    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read image", path.display()))?;
-    let img = image::load_from_memory(&bytes)
-        .with_context(|| format!("{}: cannot decode image", path.display()))?;
-    let rgb = img.to_rgb8();
-    let rgb = if rgb.dimensions() == (res, res) {
-        rgb
-    } else {
-        image::imageops::resize(&rgb, res, res, image::imageops::FilterType::Triangle)
-    };
-    Ok(rgb.into_raw())
-}
-
-/// Interleaved RGB bytes -> CHW floats, `(v / 255 - mean) / std`.
-pub fn normalise(rgb: &[u8], res: usize) -> Vec<f32> {
-    let plane = res * res;
-    let mut out = vec![0f32; 3 * plane];
-    for (i, px) in rgb.chunks_exact(3).enumerate() {
-        for c in 0..3 {
-            out[c * plane + i] = (px[c] as f32 / 255.0 - MEAN[c]) / STD[c];
-        }
-    }
-    out
 }
 
 struct Item {

@@ -1,41 +1,17 @@
-//! SIE (Split Invariant-Equivariant) self-supervised training in candle.
+//! The `train` program: SIE (Split Invariant-Equivariant) self-supervised training in candle.
 //!
-//! Layout: [`config`] (flags), [`data`] (pairs of views, prefetching loader), [`params`]
-//! (named, seeded parameters), [`nn`], [`backbone`], [`predictor`], [`evaluator`] and [`model`]
-//! (the networks), [`loss`], [`methods`] (one module per method: its heads and loss),
-//! [`checkpoint`] (safetensors, resume, torchvision export), [`train`] (the loop and its logs),
-//! [`stats`] (a step's statistics, kept on the device), [`synthetic`] (a seeded random batch for
-//! benchmarks and tests), [`dist`] (data-parallel ranks: MPI, NCCL).
-//! [`ops`] holds the differentiable kernels.
+//! Bottom to top: [`config`] (the flags), [`data`] (pairs of views, prefetching loader),
+//! [`step`] (one optimisation step), [`resume`] (continuing from a checkpoint), [`run_log`]
+//! (`log.jsonl` and the closing judgement), [`train`] (the run: prepare, epochs, finish).
+//!
+//! The model, its methods and checkpoints are the `model` crate's; the ops are `kernels`'; the
+//! ranks of a data-parallel run are `comm`'s; evaluation is `eval`'s.
 
-pub mod backbone;
-pub mod checkpoint;
 pub mod config;
 pub mod data;
-pub mod dist;
-pub mod eval;
-pub mod evaluator;
-pub mod floors;
-pub mod loss;
-pub mod methods;
-pub mod model;
-pub mod nn;
-pub mod ops;
-pub mod params;
-pub mod predictor;
-pub mod stats;
+pub mod resume;
+pub mod run_log;
 pub mod step;
-pub mod synthetic;
 pub mod train;
 
-/// The exit status of a command: an error prints its chain on one line (`error: a: b: c`),
-/// never a stack backtrace, whatever `RUST_BACKTRACE` says (backtraces are for panics).
-pub fn exit_code(result: anyhow::Result<()>) -> std::process::ExitCode {
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
-}
+pub use eval::exit_code;

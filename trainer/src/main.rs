@@ -5,18 +5,18 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     // SAFETY: first statement of main: no other thread exists yet.
-    unsafe { trainer::ops::prefer_single_candle_thread() };
-    trainer::ops::keep_freed_memory();
+    unsafe { kernels::prefer_single_candle_thread() };
+    kernels::keep_freed_memory();
     trainer::exit_code(run())
 }
 
 fn run() -> anyhow::Result<()> {
     let args = trainer::config::TrainArgs::parse();
     // One of several data-parallel ranks when a launcher (mpirun, srun, torchrun) started it.
-    let world = trainer::dist::World::from_env(args.device != trainer::config::DeviceKind::Cpu)?;
-    let main = trainer::dist::is_main_process();
-    let summary = world.finish(trainer::train::run(&args))?;
-    if !main {
+    let world = comm::World::from_env(args.device != trainer::config::DeviceKind::Cpu)?;
+    let group = world.group();
+    let summary = world.finish(trainer::train::run(&args, &group))?;
+    if !group.is_main() {
         return Ok(());
     }
     eprintln!(

@@ -11,13 +11,73 @@
 
 use candle_core::backprop::GradStore;
 use candle_core::{Result, Tensor, Var};
+use model::loss::LossConfig;
+use model::model::{Batch, SslModel, StepOutput, StepStats};
+use model::nn::Mode;
+use model::optim::Adam;
 
-use crate::model::{Batch, LossConfig, SslModel, StepOutput, StepStats};
-use crate::nn::{defer_running_stats, Mode};
-use crate::ops::adam::Adam;
+/// What a step runs on: the view pools (see the module docs), made once for a run.
+pub struct Stepper {
+    pools: Option<[rayon::ThreadPool; 2]>,
+}
 
-/// Forward, backward and one Adam step; returns the step's statistics.
-pub fn train_step(
+impl Stepper {
+    /// A stepper for steps run from the current rayon pool: with two or more threads, one pool per
+    /// view, each with half of them (at least one). Inside a view the ops then see their share of
+    /// the threads: with two in all, one each, and they take their one-thread paths (a
+    /// whole-batch gemm instead of partial weight gradients per block summed at the end, no loop
+    /// split in two).
+    pub fn new() -> Result<Self> {
+        if rayon::current_num_threads() < 2 {
+            return Ok(Self { pools: None });
+        }
+        let threads = rayon::current_num_threads() / 2;
+        let pool = |view: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(move |i| format!("view{view}-{i}"))
+                .build()
+                .map_err(candle_core::Error::wrap)
+        };
+        Ok(Self { pools: Some([pool(1)?, pool(2)?]) })
+    }
+
+    /// Forward, backward and one Adam step; returns the step's statistics.
+    pub fn train_step(
+        &self,
+        model: &SslModel,
+        adam: &mut Adam,
+        batch: &Batch,
+        lc: &LossConfig,
+        with_stats: bool,
+    ) -> Result<StepStats> {
+        train_step(self, model, adam, batch, lc, with_stats)
+    }
+
+    /// The step's forward pass and the gradients of its total loss, views in parallel where
+    /// that pays (see the module docs).
+    pub fn gradients(
+        &self,
+        model: &SslModel,
+        batch: &Batch,
+        lc: &LossConfig,
+        with_stats: bool,
+    ) -> Result<(StepOutput, GradStore)> {
+        match &self.pools {
+            Some(pools) if views_in_parallel(model, batch) => {
+                view_parallel(pools, model, batch, lc, with_stats)
+            }
+            _ => {
+                let out = model.forward_train(batch, lc, with_stats)?;
+                let grads = out.total.backward()?;
+                Ok((out, grads))
+            }
+        }
+    }
+}
+
+fn train_step(
+    stepper: &Stepper,
     model: &SslModel,
     adam: &mut Adam,
     batch: &Batch,
@@ -29,32 +89,31 @@ pub fn train_step(
     // wake-up and a sleep per op, and scratch buffers split across two threads: the main
     // bench shape on one thread went from 1.42 to 0.92 s/step with this).
     rayon::scope(|_| {
-        let (out, mut grads) = gradients(model, batch, lc, with_stats)?;
-        crate::dist::average_gradients(&mut grads, &model.params)?;
+        let (out, mut grads) = stepper.gradients(model, batch, lc, with_stats)?;
+        let vars: Vec<_> = model.params.params().into_iter().map(|(_, v)| v).collect();
+        model.group.average_gradients(&mut grads, &vars)?;
         adam.step(&grads)?;
         Ok(out.stats)
     })
 }
 
-/// The step's forward pass and the gradients of its total loss, views in parallel where that
-/// pays (see the module docs).
-pub fn gradients(
+/// [`Stepper::gradients`] with the two views' backbones on the two pools at once.
+fn view_parallel(
+    [pool1, pool2]: &[rayon::ThreadPool; 2],
     model: &SslModel,
     batch: &Batch,
     lc: &LossConfig,
     with_stats: bool,
 ) -> Result<(StepOutput, GradStore)> {
-    if !views_in_parallel(batch) {
-        let out = model.forward_train(batch, lc, with_stats)?;
-        let grads = out.total.backward()?;
-        return Ok((out, grads));
-    }
     // View 2's batch-norm running statistics are updated after view 1's, as in the sequential
     // pass (the momentum update does not commute).
-    let [pool1, pool2] = view_pools();
+    let view2 = || {
+        let pass = model.pass(Mode::Train).deferring();
+        (model.backbone.forward(&batch.x2, &pass), pass.take_deferred())
+    };
     let (r1, (r2, view2_updates)) = rayon::join(
         || pool1.install(|| model.representation(&batch.x1, Mode::Train)),
-        || pool2.install(|| defer_running_stats(|| model.representation(&batch.x2, Mode::Train))),
+        || pool2.install(view2),
     );
     let (r1, r2) = (r1?, r2?);
     view2_updates.apply()?;
@@ -80,31 +139,10 @@ fn backward_from(output: &Tensor, grad: Option<Tensor>) -> Result<Option<GradSto
     grad.map(|g| (output * g)?.sum_all()?.backward()).transpose()
 }
 
-/// Two views at once on a CPU with two or more threads. Not for data-parallel ranks: their
-/// batch norms exchange statistics in a fixed order of collective calls.
-fn views_in_parallel(batch: &Batch) -> bool {
-    batch.x1.device().is_cpu() && rayon::current_num_threads() >= 2 && crate::dist::current().is_none()
-}
-
-/// One thread pool per view, each with half of the calling pool's threads (at least one).
-/// Inside a view the ops then see their share of the threads: with two in all, one each, and they
-/// take their one-thread paths (a whole-batch gemm instead of partial weight gradients per block
-/// summed at the end, no loop split in two). Kept for the process, one pair per size.
-fn view_pools() -> &'static [rayon::ThreadPool; 2] {
-    type Pools = std::collections::HashMap<usize, &'static [rayon::ThreadPool; 2]>;
-    static POOLS: std::sync::Mutex<Option<Pools>> = std::sync::Mutex::new(None);
-    let threads = (rayon::current_num_threads() / 2).max(1);
-    let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
-    pools.get_or_insert_with(Default::default).entry(threads).or_insert_with(|| {
-        let pool = |view: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .thread_name(move |i| format!("view{view}-{i}"))
-                .build()
-                .expect("creating a view's thread pool")
-        };
-        Box::leak(Box::new([pool(1), pool(2)]))
-    })
+/// Two views at once on a CPU. Not for data-parallel ranks: their batch norms exchange
+/// statistics in a fixed order of collective calls.
+fn views_in_parallel(model: &SslModel, batch: &Batch) -> bool {
+    batch.x1.device().is_cpu() && model.group.communicator().is_none()
 }
 
 #[cfg(test)]
@@ -112,6 +150,7 @@ mod tests {
     use super::*;
     use crate::config::TrainArgs;
     use clap::Parser;
+    use model::synthetic;
 
     fn model() -> SslModel {
         let args = TrainArgs::parse_from([
@@ -136,9 +175,11 @@ mod tests {
     fn step_on(threads: usize) -> (f32, Vec<(String, Vec<f32>)>) {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         let model = model();
-        crate::synthetic::wake_residual_branches(&model).unwrap();
-        let batch = crate::synthetic::batch(6, 32, 4, 5, 11).unwrap();
-        let (out, grads) = pool.install(|| gradients(&model, &batch, &LossConfig::default(), false)).unwrap();
+        synthetic::wake_residual_branches(&model).unwrap();
+        let batch = synthetic::batch(6, 32, 4, 5, 11).unwrap();
+        let (out, grads) = pool
+            .install(|| Stepper::new()?.gradients(&model, &batch, &LossConfig::default(), false))
+            .unwrap();
         let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         let mut values = Vec::new();
         for (name, var) in model.params.params() {

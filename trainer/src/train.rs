@@ -1,24 +1,30 @@
-//! The training loop: resume, epochs of prefetched batches, Adam, logs, checkpoints, export.
+//! The training loop: [`run`] prepares a run (resume, logs), trains its epochs of prefetched
+//! batches, then judges and exports what it learnt.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
 use candle_core::Device;
+use comm::{Group, Part};
+use eval::floors::Floors;
 use indicatif::{ProgressBar, ProgressStyle};
+use model::checkpoint::{self, CheckpointMeta, CHECKPOINT_FILE, CONFIG_FILE, TORCHVISION_FILE};
+use model::config::{open_device, ModelConfig};
+use model::loss::LossConfig;
+use model::model::StepStats;
+use model::optim::{Adam, AdamConfig};
+use model::stats::StatSums;
+use model::SslModel;
 
-use crate::checkpoint::{self, CheckpointMeta, CHECKPOINT_FILE, CONFIG_FILE, TORCHVISION_FILE};
-use crate::config::{DeviceKind, TrainArgs};
-use crate::data::{self, EpochLoader, LatentKind, PairDataset};
-use crate::floors::Floors;
-use crate::model::{LossConfig, SslModel};
-use crate::ops::adam::{Adam, AdamConfig};
-use crate::stats::StatSums;
-
-pub const LOG_FILE: &str = "log.jsonl";
+use crate::config::TrainArgs;
+use crate::data::{EpochLoader, PairDataset};
+use crate::resume;
+use crate::run_log::{judgement, JsonLog, LOG_FILE};
+use crate::step::Stepper;
+use dataset::pair::LatentKind;
 
 /// Classes of the online classifier when neither the flag nor the dataset's manifest says:
 /// ShapeNetCore's 55.
@@ -37,309 +43,342 @@ pub struct RunSummary {
     pub exp_dir: PathBuf,
 }
 
-pub fn device(kind: DeviceKind) -> anyhow::Result<Device> {
-    Ok(match kind {
-        DeviceKind::Cpu => Device::Cpu,
-        DeviceKind::Cuda(i) => {
-            // Data-parallel ranks: `cuda` (or `cuda:0`) is each rank's own GPU, its local rank.
-            let i = if i == 0 { crate::dist::cuda_ordinal(0) } else { i };
-            Device::new_cuda(i)
-                .with_context(|| format!("--device cuda:{i} (a build with --features cuda, and that GPU)"))?
-        }
-    })
-}
-
-pub fn loss_config(a: &TrainArgs) -> LossConfig {
-    LossConfig {
-        sim_coeff: a.sim_coeff,
-        std_coeff: a.std_coeff,
-        cov_coeff: a.cov_coeff,
-        equi_factor: a.equi_factor,
-        simclr_temp: a.simclr_temp,
-        ec_weight: a.ec_weight,
-        rotation_supervision: a.rotation_supervision,
-    }
-}
-
 /// The optimiser of `train`: Adam (the reference's `torch.optim.Adam`, L2 weight decay) over the
-/// trainable parameters, never the batch-norm running statistics.
+/// trainable parameters, never the batch-norm running statistics, as the model's kernels run it.
 pub fn optimizer(model: &SslModel, args: &TrainArgs) -> candle_core::Result<Adam> {
     let cfg = AdamConfig { lr: args.base_lr, weight_decay: args.wd, ..AdamConfig::default() };
-    Adam::new(model.params.params(), cfg)
+    Adam::for_kernels(model.params.params(), cfg, &model.kernels)
 }
 
-pub use crate::step::train_step;
-
-/// Appends JSON lines to `<exp-dir>/log.jsonl` (or nowhere: data-parallel ranks other than 0).
-struct JsonLog {
-    file: Option<std::fs::File>,
+/// Trains as the flags say, as one of `group`'s ranks, resuming from
+/// `<exp-dir>/checkpoint.safetensors` if present.
+pub fn run(args: &TrainArgs, group: &Group) -> anyhow::Result<RunSummary> {
+    let mut run = Run::prepare(args, group)?;
+    let summary = run.train_epochs()?;
+    run.finish(summary)
 }
 
-impl JsonLog {
-    /// Opens the log for a run that continues from `step` (0 for a fresh run): records of later
-    /// steps (a killed run's work past its last checkpoint), earlier resumes at this very step and
-    /// a torn last line are cut first, atomically, so that the log always describes one run.
-    fn open_at(path: &Path, step: u64) -> anyhow::Result<Self> {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            let keep = |line: &&str| {
-                let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { return false };
-                let s = v["step"].as_u64().unwrap_or(u64::MAX);
-                let restart = matches!(v["type"].as_str(), Some("resume" | "config_change"));
-                s < step || (s == step && !restart)
-            };
-            let kept: String = text.lines().filter(keep).flat_map(|l| [l, "\n"]).collect();
-            if kept.len() != text.len() {
-                dataset::atomic::write_bytes(path, kept.as_bytes())
-                    .with_context(|| format!("{}: cannot rewrite log", path.display()))?;
+/// A run being trained: its model, optimiser, data and logs.
+struct Run<'a> {
+    args: &'a TrainArgs,
+    device: Device,
+    model: SslModel,
+    adam: Adam,
+    lc: LossConfig,
+    ds: Arc<PairDataset>,
+    part: Part,
+    /// Rank 0 (or alone): writes the files and messages.
+    main: bool,
+    log: JsonLog,
+    epoch: usize,
+    global_step: u64,
+    /// The last full epoch's mean statistics and its floors, for the closing judgement.
+    last_epoch: Option<(BTreeMap<String, f64>, Floors)>,
+}
+
+impl<'a> Run<'a> {
+    /// Everything before the first step: the model, the data, the resumed state and the logs.
+    fn prepare(args: &'a TrainArgs, group: &Group) -> anyhow::Result<Self> {
+        args.validate()?;
+        let device = open_device(args.device)?;
+        std::fs::create_dir_all(&args.exp_dir)
+            .with_context(|| format!("{}: cannot create", args.exp_dir.display()))?;
+        let num_classes = args
+            .num_classes
+            .or_else(|| dataset::views::manifest_num_classes(&args.data))
+            .unwrap_or(DEFAULT_NUM_CLASSES);
+        let mut model_cfg = args.model_config(num_classes)?;
+        let ckpt_path = args.exp_dir.join(CHECKPOINT_FILE);
+        let saved = if ckpt_path.exists() { Some(checkpoint::read(&ckpt_path, &device)?) } else { None };
+        if let Some((meta, _)) = &saved {
+            resume::keep_predictor_type(&mut model_cfg, meta, args);
+        }
+        let ds = Arc::new(open_dataset(args, &model_cfg, num_classes)?);
+        let (part, main) = (group.part(), group.is_main());
+        if args.batch_size < part.min_batch() {
+            bail!("--batch-size {} (the global batch) is below the {} ranks", args.batch_size, part.ranks);
+        }
+        let model = SslModel::new(&model_cfg, &device, args.seed)?
+            .with_kernels(args.kernels())
+            .with_group(group.clone());
+        let adam = optimizer(&model, args)?;
+        let mut run = Self {
+            args,
+            device,
+            model,
+            adam,
+            lc: args.loss_config(),
+            ds,
+            part,
+            main,
+            log: JsonLog::discard(),
+            epoch: 0,
+            global_step: 0,
+            last_epoch: None,
+        };
+        run.resume_or_start(saved.as_ref())?;
+        Ok(run)
+    }
+
+    /// Restores a checkpoint if there is one, synchronises the ranks' weights, opens the log
+    /// and writes `config.json`.
+    fn resume_or_start(
+        &mut self,
+        saved: Option<&(CheckpointMeta, std::collections::HashMap<String, candle_core::Tensor>)>,
+    ) -> anyhow::Result<()> {
+        let args = self.args;
+        let log_path = args.exp_dir.join(LOG_FILE);
+        let open_log =
+            |step| if self.main { JsonLog::open_at(&log_path, step) } else { Ok(JsonLog::discard()) };
+        if let Some(saved) = saved {
+            let ckpt_path = args.exp_dir.join(CHECKPOINT_FILE);
+            let r = resume::restore(&ckpt_path, saved, args, &self.model, &mut self.adam)?;
+            (self.epoch, self.global_step) = (r.epoch, r.global_step);
+            if self.main {
+                eprintln!("resuming from epoch {} ({})", r.epoch, ckpt_path.display());
+            }
+            let mut log = open_log(r.global_step)?;
+            log.write(&serde_json::json!({"type": "resume", "epoch": r.epoch, "step": r.global_step}))?;
+            if !r.changes.is_empty() && self.main {
+                eprintln!("warning: --allow-config-change: continuing with {}", r.changes.join(", "));
+                log.write(&serde_json::json!({"type": "config_change", "epoch": r.epoch, "step": r.global_step, "changes": r.changes}))?;
+            }
+            self.log = log;
+        }
+        // DDP's start: every rank from rank 0's state.
+        let vars: Vec<_> = self
+            .model
+            .params
+            .params()
+            .into_iter()
+            .chain(self.model.params.buffers())
+            .map(|(_, v)| v)
+            .collect();
+        self.model.group.broadcast_from_rank0(&vars)?;
+        if saved.is_none() {
+            self.log = open_log(0)?;
+        }
+        if self.main {
+            write_config(args, &self.model.config, &self.lc, self.ds.len())?;
+        }
+        Ok(())
+    }
+
+    /// The epoch loop, up to `--epochs` (or `--max-steps`), a checkpoint after each epoch.
+    fn train_epochs(&mut self) -> anyhow::Result<RunSummary> {
+        let args = self.args;
+        let workers =
+            args.num_workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let pool = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(workers.max(1)).build()?);
+        let stepper = Stepper::new()?;
+        let mut summary = RunSummary {
+            start_epoch: self.epoch,
+            epochs_done: self.epoch,
+            steps: 0,
+            epoch_losses: Vec::new(),
+            images_per_s: 0.0,
+            exp_dir: args.exp_dir.clone(),
+        };
+        let run_start = Instant::now();
+        let mut images_seen = 0usize;
+        while self.epoch < args.epochs {
+            let epoch = self.train_epoch(&pool, &stepper, &mut summary)?;
+            images_seen += epoch.images;
+            if epoch.stopped_early {
+                break;
+            }
+            self.end_epoch(epoch, &mut summary)?;
+        }
+        summary.images_per_s = images_seen as f64 / run_start.elapsed().as_secs_f64().max(1e-9);
+        Ok(summary)
+    }
+
+    /// One epoch's steps (or fewer, at `--max-steps`).
+    fn train_epoch(
+        &mut self,
+        pool: &Arc<rayon::ThreadPool>,
+        stepper: &Stepper,
+        summary: &mut RunSummary,
+    ) -> anyhow::Result<EpochResult> {
+        let args = self.args;
+        let steps_per_epoch = self.ds.steps_per_epoch_split(args.batch_size, self.part);
+        let bar = progress_bar(args, self.main, steps_per_epoch, self.epoch);
+        let batches = (args.batch_size, self.part);
+        let loader = EpochLoader::start(
+            self.ds.clone(),
+            pool.clone(),
+            args.seed,
+            self.epoch,
+            batches,
+            0,
+            args.prefetch,
+        );
+        let mut e = EpochResult::new(self.model.config.num_classes);
+        for host in loader {
+            let host = host?;
+            e.floors.add(&host.labels, &host.latent, host.latent_dim);
+            let batch = host.to_device(&self.device)?;
+            let log_now = (self.global_step + 1).is_multiple_of(args.log_interval as u64);
+            let stats = stepper.train_step(&self.model, &mut self.adam, &batch, &self.lc, log_now)?;
+            e.device_sums.add(&stats)?;
+            self.global_step += 1;
+            e.steps += 1;
+            summary.steps += 1;
+            // Throughput of the job: the global batch, whatever this rank's part of it.
+            e.images += 2 * self.ds.batch_len(e.steps - 1, args.batch_size);
+            bar.inc(1);
+            if log_now {
+                self.log_step(&stats, &mut e, &bar)?;
+            }
+            if args.max_steps.is_some_and(|m| self.global_step >= m) {
+                e.stopped_early = true;
+                break;
             }
         }
-        Self::open(path)
+        bar.finish_and_clear();
+        take_device_sums(&mut e.device_sums, &mut e.sums, self.epoch, self.global_step)?;
+        Ok(e)
     }
 
-    fn open(path: &Path) -> anyhow::Result<Self> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .with_context(|| format!("{}: cannot open log", path.display()))?;
-        Ok(Self { file: Some(file) })
+    /// A log step's line: this step's values, and the sums since the last log step read back (on
+    /// a GPU: the one wait for them).
+    fn log_step(&mut self, stats: &StepStats, e: &mut EpochResult, bar: &ProgressBar) -> anyhow::Result<()> {
+        let secs = e.start.elapsed().as_secs_f64().max(1e-9);
+        let ips = e.images as f64 / secs;
+        let flat = stats.read()?;
+        let loss = flat.get("loss").copied().unwrap_or(f64::NAN);
+        take_device_sums(&mut e.device_sums, &mut e.sums, self.epoch, self.global_step)?;
+        bar.set_message(format!("loss {loss:.4}  {ips:.1} img/s"));
+        let mut line = serde_json::json!({
+            "type": "step", "epoch": self.epoch, "step": self.global_step,
+            "lr": self.args.base_lr, "images_per_s": ips, "steps_per_s": e.steps as f64 / secs,
+        });
+        for (k, v) in &flat {
+            line[k] = serde_json::json!(v);
+        }
+        self.log.write(&line)
     }
 
-    /// A log that writes nothing.
-    fn discard() -> Self {
-        Self { file: None }
+    /// The epoch's log line and checkpoint.
+    fn end_epoch(&mut self, e: EpochResult, summary: &mut RunSummary) -> anyhow::Result<()> {
+        let args = self.args;
+        self.epoch += 1;
+        let secs = e.start.elapsed().as_secs_f64();
+        let mut line = serde_json::json!({
+            "type": "epoch", "epoch": self.epoch - 1, "step": self.global_step, "steps": e.steps,
+            "seconds": secs, "images_per_s": e.images as f64 / secs.max(1e-9),
+        });
+        let means: BTreeMap<String, f64> =
+            e.sums.iter().map(|(k, (s, c))| (k.clone(), s / *c as f64)).collect();
+        for (k, v) in &means {
+            line[k] = serde_json::json!(v);
+        }
+        self.log.write(&line)?;
+        summary.epoch_losses.push(means.get("loss").copied().unwrap_or(f64::NAN));
+        let meta = CheckpointMeta {
+            epoch: self.epoch,
+            global_step: self.global_step,
+            adam_step: self.adam.step_count(),
+            model: self.model.config.clone(),
+            loss: self.lc,
+            args: Some(serde_json::to_value(args)?),
+        };
+        if self.main {
+            checkpoint::save(&args.exp_dir.join(CHECKPOINT_FILE), &self.model, Some(&self.adam), &meta)?;
+        }
+        summary.epochs_done = self.epoch;
+        if !args.quiet && self.main {
+            eprintln!(
+                "epoch {}/{}: loss {:.4}, {:.1} img/s, {:.1} s",
+                self.epoch,
+                args.epochs,
+                summary.epoch_losses.last().copied().unwrap_or(f64::NAN),
+                e.images as f64 / secs.max(1e-9),
+                secs
+            );
+        }
+        self.last_epoch = Some((means, e.floors));
+        Ok(())
     }
 
-    fn write(&mut self, v: &serde_json::Value) -> anyhow::Result<()> {
-        match &mut self.file {
-            Some(file) => writeln!(file, "{v}").context("cannot write log.jsonl"),
-            None => Ok(()),
+    /// The closing judgement and the torchvision export of the backbone.
+    fn finish(self, summary: RunSummary) -> anyhow::Result<RunSummary> {
+        if let (Some((means, floors)), false) = (&self.last_epoch, self.args.quiet || !self.main) {
+            eprint!("{}", judgement(means, floors));
+        }
+        if self.main {
+            // Each step runs the backbone's BatchNorms on two batches (one per view).
+            let path = self.args.exp_dir.join(TORCHVISION_FILE);
+            checkpoint::export_backbone_torchvision(&self.model, &path, 2 * self.global_step)?;
+        }
+        Ok(summary)
+    }
+}
+
+/// What one epoch's steps add up to.
+struct EpochResult {
+    start: Instant,
+    steps: usize,
+    images: usize,
+    /// Sum and count of every logged scalar (statistics exist on log steps only): summed on the
+    /// device, read back on log steps and at the end of the epoch.
+    sums: BTreeMap<String, (f64, usize)>,
+    device_sums: StatSums,
+    floors: Floors,
+    /// `--max-steps` ended it: no epoch line, no checkpoint.
+    stopped_early: bool,
+}
+
+impl EpochResult {
+    fn new(num_classes: usize) -> Self {
+        Self {
+            start: Instant::now(),
+            steps: 0,
+            images: 0,
+            sums: BTreeMap::new(),
+            device_sums: StatSums::default(),
+            floors: Floors::new(num_classes),
+            stopped_early: false,
         }
     }
 }
 
-/// Trains as the flags say, resuming from `<exp-dir>/checkpoint.safetensors` if present.
-pub fn run(args: &TrainArgs) -> anyhow::Result<RunSummary> {
-    args.validate()?;
-    let device = device(args.device)?;
-    crate::ops::set_precision(args.precision);
-    std::fs::create_dir_all(&args.exp_dir)
-        .with_context(|| format!("{}: cannot create", args.exp_dir.display()))?;
-    let num_classes =
-        args.num_classes.or_else(|| data::manifest_num_classes(&args.data)).unwrap_or(DEFAULT_NUM_CLASSES);
-    let mut model_cfg = args.model_config(num_classes)?;
-    let ckpt_path = args.exp_dir.join(CHECKPOINT_FILE);
-    let resumed = if ckpt_path.exists() { Some(checkpoint::read(&ckpt_path, &device)?) } else { None };
-    if let (Some((meta, _)), None) = (&resumed, args.predictor_type) {
-        // Without --predictor-type a run resumes with the predictor it was trained with: runs from
-        // before the hypernetwork became every method's default (VICRegEquiMod's was the MLP).
-        if meta.model.experience == model_cfg.experience {
-            model_cfg.predictor_type = meta.model.predictor_type;
-        }
-    }
-    let lc = loss_config(args);
+/// The training split, with at least the two objects a batch's statistics need.
+fn open_dataset(
+    args: &TrainArgs,
+    model_cfg: &ModelConfig,
+    num_classes: usize,
+) -> anyhow::Result<PairDataset> {
     let kind =
         LatentKind { colour: args.experience.colour_latent(), translation: model_cfg.translation_latent };
-    let ds = Arc::new(PairDataset::open(
+    let ds = PairDataset::open(
         &args.data,
         &args.images_file(),
         &args.labels_file(),
         num_classes,
         kind,
         args.resolution,
-    )?);
+    )?;
     if ds.len() < 2 {
         // The loss's variance and covariance terms need at least two samples per batch.
-        anyhow::bail!(
-            "{}: {} object(s); training needs at least two",
-            args.images_file().display(),
-            ds.len()
-        );
+        bail!("{}: {} object(s); training needs at least two", args.images_file().display(), ds.len());
     }
+    Ok(ds)
+}
 
-    // Data-parallel ranks: rank 0 alone writes files and messages.
-    let (part, main) = (crate::dist::part(), crate::dist::is_main_process());
-    if args.batch_size < part.min_batch() {
-        bail!("--batch-size {} (the global batch) is below the {} ranks", args.batch_size, part.ranks);
-    }
-    let model = SslModel::new(&model_cfg, &device, args.seed)?;
-    let mut adam = optimizer(&model, args)?;
-    let (mut epoch, mut global_step) = (0usize, 0u64);
-    let log_path = args.exp_dir.join(LOG_FILE);
-    let mut log = None;
-    if let Some((meta, tensors)) = resumed {
-        if meta.model != model_cfg {
-            bail!(
-                "{}: holds a checkpoint of a different model ({:?}), not of these flags ({:?}); use another --exp-dir",
-                ckpt_path.display(),
-                meta.model,
-                model_cfg
-            );
-        }
-        let changes = meta.args.as_ref().map(|previous| args.changed_flags(previous)).unwrap_or_default();
-        if !changes.is_empty() && !args.allow_config_change {
-            bail!(
-                "{}: this run's flags differ from the checkpoint's: {}; use another --exp-dir, or --allow-config-change to continue with the new flags",
-                ckpt_path.display(),
-                changes.join(", ")
-            );
-        }
-        model
-            .params
-            .load(&tensors, "model.", true)
-            .with_context(|| format!("{}: model state", ckpt_path.display()))?;
-        checkpoint::restore_adam(&mut adam, &tensors, meta.adam_step)?;
-        (epoch, global_step) = (meta.epoch, meta.global_step);
-        if main {
-            eprintln!("resuming from epoch {epoch} ({})", ckpt_path.display());
-        }
-        let mut resumed = if main { JsonLog::open_at(&log_path, global_step)? } else { JsonLog::discard() };
-        resumed.write(&serde_json::json!({"type": "resume", "epoch": epoch, "step": global_step}))?;
-        if !changes.is_empty() && main {
-            eprintln!("warning: --allow-config-change: continuing with {}", changes.join(", "));
-            resumed.write(
-                &serde_json::json!({"type": "config_change", "epoch": epoch, "step": global_step, "changes": changes}),
-            )?;
-        }
-        log = Some(resumed);
-    }
-    // DDP's start: every rank from rank 0's state.
-    crate::dist::synchronise_parameters(&model.params)?;
-    let mut log = match log {
-        Some(log) => log,
-        None if main => JsonLog::open_at(&log_path, 0)?,
-        None => JsonLog::discard(),
-    };
-    if main {
-        let config_json =
-            serde_json::json!({"args": args, "model": model_cfg, "loss": lc, "objects": ds.len()});
-        dataset::atomic::write_bytes(
-            &args.exp_dir.join(CONFIG_FILE),
-            serde_json::to_string_pretty(&config_json)?.as_bytes(),
-        )
-        .context("cannot write config.json")?;
-    }
-
-    let workers =
-        args.num_workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let pool = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(workers.max(1)).build()?);
-    let steps_per_epoch = ds.steps_per_epoch_split(args.batch_size, part);
-    let start_epoch = epoch;
-    let mut summary = RunSummary {
-        start_epoch,
-        epochs_done: epoch,
-        steps: 0,
-        epoch_losses: Vec::new(),
-        images_per_s: 0.0,
-        exp_dir: args.exp_dir.clone(),
-    };
-    let run_start = Instant::now();
-    let mut images_seen = 0usize;
-    // The last full epoch's mean statistics and its floors, for the closing judgement.
-    let mut last_epoch: Option<(BTreeMap<String, f64>, Floors)> = None;
-    'epochs: while epoch < args.epochs {
-        let bar = progress_bar(args, steps_per_epoch, epoch);
-        let batches = (args.batch_size, part);
-        let loader =
-            EpochLoader::start(ds.clone(), pool.clone(), args.seed, epoch, batches, 0, args.prefetch);
-        let epoch_start = Instant::now();
-        // Sum and count of every logged scalar (statistics exist on log steps only): summed on
-        // the device, read back on log steps and at the end of the epoch.
-        let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
-        let mut device_sums = StatSums::default();
-        let mut epoch_steps = 0usize;
-        let mut epoch_images = 0usize;
-        let mut floors = Floors::new(num_classes);
-        for host in loader {
-            let host = host?;
-            floors.add(&host.labels, &host.latent, host.latent_dim);
-            let batch = host.to_device(&device)?;
-            let log_now = (global_step + 1) % args.log_interval as u64 == 0;
-            let stats = train_step(&model, &mut adam, &batch, &lc, log_now)?;
-            device_sums.add(&stats)?;
-            global_step += 1;
-            epoch_steps += 1;
-            summary.steps += 1;
-            // Throughput of the job: the global batch, whatever this rank's part of it.
-            let step_samples = ds.batch_len(epoch_steps - 1, args.batch_size);
-            epoch_images += 2 * step_samples;
-            images_seen += 2 * step_samples;
-
-            let secs = epoch_start.elapsed().as_secs_f64().max(1e-9);
-            let ips = epoch_images as f64 / secs;
-            bar.inc(1);
-            if log_now {
-                // The read-backs of these steps (on a GPU: the one wait for them): this step's
-                // values for the log line, and the sums since the last log step.
-                let flat = stats.read()?;
-                let loss = flat.get("loss").copied().unwrap_or(f64::NAN);
-                take_device_sums(&mut device_sums, &mut sums, epoch, global_step)?;
-                bar.set_message(format!("loss {loss:.4}  {ips:.1} img/s"));
-                let mut line = serde_json::json!({
-                    "type": "step", "epoch": epoch, "step": global_step,
-                    "lr": args.base_lr, "images_per_s": ips, "steps_per_s": epoch_steps as f64 / secs,
-                });
-                for (k, v) in &flat {
-                    line[k] = serde_json::json!(v);
-                }
-                log.write(&line)?;
-            }
-            if args.max_steps.is_some_and(|m| global_step >= m) {
-                bar.finish_and_clear();
-                take_device_sums(&mut device_sums, &mut sums, epoch, global_step)?;
-                break 'epochs;
-            }
-        }
-        bar.finish_and_clear();
-        take_device_sums(&mut device_sums, &mut sums, epoch, global_step)?;
-        epoch += 1;
-        let secs = epoch_start.elapsed().as_secs_f64();
-        let mut line = serde_json::json!({
-            "type": "epoch", "epoch": epoch - 1, "step": global_step, "steps": epoch_steps,
-            "seconds": secs, "images_per_s": epoch_images as f64 / secs.max(1e-9),
-        });
-        for (k, (sum, count)) in &sums {
-            line[k] = serde_json::json!(sum / *count as f64);
-        }
-        log.write(&line)?;
-        summary.epoch_losses.push(sums.get("loss").map_or(f64::NAN, |(s, c)| s / *c as f64));
-        last_epoch = Some((sums.iter().map(|(k, (s, c))| (k.clone(), s / *c as f64)).collect(), floors));
-        let meta = CheckpointMeta {
-            epoch,
-            global_step,
-            adam_step: adam.step_count(),
-            model: model_cfg.clone(),
-            loss: lc,
-            args: Some(args.clone()),
-        };
-        if main {
-            checkpoint::save(&ckpt_path, &model, Some(&adam), &meta)?;
-        }
-        summary.epochs_done = epoch;
-        if !args.quiet && main {
-            eprintln!(
-                "epoch {}/{}: loss {:.4}, {:.1} img/s, {:.1} s",
-                epoch,
-                args.epochs,
-                summary.epoch_losses.last().copied().unwrap_or(f64::NAN),
-                epoch_images as f64 / secs.max(1e-9),
-                secs
-            );
-        }
-    }
-    summary.images_per_s = images_seen as f64 / run_start.elapsed().as_secs_f64().max(1e-9);
-    if let (Some((means, floors)), false) = (&last_epoch, args.quiet || !main) {
-        eprint!("{}", judgement(means, floors));
-    }
-    if main {
-        // Each step runs the backbone's BatchNorms on two batches (one per view).
-        checkpoint::export_backbone_torchvision(
-            &model,
-            &args.exp_dir.join(TORCHVISION_FILE),
-            2 * global_step,
-        )?;
-    }
-    Ok(summary)
+/// `<exp-dir>/config.json`: the run's flags, model and loss.
+fn write_config(
+    args: &TrainArgs,
+    model: &ModelConfig,
+    lc: &LossConfig,
+    objects: usize,
+) -> anyhow::Result<()> {
+    let config_json = serde_json::json!({"args": args, "model": model, "loss": lc, "objects": objects});
+    dataset::atomic::write_bytes(
+        &args.exp_dir.join(CONFIG_FILE),
+        serde_json::to_string_pretty(&config_json)?.as_bytes(),
+    )
+    .context("cannot write config.json")
 }
 
 /// Adds the device's sums to the epoch's and stops a diverged run: the mean loss of the steps
@@ -365,49 +404,8 @@ fn take_device_sums(
     Ok(())
 }
 
-fn verdict(above: bool) -> &'static str {
-    if above {
-        "above"
-    } else {
-        "NOT above (nothing learnt yet that a probe can read)"
-    }
-}
-
-/// The last epoch's online top-1 and rotation R^2 beside what chance and a constant prediction
-/// score on the same pairs (see [`Floors`]).
-pub fn judgement(means: &BTreeMap<String, f64>, floors: &Floors) -> String {
-    let mut out = String::from("online evaluation, last epoch (mean over its training batches):\n");
-    let value = |key: &str| means.get(key).copied().unwrap_or(f64::NAN);
-    let top1 = |key: &str, part: &str| {
-        format!(
-            "  top-1 ({part}) {:5.1}%   chance {:.1}%, always the most frequent class {:.1}%: {}\n",
-            100.0 * value(key),
-            100.0 * floors.chance_top1(),
-            100.0 * floors.majority_top1(),
-            verdict(value(key) > floors.chance_top1().max(floors.majority_top1()))
-        )
-    };
-    let r2 = |key: &str, part: &str| {
-        format!(
-            "  rotation R^2 ({part}) {:6.3}   a constant quaternion {:.3} at best: {}\n",
-            value(key),
-            floors.constant_r2(),
-            verdict(value(key) > floors.constant_r2())
-        )
-    };
-    out += &top1("online.top1_repr", "whole");
-    if means.contains_key("online.top1_inv") {
-        out += &top1("online.top1_inv", "invariant part");
-    }
-    out += &r2("online.r2_repr", "whole");
-    if means.contains_key("online.r2_equi") {
-        out += &r2("online.r2_equi", "equivariant part");
-    }
-    out
-}
-
-fn progress_bar(args: &TrainArgs, steps: usize, epoch: usize) -> ProgressBar {
-    if args.quiet || !crate::dist::is_main_process() {
+fn progress_bar(args: &TrainArgs, main: bool, steps: usize, epoch: usize) -> ProgressBar {
+    if args.quiet || !main {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(steps as u64);
@@ -417,35 +415,4 @@ fn progress_bar(args: &TrainArgs, steps: usize, epoch: usize) -> ProgressBar {
     bar.set_style(style);
     bar.set_prefix(format!("epoch {}/{}", epoch + 1, args.epochs));
     bar
-}
-
-#[cfg(test)]
-mod judgement_tests {
-    use super::*;
-
-    #[test]
-    fn judgement_compares_each_number_with_its_floor() {
-        let mut floors = Floors::new(4);
-        // Quaternions whose component means differ: a constant already scores R^2 > 0.
-        let latent = [1., 0., 0., 0., 0., 1., 0., 0., 1., 0., 0., 0., 0., 0., 0., 1.];
-        floors.add(&[0, 0, 1, 3], &latent, 4);
-        let floor = floors.constant_r2();
-        assert!(floor > 0.1, "{floor}");
-        let means = BTreeMap::from([
-            ("online.top1_repr".to_string(), 0.6),
-            ("online.top1_inv".to_string(), 0.3),
-            ("online.r2_repr".to_string(), floor + 0.1),
-            ("online.r2_equi".to_string(), floor - 0.01),
-        ]);
-        let text = judgement(&means, &floors);
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 5, "{text}");
-        assert!(
-            lines[1].contains("60.0%") && lines[1].contains("chance 25.0%") && lines[1].ends_with(": above")
-        );
-        // 30% is above chance (25%) but not above always answering class 0 (50%).
-        assert!(lines[2].contains("most frequent class 50.0%") && lines[2].contains("NOT above"), "{text}");
-        assert!(lines[3].ends_with(": above"), "{text}");
-        assert!(lines[4].contains("NOT above"), "{text}");
-    }
 }

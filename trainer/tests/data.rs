@@ -4,8 +4,9 @@ mod common;
 
 use std::path::Path;
 
+use dataset::pair::LatentKind;
 use dataset::{Latent, ObjectKey};
-use trainer::data::{LatentKind, PairDataset};
+use trainer::data::PairDataset;
 
 fn open(root: &Path, kind: LatentKind) -> anyhow::Result<PairDataset> {
     PairDataset::open(
@@ -97,8 +98,8 @@ fn views_are_distinct_uniform_and_seeded_and_images_normalised() {
 fn normalisation_maps_both_extremes_of_every_channel() {
     // (v / 255 - mean) / std with the SPEC's mean (0.5016, 0.5037, 0.5060) and std (0.1030,
     // 0.0999, 0.0969): 0 -> (-4.870, -5.042, -5.222), 255 -> (4.839, 4.968, 5.098).
-    let black = trainer::data::normalise(&[0, 0, 0], 1);
-    let white = trainer::data::normalise(&[255, 255, 255], 1);
+    let black = dataset::pixels::normalise(&[0, 0, 0], 1);
+    let white = dataset::pixels::normalise(&[255, 255, 255], 1);
     let want_black = [-0.5016 / 0.1030, -0.5037 / 0.0999, -0.5060 / 0.0969];
     let want_white = [0.4984 / 0.1030, 0.4963 / 0.0999, 0.4940 / 0.0969];
     for c in 0..3 {
@@ -177,14 +178,14 @@ fn translation_latent_appends_the_translation_delta() {
     let base = Latent::from_array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]);
     let l1 = Latent { translation: Some([0.1, -0.2, 0.3]), ..base };
     let l2 = Latent { rotation: [0.3, -0.1, 0.2], translation: Some([-0.4, 0.1, 0.5]), ..base };
-    let v = trainer::data::pair_latent(&l1, &l2, kind).unwrap();
+    let v = dataset::pair::pair_latent(&l1, &l2, kind).unwrap();
     let q = dataset::rotation::relative_quat(l1.rotation, l2.rotation);
     assert_eq!(&v[..4], &q.map(|x| x as f32));
     assert_eq!(&v[4..], &[-0.5f64, 0.3, 0.2].map(|x| x as f32));
     let both = LatentKind { colour: true, translation: true };
-    assert_eq!(trainer::data::pair_latent(&l1, &l2, both).unwrap().len(), both.dim());
+    assert_eq!(dataset::pair::pair_latent(&l1, &l2, both).unwrap().len(), both.dim());
     // 7-value latents have no translation to append.
-    let e = trainer::data::pair_latent(&base, &base, kind).unwrap_err().to_string();
+    let e = dataset::pair::pair_latent(&base, &base, kind).unwrap_err().to_string();
     assert!(e.contains("no translation"), "{e}");
 }
 

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 
 use candle_core::{Device, Tensor};
-use trainer::checkpoint::{self, CHECKPOINT_FILE};
+use model::checkpoint::{self, CHECKPOINT_FILE};
 
 /// Relative tolerance of every compared number (losses, weights, gradient moments) against
 /// its tensor's largest magnitude. The runs differ only in the order of float sums (per rank,

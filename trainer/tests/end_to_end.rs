@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
-use trainer::checkpoint::{self, CHECKPOINT_FILE, TORCHVISION_FILE};
-use trainer::train::run;
+use model::checkpoint::{self, CHECKPOINT_FILE, TORCHVISION_FILE};
+use trainer::train::RunSummary;
 
 fn weights(exp_dir: &Path) -> HashMap<String, Tensor> {
     checkpoint::read(&exp_dir.join(CHECKPOINT_FILE), &Device::Cpu).unwrap().1
@@ -161,4 +161,9 @@ fn resumed_log_describes_one_run() {
     assert_eq!(steps, (1..=6).collect::<Vec<_>>(), "each step once, in order");
     assert_eq!(lines.iter().filter(|l| l["type"] == "resume").count(), 1);
     assert_eq!(lines.iter().filter(|l| l["type"] == "epoch").count(), 2);
+}
+
+/// `train` in this process, alone.
+fn run(args: &trainer::config::TrainArgs) -> anyhow::Result<RunSummary> {
+    trainer::train::run(args, &comm::Group::alone())
 }

@@ -3,10 +3,10 @@
 
 mod common;
 
-use trainer::eval::probe::ProbeConfig;
-use trainer::eval::report::{self, EvalReport};
-use trainer::eval::run::{evaluate, EvalOptions, Task};
-use trainer::eval::tasks::{EvalConfig, Part, Protocol};
+use eval::probe::ProbeConfig;
+use eval::report::{self, EvalReport};
+use eval::run::{evaluate, EvalOptions, Task};
+use eval::tasks::{EvalConfig, Part, Protocol};
 
 fn options(checkpoint: &std::path::Path, data: &std::path::Path) -> EvalOptions {
     options_with(checkpoint, data, Protocol::Cached)
@@ -42,7 +42,7 @@ fn evaluates_sie_and_vicreg_checkpoints() {
     let vicreg = dir.path().join("vicreg");
     for (exp, method) in [(&sie, "SIE"), (&vicreg, "VICReg")] {
         let args = common::args(&data, exp, &["--experience", method, "--epochs", "1", "--seed", "2"]);
-        trainer::train::run(&args).unwrap();
+        trainer::train::run(&args, &comm::Group::alone()).unwrap();
     }
 
     // The reference protocol: probes through the backbone in train mode; the frozen model's
@@ -114,9 +114,8 @@ fn evaluates_sie_and_vicreg_checkpoints() {
     assert_eq!(table.lines().count(), 4);
     assert!(table.contains("| SIE |"));
     let png = dir.path().join("chart.png");
-    let groups =
-        vec![trainer::eval::chart::Group { title: "top-1".into(), values: vec![Some(0.5), Some(-0.1)] }];
-    trainer::eval::chart::bar_chart("test", &["VICReg".into(), "SIE".into()], &groups, &png).unwrap();
+    let groups = vec![eval::chart::Group { title: "top-1".into(), values: vec![Some(0.5), Some(-0.1)] }];
+    eval::chart::bar_chart("test", &["VICReg".into(), "SIE".into()], &groups, &png).unwrap();
     assert!(image::open(&png).is_ok());
     let json = dir.path().join("r.json");
     rows[1].1.write(&json).unwrap();
@@ -128,17 +127,17 @@ fn evaluates_sie_and_vicreg_checkpoints() {
 /// statistics must really have moved during the probes (else the protocol is not the reference's).
 #[test]
 fn reference_probes_restore_the_running_statistics() {
-    use trainer::eval::checkpoint_model::CheckpointModel;
-    use trainer::eval::images::ViewImages;
-    use trainer::eval::live_probes::LiveProbes;
+    use eval::checkpoint_model::CheckpointModel;
+    use eval::images::ViewImages;
+    use eval::live_probes::LiveProbes;
     let (dir, data) = common::fixture(2, 4);
     let sie = dir.path().join("sie");
     let args = common::args(&data, &sie, &["--experience", "SIE", "--epochs", "1", "--seed", "3"]);
-    trainer::train::run(&args).unwrap();
+    trainer::train::run(&args, &comm::Group::alone()).unwrap();
     let device = candle_core::Device::Cpu;
     let model = CheckpointModel::load(&sie, &device).unwrap();
     let options = options_with(&sie, &data, Protocol::Reference);
-    let (cache, _, _) = trainer::eval::run::features(&model, &options, 32, &device).unwrap();
+    let (cache, _, _) = eval::run::features(&model, &options, 32, &device).unwrap();
     let buffers = || -> Vec<Vec<f32>> {
         model
             .model
@@ -186,15 +185,15 @@ fn read_npy(path: &std::path::Path) -> (Vec<u64>, String, Vec<f64>) {
 /// reference's DistributedDataParallel names with every BatchNorm's `num_batches_tracked`.
 #[test]
 fn export_writes_what_the_reference_scripts_read() {
-    use trainer::eval::checkpoint_model::CheckpointModel;
-    use trainer::eval::extract::Encoder;
+    use eval::checkpoint_model::CheckpointModel;
+    use eval::extract::Encoder;
     let (objects_per_class, views) = (2, 4);
     let (dir, data) = common::fixture(objects_per_class, views);
     let sie = dir.path().join("sie");
     let args = common::args(&data, &sie, &["--experience", "SIE", "--epochs", "1", "--seed", "4"]);
-    trainer::train::run(&args).unwrap();
+    trainer::train::run(&args, &comm::Group::alone()).unwrap();
     let out = dir.path().join("export");
-    let exported = trainer::eval::run::export(&options(&sie, &data), &out).unwrap();
+    let exported = eval::run::export(&options(&sie, &data), &out).unwrap();
     assert_eq!(exported.views_per_object, views);
     // The tests' model is not the reference's ResNet-18: the export says so.
     assert!(exported.warnings.iter().any(|w| w.contains("not the reference's ResNet-18")));
@@ -219,7 +218,7 @@ fn export_writes_what_the_reference_scripts_read() {
                 let latent = dataset::Latent::read(&key.latent_path(&data, k)).unwrap().to_array();
                 assert_eq!(&latents[row * 7..row * 7 + 7], &latent[..], "{split} row {row}");
                 if split == "val" && o == 0 {
-                    let pixels = trainer::data::load_image(&key.image_path(&data, k), 32).unwrap();
+                    let pixels = dataset::pixels::load_image(&key.image_path(&data, k), 32).unwrap();
                     let image =
                         candle_core::Tensor::from_vec(pixels, (1, 3, 32, 32), &candle_core::Device::Cpu);
                     let (repr, emb) = model.encode(&image.unwrap()).unwrap();

@@ -2,7 +2,7 @@
 
 mod common;
 
-use trainer::train::run;
+use trainer::train::RunSummary;
 
 fn one_step(experience: &str, extra: &[&str]) {
     let (dir, data) = common::fixture(2, 3);
@@ -11,7 +11,7 @@ fn one_step(experience: &str, extra: &[&str]) {
     flags.extend_from_slice(extra);
     let summary = run(&common::args(&data, &exp, &flags)).unwrap_or_else(|e| panic!("{experience}: {e:#}"));
     assert_eq!(summary.steps, 1, "{experience}");
-    let log = std::fs::read_to_string(exp.join(trainer::train::LOG_FILE)).unwrap();
+    let log = std::fs::read_to_string(exp.join(trainer::run_log::LOG_FILE)).unwrap();
     let step = log
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
@@ -59,4 +59,9 @@ fn equimod_runs_one_step() {
 #[test]
 fn sie_with_an_mlp_predictor_runs_one_step() {
     one_step("SIE", &["--predictor-type", "mlp"]);
+}
+
+/// `train` in this process, alone.
+fn run(args: &trainer::config::TrainArgs) -> anyhow::Result<RunSummary> {
+    trainer::train::run(args, &comm::Group::alone())
 }

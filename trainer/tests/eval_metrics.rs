@@ -1,6 +1,6 @@
 //! The evaluation metrics against values computed by hand.
 
-use trainer::eval::metrics::{pre, r2_per_dim, r2_reference, rank_of, top1, RankMetrics};
+use eval::metrics::{pre, r2_per_dim, r2_reference, rank_of, top1, RankMetrics};
 
 fn close(a: f64, b: f64) {
     assert!((a - b).abs() < 1e-9, "{a} != {b}");

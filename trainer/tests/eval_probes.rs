@@ -1,10 +1,10 @@
 //! Probes and evaluation tasks on synthetic features whose answers are known.
 
 use candle_core::{Device, Tensor};
-use trainer::eval::features::{FeatureCache, SplitFeatures, SplitIndex};
-use trainer::eval::probe::{linear_classifier, ProbeConfig};
-use trainer::eval::rng::SplitMix64;
-use trainer::eval::tasks::{self, EmbeddingPredictor, EvalConfig, PairTarget, Part};
+use eval::features::{FeatureCache, SplitFeatures, SplitIndex};
+use eval::probe::{linear_classifier, ProbeConfig};
+use eval::rng::SplitMix64;
+use eval::tasks::{self, EmbeddingPredictor, EvalConfig, PairTarget, Part};
 
 /// Three well separated Gaussian blobs in 6 dimensions.
 fn blobs(n: usize, seed: u64) -> (Tensor, Vec<i64>) {
@@ -88,7 +88,7 @@ fn cache() -> FeatureCache {
 fn small_config() -> EvalConfig {
     let probe = ProbeConfig { epochs: 40, batch_size: 64, ..ProbeConfig::default() };
     EvalConfig {
-        protocol: trainer::eval::tasks::Protocol::Cached,
+        protocol: eval::tasks::Protocol::Cached,
         classify: probe,
         rotation: probe,
         color: probe,

@@ -31,14 +31,14 @@ fn damaged_images_latents_and_safetensors_never_panic() {
         .write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
         .unwrap();
     let path = dir.path().join("image_0.jpg");
-    check(&path, &jpeg, || trainer::data::load_image(&path, 8));
+    check(&path, &jpeg, || dataset::pixels::load_image(&path, 8));
     check(&path, &jpeg, || dataset::integrity::image_file_is_whole(&path));
     let mut png = Vec::new();
     image::RgbImage::from_pixel(16, 16, image::Rgb([1, 2, 3]))
         .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .unwrap();
     let path = dir.path().join("image_1.png");
-    check(&path, &png, || trainer::data::load_image(&path, 8));
+    check(&path, &png, || dataset::pixels::load_image(&path, 8));
 
     let latent =
         dataset::Latent { translation: Some([0.1, 0.2, 0.3]), ..dataset::Latent::from_array([0.5; 7]) };
@@ -48,10 +48,15 @@ fn damaged_images_latents_and_safetensors_never_panic() {
     // A real checkpoint, damaged: refused with its name (the checksum catches what parses).
     let (fixture_dir, data) = common::fixture(4, 3);
     let exp = fixture_dir.path().join("run");
-    trainer::train::run(&common::args(&data, &exp, &["--epochs", "1"])).unwrap();
-    let ckpt = exp.join(trainer::checkpoint::CHECKPOINT_FILE);
+    run(&common::args(&data, &exp, &["--epochs", "1"])).unwrap();
+    let ckpt = exp.join(model::checkpoint::CHECKPOINT_FILE);
     let valid = std::fs::read(&ckpt).unwrap();
-    check(&ckpt, &valid, || trainer::checkpoint::read(&ckpt, &Device::Cpu));
+    check(&ckpt, &valid, || model::checkpoint::read(&ckpt, &Device::Cpu));
     let cache = dir.path().join("features.safetensors");
-    check(&cache, &valid, || trainer::eval::features::FeatureCache::load(&cache, &Device::Cpu));
+    check(&cache, &valid, || eval::features::FeatureCache::load(&cache, &Device::Cpu));
+}
+
+/// `train` in this process, alone.
+fn run(args: &trainer::config::TrainArgs) -> anyhow::Result<trainer::train::RunSummary> {
+    trainer::train::run(args, &comm::Group::alone())
 }

@@ -8,11 +8,11 @@ mod common;
 
 use candle_core::{DType, Device, Tensor};
 use clap::Parser;
+use model::model::{Batch, LossConfig, SslModel};
+use model::nn::Mode;
+use model::optim::{Adam, AdamConfig};
+use model::stats::StatValues;
 use trainer::config::{Experience, ModelConfig, PredictorType, TrainArgs};
-use trainer::model::{Batch, LossConfig, SslModel};
-use trainer::nn::Mode;
-use trainer::ops::adam::{Adam, AdamConfig};
-use trainer::stats::StatValues;
 
 const N: usize = 4;
 
@@ -246,14 +246,13 @@ fn new_methods_train_and_load_for_evaluation() {
         let exp = dir.path().join(format!("run{i}"));
         let mut flags = vec!["--experience", name, "--epochs", "1"];
         flags.extend_from_slice(extra);
-        let s = trainer::train::run(&common::args(&data, &exp, &flags))
-            .unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        let s = run(&common::args(&data, &exp, &flags)).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         assert_eq!(s.steps, 1, "{name}");
-        let log = std::fs::read_to_string(exp.join(trainer::train::LOG_FILE)).unwrap();
+        let log = std::fs::read_to_string(exp.join(trainer::run_log::LOG_FILE)).unwrap();
         let first: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
         assert!(first["loss"].as_f64().unwrap().is_finite(), "{name}: {first}");
 
-        let (model, meta) = trainer::checkpoint::load_model(&exp, &Device::Cpu).unwrap();
+        let (model, meta) = model::checkpoint::load_model(&exp, &Device::Cpu).unwrap();
         let e: Experience = meta.model.experience;
         assert_eq!(format!("{e:?}"), name);
         let x = Tensor::zeros((2, 3, 32, 32), DType::F32, &Device::Cpu).unwrap();
@@ -266,10 +265,7 @@ fn new_methods_train_and_load_for_evaluation() {
             }
             _ => assert!(model.predictor().is_none(), "{name}"),
         }
-        assert_eq!(
-            inv.is_some(),
-            !matches!(e, Experience::SimCLROnlyEqui | Experience::SimCLROnlyEquiRotColor)
-        );
+        assert_eq!(inv.is_some(), !matches!(e.name(), "SimCLROnlyEqui" | "SimCLROnlyEquiRotColor"));
     }
 }
 
@@ -286,12 +282,11 @@ fn old_equimod_checkpoints_keep_their_mlp_predictor() {
         v.extend_from_slice(extra);
         v
     };
-    trainer::train::run(&common::args(&data, &exp, &flags(&["--epochs", "1", "--predictor-type", "mlp"])))
-        .unwrap();
+    run(&common::args(&data, &exp, &flags(&["--epochs", "1", "--predictor-type", "mlp"]))).unwrap();
 
     // Rewrite the checkpoint as the old trainer wrote it: no --predictor-type in its arguments,
     // and (older still) none in its model configuration. The tensors, hence the checksum, stay.
-    let file = exp.join(trainer::checkpoint::CHECKPOINT_FILE);
+    let file = exp.join(model::checkpoint::CHECKPOINT_FILE);
     let bytes = std::fs::read(&file).unwrap();
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
     let mut info = header.metadata().clone().unwrap();
@@ -311,18 +306,23 @@ fn old_equimod_checkpoints_keep_their_mlp_predictor() {
         safetensors::tensor::serialize(tensors.iter().map(|(k, v)| (k.as_str(), v)), Some(info)).unwrap();
     std::fs::write(&file, rewritten).unwrap();
 
-    let (loaded, meta) = trainer::checkpoint::load_model(&exp, &Device::Cpu).unwrap();
+    let (loaded, meta) = model::checkpoint::load_model(&exp, &Device::Cpu).unwrap();
     assert_eq!(meta.model.predictor_type, PredictorType::Mlp);
     assert!(loaded.params.state_dict().iter().any(|(k, _)| k == "predictor.pred.0.weight"));
 
     // Resuming without --predictor-type keeps the MLP (the new default would be the hypernetwork).
-    let s = trainer::train::run(&common::args(&data, &exp, &flags(&["--epochs", "2"]))).unwrap();
+    let s = run(&common::args(&data, &exp, &flags(&["--epochs", "2"]))).unwrap();
     assert_eq!((s.start_epoch, s.epochs_done), (1, 2));
-    let (_, meta) = trainer::checkpoint::load_model(&exp, &Device::Cpu).unwrap();
+    let (_, meta) = model::checkpoint::load_model(&exp, &Device::Cpu).unwrap();
     assert_eq!(meta.model.predictor_type, PredictorType::Mlp);
     // A fresh run of the same flags gets the reference's hypernetwork.
     let fresh = dir.path().join("fresh");
-    trainer::train::run(&common::args(&data, &fresh, &flags(&["--epochs", "1"]))).unwrap();
-    let (_, meta) = trainer::checkpoint::load_model(&fresh, &Device::Cpu).unwrap();
+    run(&common::args(&data, &fresh, &flags(&["--epochs", "1"]))).unwrap();
+    let (_, meta) = model::checkpoint::load_model(&fresh, &Device::Cpu).unwrap();
     assert_eq!(meta.model.predictor_type, PredictorType::Hypernetwork);
+}
+
+/// `train` in this process, alone.
+fn run(args: &trainer::config::TrainArgs) -> anyhow::Result<trainer::train::RunSummary> {
+    trainer::train::run(args, &comm::Group::alone())
 }

@@ -4,11 +4,11 @@
 mod common;
 
 use candle_core::{DType, Device, Tensor};
-use trainer::checkpoint::{self, TORCHVISION_FILE};
+use model::checkpoint::{self, TORCHVISION_FILE};
+use model::model::SslModel;
+use model::nn::Mode;
 use trainer::config::{Experience, TrainArgs};
-use trainer::model::SslModel;
-use trainer::nn::Mode;
-use trainer::train::run;
+use trainer::train::RunSummary;
 
 fn resnet18_config(arch: &str) -> trainer::config::ModelConfig {
     use clap::Parser;
@@ -123,7 +123,10 @@ fn checkpoint_api_for_evaluation() {
     let exp = dir.path().join("sie");
     run(&common::args(&data, &exp, &["--epochs", "1"])).unwrap();
     let (model, meta) = checkpoint::load_model(&exp, &Device::Cpu).unwrap();
-    assert_eq!((meta.epoch, meta.model.experience, meta.model.equi), (1, Experience::SIE, 64));
+    assert_eq!(
+        (meta.epoch, meta.model.experience, meta.model.equi),
+        (1, Experience::named("SIE").unwrap(), 64)
+    );
     let x = Tensor::zeros((4, 3, 32, 32), DType::F32, &Device::Cpu).unwrap();
     let repr = model.representation(&x, Mode::Eval).unwrap();
     assert_eq!(repr.dims(), [4, 128]);
@@ -146,8 +149,8 @@ fn checkpoint_api_for_evaluation() {
 #[test]
 fn rotation_supervision_alone_decides_whether_the_rotation_head_trains_the_representation() {
     use candle_core::Var;
-    use trainer::evaluator::OnlineEvaluator;
-    use trainer::params::ParamStore;
+    use model::evaluator::OnlineEvaluator;
+    use model::params::ParamStore;
     let store = ParamStore::new(&Device::Cpu, 0);
     let evaluator = OnlineEvaluator::new(&store.root().pp("evaluator"), 8, 0, 3).unwrap();
     let r1 = Var::from_tensor(&Tensor::randn(0f32, 1.0, (4, 8), &Device::Cpu).unwrap()).unwrap();
@@ -155,7 +158,9 @@ fn rotation_supervision_alone_decides_whether_the_rotation_head_trains_the_repre
     let labels = Tensor::new(&[0u32, 1, 2, 0], &Device::Cpu).unwrap();
     let quat = Tensor::randn(0f32, 1.0, (4, 4), &Device::Cpu).unwrap();
     let grad_of_r1 = |weight: f64| {
-        let loss = evaluator.forward(&r1, &r2, &labels, &quat, weight, &mut Default::default()).unwrap();
+        let loss = evaluator
+            .forward((&r1, &r2), &labels, &quat, weight, &mut Default::default(), &Default::default())
+            .unwrap();
         let grads = loss.backward().unwrap();
         grads.get(&r1).map(|g| g.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap())
     };
@@ -164,4 +169,9 @@ fn rotation_supervision_alone_decides_whether_the_rotation_head_trains_the_repre
     assert!(supervised > 0.0);
     let doubled = grad_of_r1(2.0).unwrap();
     assert!((doubled / supervised - 2.0).abs() < 1e-3, "{doubled} vs 2 x {supervised}");
+}
+
+/// `train` in this process, alone.
+fn run(args: &trainer::config::TrainArgs) -> anyhow::Result<RunSummary> {
+    trainer::train::run(args, &comm::Group::alone())
 }

@@ -1,7 +1,7 @@
-//! ResNet-18's backbone gradients computed on the CPU three ways: with the CPU kernels, with the
-//! formulation the GPU runs (`ops::run_portable_on_cpu`: the portable convolution, max-pool and
-//! batch norm, stock ReLU), and with stock candle ops and candle's autograd
-//! (`ops::run_reference_ops`). (Its own test binary: the switches are process-wide.)
+//! ResNet-18's backbone gradients computed on the CPU three ways, each a [`KernelPath`] value of
+//! the pass: with the CPU kernels, with the formulation the GPU runs (`Portable`: the portable
+//! convolution, max-pool and batch norm, stock ReLU), and with stock candle ops and candle's
+//! autograd (`Reference`).
 //!
 //! Why the GPU formulation is compared with stock candle on two views, and with the CPU kernels on
 //! one view only: a step's gradients are discontinuous in its inputs (a max-pool's argmax or a
@@ -12,15 +12,13 @@
 //! 4.7e-2; the GPU formulation uses candle's own forward, so it rounds as stock candle does.
 
 use candle_core::{DType, Device, Tensor};
-use trainer::backbone::ResNet;
-use trainer::config::Arch;
-use trainer::nn::Mode;
-use trainer::params::ParamStore;
+use comm::Group;
+use kernels::{KernelPath, Kernels};
+use model::backbone::{Arch, ResNet};
+use model::nn::{Mode, Pass};
+use model::params::ParamStore;
 
 type Named = Vec<(String, Tensor)>;
-
-/// The switches are process-wide: the tests here take turns.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn max_abs(t: &Tensor) -> f64 {
     t.abs().unwrap().max_all().unwrap().to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap()
@@ -33,11 +31,9 @@ fn weights(like: &Tensor) -> Tensor {
 }
 
 /// Gradients of a ResNet-18 backbone (residual branches awake) on one or two views.
-/// 0: CPU kernels, 1: the GPU's formulation, 2: stock candle (reference ops).
-fn backbone_grads_in(mode: u8, views: usize) -> Named {
-    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    trainer::ops::run_portable_on_cpu(mode == 1);
-    trainer::ops::run_reference_ops(mode == 2);
+fn backbone_grads_in(path: KernelPath, views: usize) -> Named {
+    let kernels = Kernels { path, ..Kernels::default() };
+    let pass = Pass::new(Mode::Train, kernels, Group::alone());
     let store = ParamStore::new(&Device::Cpu, 1);
     let net = ResNet::new(&store.root().pp("backbone"), Arch::Resnet18).unwrap();
     for (k, v) in store.params() {
@@ -45,24 +41,21 @@ fn backbone_grads_in(mode: u8, views: usize) -> Named {
             v.set(&v.ones_like().unwrap()).unwrap();
         }
     }
-    let b = trainer::synthetic::batch(8, 32, 4, 12, 3).unwrap();
+    let b = model::synthetic::batch(8, 32, 4, 12, 3).unwrap();
     let mut loss = {
-        let out = net.forward(&b.x1, Mode::Train).unwrap();
+        let out = net.forward(&b.x1, &pass).unwrap();
         (&out * weights(&out)).unwrap().sum_all().unwrap()
     };
     if views == 2 {
-        let out = net.forward(&b.x2, Mode::Train).unwrap().sqr().unwrap();
+        let out = net.forward(&b.x2, &pass).unwrap().sqr().unwrap();
         loss = (loss + (&out * weights(&out)).unwrap().sum_all().unwrap()).unwrap();
     }
     let g = loss.backward().unwrap();
-    let named = store
+    store
         .params()
         .into_iter()
         .filter_map(|(k, v)| g.get(v.as_tensor()).map(|g| (k, g.copy().unwrap())))
-        .collect();
-    trainer::ops::run_portable_on_cpu(false);
-    trainer::ops::run_reference_ops(false);
-    named
+        .collect()
 }
 
 /// Worst max |a - b| / max |b| over the tensors.
@@ -81,14 +74,16 @@ fn worst(a: &Named, b: &Named) -> (f64, String) {
 
 #[test]
 fn the_gpu_formulation_equals_stock_candle_on_two_views() {
-    let (e, name) = worst(&backbone_grads_in(1, 2), &backbone_grads_in(2, 2));
+    let (e, name) =
+        worst(&backbone_grads_in(KernelPath::Portable, 2), &backbone_grads_in(KernelPath::Reference, 2));
     eprintln!("two views, GPU formulation vs stock candle: worst gradient difference {e:.2e} ({name})");
     assert!(e < 1e-3, "gradient of {name}: relative difference {e}");
 }
 
 #[test]
 fn the_gpu_formulation_equals_the_cpu_kernels_on_one_view() {
-    let (e, name) = worst(&backbone_grads_in(1, 1), &backbone_grads_in(0, 1));
+    let (e, name) =
+        worst(&backbone_grads_in(KernelPath::Portable, 1), &backbone_grads_in(KernelPath::Cpu, 1));
     eprintln!("one view, GPU formulation vs CPU kernels: worst gradient difference {e:.2e} ({name})");
     assert!(e < 1e-3, "gradient of {name}: relative difference {e}");
 }

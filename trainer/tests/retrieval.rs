@@ -5,9 +5,9 @@
 
 use anyhow::Result;
 use candle_core::{Device, Tensor};
-use trainer::eval::features::{SplitFeatures, SplitIndex};
-use trainer::eval::retrieval::{self, Prediction};
-use trainer::eval::tasks::EmbeddingPredictor;
+use eval::features::{SplitFeatures, SplitIndex};
+use eval::retrieval::{self, Prediction};
+use eval::tasks::EmbeddingPredictor;
 
 fn fixture() -> serde_json::Value {
     let path =

@@ -7,8 +7,8 @@
 
 use candle_core::Device;
 use clap::Parser;
-use trainer::model::SslModel;
-use trainer::train::{loss_config, optimizer};
+use model::model::SslModel;
+use trainer::train::optimizer;
 
 fn fixture() -> serde_json::Value {
     let path =
@@ -45,8 +45,8 @@ fn the_step_matches_pytorch_on_the_reference_model() {
     let classes = s["num_classes"].as_u64().unwrap() as usize;
     let cfg = args.model_config(classes).unwrap();
     let model = SslModel::new(&cfg, &Device::Cpu, args.seed).unwrap();
-    trainer::synthetic::wake_residual_branches(&model).unwrap();
-    let batch = trainer::synthetic::batch(
+    model::synthetic::wake_residual_branches(&model).unwrap();
+    let batch = model::synthetic::batch(
         args.batch_size,
         args.resolution as usize,
         cfg.latent_dim(),
@@ -54,7 +54,7 @@ fn the_step_matches_pytorch_on_the_reference_model() {
         args.seed,
     )
     .unwrap();
-    let lc = loss_config(&args);
+    let lc = args.loss_config();
     let out = model.forward_train(&batch, &lc, false).unwrap();
     close(out.stats.value("loss").unwrap() as f64, f["loss"].as_f64().unwrap(), 1e-4, "SIE loss");
     close(

@@ -14,10 +14,12 @@
 use anyhow::{ensure, Context, Result};
 use candle_core::{DType, Device, Tensor, Var};
 use clap::Parser;
+use kernels::{Kernels, Precision};
+use model::optim::Adam;
+use model::synthetic;
+use model::SslModel;
 use trainer::config::TrainArgs;
-use trainer::model::SslModel;
-use trainer::ops::{self, adam::Adam, Precision};
-use trainer::train::{loss_config, optimizer};
+use trainer::train::optimizer;
 
 #[derive(Parser)]
 #[command(about = "Every op on CUDA against the CPU, values and gradients, then a whole step")]
@@ -99,15 +101,14 @@ impl Checker {
     fn op(
         &mut self,
         name: &str,
-        f: &dyn Fn(&[Tensor]) -> candle_core::Result<Tensor>,
+        f: &dyn Fn(&Kernels, &[Tensor]) -> candle_core::Result<Tensor>,
         inputs: &[Tensor],
         precision: Precision,
     ) -> Result<()> {
-        ops::set_precision(Precision::F32);
-        let want = output_and_grads(f, inputs, &Device::Cpu)?;
-        ops::set_precision(precision);
-        let got = output_and_grads(f, inputs, &self.gpu);
-        ops::set_precision(Precision::F32);
+        let cpu = Kernels::with_precision(Precision::F32);
+        let want = output_and_grads(&|t: &[Tensor]| f(&cpu, t), inputs, &Device::Cpu)?;
+        let gpu = Kernels::with_precision(precision);
+        let got = output_and_grads(&|t: &[Tensor]| f(&gpu, t), inputs, &self.gpu);
         let got = got.with_context(|| format!("{name} on CUDA"))?;
         let tol = if precision == Precision::Bf16 { 3e-2 } else { 1e-4 };
         let tag = if precision == Precision::Bf16 { " bf16" } else { "" };
@@ -139,7 +140,7 @@ fn run() -> Result<()> {
     for (i, &(n, ch, h, w, o, k, s, p)) in convs.iter().enumerate() {
         let x = input(&[n, ch, h, w], 1 + i as u64, 1.0)?;
         let wt = input(&[o, ch, k, k], 100 + i as u64, 0.2)?;
-        let f = move |t: &[Tensor]| ops::conv2d(&t[0], &t[1], s, p);
+        let f = move |ops: &Kernels, t: &[Tensor]| ops.conv2d(&t[0], &t[1], s, p);
         let name = format!("conv2d {n}x{ch}x{h}x{w} w {o}x{ch}x{k}x{k} s{s} p{p}");
         c.op(&name, &f, &[x.clone(), wt.clone()], Precision::F32)?;
         if i < 2 {
@@ -159,21 +160,23 @@ fn run() -> Result<()> {
         Tensor::from_vec(v, &dims[..], &Device::Cpu)?
     };
     for (k, s, p) in [(3, 2, 1), (2, 2, 0), (3, 1, 1)] {
-        let f = move |t: &[Tensor]| ops::max_pool2d(&t[0], k, s, p);
+        let f = move |ops: &Kernels, t: &[Tensor]| ops.max_pool2d(&t[0], k, s, p);
         c.op(&format!("max_pool2d k{k} s{s} p{p}"), &f, std::slice::from_ref(&pool_x), Precision::F32)?;
     }
     let bn_x = (input(&[16, 32, 8, 8], 9, 2.0)? + 0.5)?;
     let (gamma, beta) = ((input(&[32], 10, 0.5)? + 1.0)?, input(&[32], 11, 0.5)?);
-    let bn = |t: &[Tensor]| ops::batch_norm_train(&t[0], &t[1], &t[2], 1e-5).map(|r| r.0);
+    let bn =
+        |ops: &Kernels, t: &[Tensor]| ops.batch_norm_train(&t[0], &t[1], &t[2], 1e-5, false).map(|r| r.0);
     c.op("batch_norm_train", &bn, &[bn_x.clone(), gamma.clone(), beta.clone()], Precision::F32)?;
-    let bn_relu = |t: &[Tensor]| ops::batch_norm_relu_train(&t[0], &t[1], &t[2], 1e-5).map(|r| r.0);
+    let bn_relu =
+        |ops: &Kernels, t: &[Tensor]| ops.batch_norm_train(&t[0], &t[1], &t[2], 1e-5, true).map(|r| r.0);
     c.op("batch_norm_relu_train", &bn_relu, &[bn_x, gamma, beta], Precision::F32)?;
     let a = input(&[16, 32, 8, 8], 12, 1.0)?;
     let b = input(&[16, 32, 8, 8], 13, 1.0)?;
-    c.op("relu", &|t: &[Tensor]| ops::relu(&t[0]), std::slice::from_ref(&a), Precision::F32)?;
-    c.op("add_relu", &|t: &[Tensor]| ops::add_relu(&t[0], &t[1]), &[a, b], Precision::F32)?;
+    c.op("relu", &|ops: &Kernels, t: &[Tensor]| ops.relu(&t[0]), std::slice::from_ref(&a), Precision::F32)?;
+    c.op("add_relu", &|ops: &Kernels, t: &[Tensor]| ops.add_relu(&t[0], &t[1]), &[a, b], Precision::F32)?;
     let (m1, m2) = (input(&[64, 512], 14, 1.0)?, input(&[512, 256], 15, 0.1)?);
-    let mm = |t: &[Tensor]| ops::matmul(&t[0], &t[1]);
+    let mm = |ops: &Kernels, t: &[Tensor]| ops.matmul(&t[0], &t[1]);
     c.op("matmul 64x512x256", &mm, &[m1.clone(), m2.clone()], Precision::F32)?;
     c.op("matmul 64x512x256", &mm, &[m1, m2], Precision::Bf16)?;
 
@@ -203,12 +206,12 @@ fn step(c: &mut Checker, gpu: &Device) -> Result<()> {
         TrainArgs::try_parse_from(argv.iter().chain(&["--batch-size", "16", "--mlp", "512-512-512"]))?;
     targs.validate()?;
     let cfg = targs.model_config(55)?;
-    let lc = loss_config(&targs);
-    let batch = trainer::synthetic::batch(16, 64, cfg.latent_dim(), 55, 0)?;
+    let lc = targs.loss_config();
+    let batch = synthetic::batch(16, 64, cfg.latent_dim(), 55, 0)?;
     // (loss, gradients, weights after Adam); `adam_grads`: the gradients Adam is given instead.
     let run = |device: &Device, adam_grads: Option<&Named>| -> Result<(Tensor, Named, Named)> {
         let model = SslModel::new(&cfg, device, 0)?;
-        trainer::synthetic::wake_residual_branches(&model)?;
+        synthetic::wake_residual_branches(&model)?;
         let mut adam: Adam = optimizer(&model, &targs)?;
         let out = model.forward_train(&batch.to_device(device)?, &lc, true)?;
         let mut grads = out.total.backward()?;

@@ -3,7 +3,7 @@
 //!
 //! - `init.safetensors`: every parameter and batch-norm buffer before the step (the residual
 //!   branches' zero-initialised last BN scales set to 1 first, see
-//!   [`trainer::synthetic::wake_residual_branches`]);
+//!   [`model::synthetic::wake_residual_branches`]);
 //! - `batch.safetensors`: `x1`, `x2` (N, 3, R, R), `latent` (N, L), `labels` (N,) i64;
 //! - `grads.safetensors`: the gradient of the step's total loss for every parameter;
 //! - `after.safetensors`: parameters and buffers after one Adam step;
@@ -15,8 +15,10 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use candle_core::{DType, Tensor};
-use trainer::model::{Batch, LossConfig, SslModel};
-use trainer::ops::adam::Adam;
+use model::loss::LossConfig;
+use model::optim::Adam;
+use model::{Batch, SslModel};
+use trainer::step::Stepper;
 
 /// Deep copies (Adam updates the variables' storage in place).
 fn snapshot(model: &SslModel) -> Result<HashMap<String, Tensor>> {
@@ -30,7 +32,7 @@ fn save(dir: &Path, name: &str, tensors: &HashMap<String, Tensor>) -> Result<()>
 
 pub fn write(dir: &Path, model: &SslModel, adam: &mut Adam, batch: &Batch, lc: &LossConfig) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    trainer::synthetic::wake_residual_branches(model)?;
+    model::synthetic::wake_residual_branches(model)?;
     save(dir, "init.safetensors", &snapshot(model)?)?;
     let batch_tensors = HashMap::from([
         ("x1".to_string(), batch.x1.clone()),
@@ -41,7 +43,7 @@ pub fn write(dir: &Path, model: &SslModel, adam: &mut Adam, batch: &Batch, lc: &
     save(dir, "batch.safetensors", &batch_tensors)?;
 
     // The gradients as `train` computes them (views in parallel on two or more threads).
-    let (out, grads) = trainer::step::gradients(model, batch, lc, false)?;
+    let (out, grads) = Stepper::new()?.gradients(model, batch, lc, false)?;
     let mut grad_tensors = HashMap::new();
     for (name, var) in model.params.params() {
         if let Some(g) = grads.get(var.as_tensor()) {

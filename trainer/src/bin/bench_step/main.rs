@@ -1,6 +1,6 @@
 //! Benchmark of the real training step: the model `train` builds (backbone, the method's heads
 //! and predictor, its loss, the online evaluator) and `train`'s Adam, through
-//! [`trainer::train::train_step`], on a synthetic batch of the given shape. "images/s" counts the
+//! [`trainer::step::Stepper::train_step`], on a synthetic batch of the given shape. "images/s" counts the
 //! images of both views. `bench/train_step.sh` runs it beside `bench/train_step.py`, the PyTorch
 //! implementation of the reference model.
 //!
@@ -20,9 +20,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use model::SslModel;
 use trainer::config::TrainArgs;
-use trainer::model::SslModel;
-use trainer::train::{loss_config, optimizer, train_step};
+use trainer::step::Stepper;
+use trainer::train::optimizer;
 
 use measure::{cpu_seconds, median, peak_rss_mib};
 
@@ -58,8 +59,8 @@ fn train_args(flags: &[String]) -> Result<TrainArgs> {
 
 fn main() -> std::process::ExitCode {
     // SAFETY: first statement of main: no other thread exists yet.
-    unsafe { trainer::ops::prefer_single_candle_thread() };
-    trainer::ops::keep_freed_memory();
+    unsafe { kernels::prefer_single_candle_thread() };
+    kernels::keep_freed_memory();
     trainer::exit_code(run())
 }
 
@@ -71,22 +72,22 @@ fn run() -> Result<()> {
         return ops::bench_ops(targs.batch_size);
     }
     let cfg = targs.model_config(args.num_classes)?;
-    let device = trainer::train::device(targs.device)?;
-    trainer::ops::set_precision(targs.precision);
-    let model = SslModel::new(&cfg, &device, targs.seed)?;
+    let device = model::config::open_device(targs.device)?;
+    let model = SslModel::new(&cfg, &device, targs.seed)?.with_kernels(targs.kernels());
     let mut adam = optimizer(&model, &targs)?;
-    let lc = loss_config(&targs);
+    let lc = targs.loss_config();
     let (n, res) = (targs.batch_size, targs.resolution as usize);
-    let batch = trainer::synthetic::batch(n, res, cfg.latent_dim(), args.num_classes, targs.seed)?
+    let batch = model::synthetic::batch(n, res, cfg.latent_dim(), args.num_classes, targs.seed)?
         .to_device(&device)?;
     if let Some(dir) = &args.dump {
         return dump::write(dir, &model, &mut adam, &batch, &lc);
     }
     let n_params: usize = model.params.params().iter().map(|(_, v)| v.elem_count()).sum();
     let (mut times, mut cpu) = (Vec::new(), Vec::new());
+    let stepper = Stepper::new()?;
     for step in 0..args.warmup + args.steps {
         let (start, cpu_start) = (Instant::now(), cpu_seconds());
-        let stats = train_step(&model, &mut adam, &batch, &lc, false)?;
+        let stats = stepper.train_step(&model, &mut adam, &batch, &lc, false)?;
         // A GPU runs the step asynchronously: the time is the kernels', not their launches'.
         device.synchronize()?;
         let secs = start.elapsed().as_secs_f64();

@@ -1,10 +1,11 @@
 //! `bench_step --ops`: each op alone at the reference ResNet-18's 64 px shapes, stock candle
-//! (`trainer::ops::reference`) against the custom CPU ops, in CPU time (run it with one thread for
+//! (`kernels::reference`) against the custom CPU ops, in CPU time (run it with one thread for
 //! the work each op costs, unaffected by other load).
 
 use anyhow::Result;
 use candle_core::{Device, Tensor, Var};
-use trainer::ops::{self, adam::Adam, adam::AdamConfig, reference};
+use kernels::{reference, Kernels};
+use model::optim::{Adam, AdamConfig};
 
 use crate::measure::cpu_seconds;
 
@@ -36,6 +37,7 @@ fn time_op(
 type ConvCase = (&'static str, [usize; 4], [usize; 4], usize, usize);
 
 pub fn bench_ops(batch: usize) -> Result<()> {
+    let ops = Kernels::default();
     let randn = |dims: &[usize]| Tensor::randn(0f32, 1.0, dims, &Device::Cpu);
     // (name, x dims, w dims, stride, padding) at the reference ResNet-18's 64 px shapes.
     let convs: [ConvCase; 6] = [
@@ -60,25 +62,25 @@ pub fn bench_ops(batch: usize) -> Result<()> {
     for (name, xd, wd, s, p) in convs {
         let inputs = [randn(&xd)?, randn(&wd)?];
         let stock = time_op(&inputs, &|t| reference::conv2d(&t[0], &t[1], s, p));
-        let fast = time_op(&inputs, &|t| ops::conv2d(&t[0], &t[1], s, p));
+        let fast = time_op(&inputs, &|t| ops.conv2d(&t[0], &t[1], s, p));
         report(name, stock, fast);
     }
     let x = [randn(&[batch, 64, 33, 33])?];
     report(
         "max-pool 3x3/2",
         time_op(&x, &|t| reference::max_pool2d(&t[0], 3, 2, 0)),
-        time_op(&x, &|t| ops::max_pool2d(&t[0], 3, 2, 0)),
+        time_op(&x, &|t| ops.max_pool2d(&t[0], 3, 2, 0)),
     );
     let bn_in = [randn(&[batch, 64, 32, 32])?, randn(&[64])?, randn(&[64])?];
     report(
         "batch norm 64ch",
         time_op(&bn_in, &|t| Ok(reference::batch_norm_train(&t[0], &t[1], &t[2], 1e-5)?.0)),
-        time_op(&bn_in, &|t| Ok(ops::batch_norm_train(&t[0], &t[1], &t[2], 1e-5)?.0)),
+        time_op(&bn_in, &|t| Ok(ops.batch_norm_train(&t[0], &t[1], &t[2], 1e-5, false)?.0)),
     );
     report(
         "bn+relu 64ch",
         time_op(&bn_in, &|t| reference::batch_norm_train(&t[0], &t[1], &t[2], 1e-5)?.0.relu()),
-        time_op(&bn_in, &|t| Ok(ops::batch_norm_relu_train(&t[0], &t[1], &t[2], 1e-5)?.0)),
+        time_op(&bn_in, &|t| Ok(ops.batch_norm_train(&t[0], &t[1], &t[2], 1e-5, true)?.0)),
     );
     // Adam over a ResNet-18's worth of parameters (11.2M) in 3 tensors.
     let sizes = [2_359_296usize, 4_718_592, 4_112_000];
