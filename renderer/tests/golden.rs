@@ -1,105 +1,80 @@
-//! Golden-image tests: fixed scenes rendered and compared with reference PNGs in `tests/golden/`.
+//! Golden-image tests: every scene file `tests/golden/**/<name>.toml` is rendered and compared
+//! with `<name>.png` beside it (the format and the metric: `common/golden.rs`). Adding a scene is
+//! adding those two files; CONTRIBUTING.md says how.
 //!
-//! Two fixture meshes in ShapeNet layout (`tests/fixtures/meshes/`: a textured one and an
-//! untextured multi-material one), three fixed latents each, 128 px, with 4x MSAA and with FXAA
-//! (the default). A pixel differs
-//! when any channel is off by more than `common::CHANNEL_TOLERANCE`; a scene fails when more than
-//! `common::MAX_DIFFERING_FRACTION` of its pixels differ, and then `tests/golden/diff_<name>.png`
-//! (gitignored) shows the differing pixels in red over a dimmed reference, next to
-//! `diff_<name>_actual.png`, the image this run rendered. Lavapipe is deterministic, so the
-//! tolerance only absorbs other Mesa/LLVM versions' rounding; a 5% exposure change fails.
+//! A failure names the scene file and leaves `<name>.new.png` and `<name>.diff.png` beside it.
+//! Lavapipe is deterministic, so the tolerances only absorb other Mesa/LLVM versions' rounding;
+//! a 5% exposure change fails.
 //!
 //! Re-bless after an intended change of the look: `BLESS=1 cargo test -p renderer --test golden`
-//! rewrites the references (then look at them before committing).
-//! Without any wgpu adapter the tests print why and pass as skipped.
+//! rewrites the references (then look at them before committing); `GOLDEN=<part of a path>`
+//! limits a run to the matching scenes. Without any wgpu adapter the tests fail unless
+//! `RENDER_TESTS_WITHOUT_ADAPTER=1` lets them skip.
 
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
 
+use common::golden::{self, Renderers, Scene};
 use dataset::Latent;
 use renderer::gpu::{Antialias, RenderOptions, Renderer};
 use renderer::mesh::load_obj;
 
-const SIZE: u32 = 128;
-
-fn repo() -> PathBuf {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    here.canonicalize().unwrap_or(here)
+fn golden_dir() -> PathBuf {
+    common::repo_root().join("tests/golden")
 }
 
-fn renderer(antialias: Antialias) -> Option<&'static Mutex<Renderer>> {
-    static MSAA: OnceLock<Option<Mutex<Renderer>>> = OnceLock::new();
-    static FXAA: OnceLock<Option<Mutex<Renderer>>> = OnceLock::new();
-    let cell = match antialias {
-        Antialias::Msaa4 => &MSAA,
-        Antialias::Fxaa => &FXAA,
-        other => panic!("no golden images for {other:?}"),
-    };
-    cell.get_or_init(|| {
-        let opts = RenderOptions { image_size: SIZE, antialias, ..Default::default() };
-        match Renderer::new(opts) {
-            Ok(r) => Some(Mutex::new(r)),
-            Err(e) => {
-                common::skip_without_adapter(&e, "golden-image tests");
-                None
-            }
-        }
-    })
-    .as_ref()
-}
-
-fn latents() -> [(&'static str, Latent); 3] {
-    [
-        ("front", Latent::from_array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.6])),
-        ("tilted", Latent::from_array([0.5, -0.3, 1.2, 0.33, 0.6, 1.0, 0.1])),
-        ("steep", Latent::from_array([-1.2, 0.9, -0.4, 0.75, 0.78, 4.0, 0.45])),
-    ]
-}
-
-fn check_scenes(mesh_dir: &str, prefix: &str, antialias: Antialias) {
-    let Some(renderer) = renderer(antialias) else { return };
-    let mut renderer = renderer.lock().unwrap_or_else(|e| e.into_inner());
-    let mesh =
-        load_obj(&repo().join("tests/fixtures/meshes").join(mesh_dir).join("models/model_normalized.obj"))
-            .expect("fixture mesh loads");
-    // The fixtures are not unit-diagonal (the table's is 4.4): only their rescale may be reported.
-    assert!(mesh.warnings.iter().all(|w| w.contains("rescaled to 1")), "{:?}", mesh.warnings);
-    let gpu = renderer.upload(&mesh).unwrap();
-    let cases = latents();
-    let frames = renderer.render_views(&gpu, &cases.map(|c| dataset::factors::reference_scene(c.1))).unwrap();
-    let bless = std::env::var_os("BLESS").is_some_and(|v| v != "0");
+#[test]
+fn golden_scenes_match_their_images() {
+    let filter = std::env::var("GOLDEN").unwrap_or_default();
+    let files: Vec<_> = golden::scene_files(&golden_dir())
+        .into_iter()
+        .filter(|f| golden::shown(f).contains(&filter))
+        .collect();
+    assert!(!files.is_empty(), "no golden scene matches GOLDEN={filter:?} in {}", golden_dir().display());
+    let bless = golden::bless();
+    let mut renderers = Renderers::default();
     let mut failures = Vec::new();
-    for ((name, _), frame) in cases.iter().zip(&frames) {
-        let name = format!("{prefix}_{name}");
-        if let Err(e) =
-            common::compare_or_bless(&repo().join("tests/golden"), &name, &frame.rgb, SIZE, SIZE, bless)
-        {
-            failures.push(e);
+    for file in &files {
+        match check(file, &mut renderers, bless) {
+            Ok(true) => {}
+            Ok(false) => return, // no adapter, and skipping was asked for
+            Err(e) => failures.push(format!("{e:#}")),
         }
     }
-    assert!(failures.is_empty(), "golden images differ:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} golden scenes failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
 }
 
+/// Renders one scene and compares it; Ok(false) when it could not be rendered for want of an
+/// adapter. Errors start with the scene file's path.
+fn check(file: &Path, renderers: &mut Renderers, bless: bool) -> anyhow::Result<bool> {
+    let scene = Scene::read(file)?;
+    let at = || golden::shown(file);
+    let Some(image) = renderers.render(&scene).map_err(|e| e.context(at()))? else { return Ok(false) };
+    golden::compare_or_bless(&scene, &image, bless).map_err(|e| e.context(at()))?;
+    Ok(true)
+}
+
+/// A reference image that no scene file renders would never be checked.
 #[test]
-fn textured_mesh_matches_golden_images() {
-    check_scenes("90000001/textured_box", "textured_box", Antialias::Msaa4);
+fn every_golden_image_has_its_scene_file() {
+    let orphans: Vec<_> = golden::files_with_extension(&golden_dir(), "png")
+        .into_iter()
+        .filter(|p| !p.components().any(|c| c.as_os_str() == "meshes")) // textures
+        .filter(|p| !p.to_string_lossy().ends_with(".new.png") && !p.to_string_lossy().ends_with(".diff.png"))
+        .filter(|p| !p.with_extension("toml").is_file())
+        .collect();
+    assert!(orphans.is_empty(), "golden images without a <name>.toml beside them: {orphans:?}");
 }
 
-#[test]
-fn untextured_multi_material_mesh_matches_golden_images() {
-    check_scenes("90000002/table", "table", Antialias::Msaa4);
-}
-
-#[test]
-fn fxaa_matches_golden_images() {
-    check_scenes("90000001/textured_box", "fxaa_textured_box", Antialias::Fxaa);
-    check_scenes("90000002/table", "fxaa_table", Antialias::Fxaa);
-}
-
-/// Not a check: writes `target/preview_sheet.png` (both fixtures, several latents, 256 px) for a
-/// person to look at. `cargo test -p renderer --test golden -- --ignored` (`PREVIEW_AA=fxaa`
+/// Not a check: writes `target/preview_sheet_<aa>.png` (both fixtures, several latents, 256 px)
+/// for a person to look at. `cargo test -p renderer --test golden -- --ignored` (`PREVIEW_AA=fxaa`
 /// etc. picks the anti-aliasing).
 #[test]
 #[ignore]
@@ -107,40 +82,24 @@ fn write_preview_sheet() {
     let antialias = std::env::var("PREVIEW_AA").map(|v| v.parse().unwrap()).unwrap_or(Antialias::Msaa4);
     let opts = RenderOptions { image_size: 256, antialias, ..Default::default() };
     let Ok(mut renderer) = Renderer::new(opts) else { return };
-    let latents: Vec<Latent> = (0..4)
+    let views: Vec<_> = (0..4)
         .map(|i| {
             let f = i as f64;
-            Latent::from_array([
-                0.4 * f - 0.6,
-                0.3 * f,
-                -0.5 * f,
-                0.13 + 0.27 * f,
-                0.2 * f,
-                1.7 * f,
-                0.9 - 0.3 * f,
-            ])
+            let latent = [0.4 * f - 0.6, 0.3 * f, -0.5 * f, 0.13 + 0.27 * f, 0.2 * f, 1.7 * f, 0.9 - 0.3 * f];
+            dataset::factors::reference_scene(Latent::from_array(latent))
         })
         .collect();
-    let mut sheet = image::RgbImage::new(256 * latents.len() as u32, 512);
+    let mut sheet = image::RgbImage::new(256 * views.len() as u32, 512);
     for (row, dir) in ["90000001/textured_box", "90000002/table"].iter().enumerate() {
-        let mesh =
-            load_obj(&repo().join("tests/fixtures/meshes").join(dir).join("models/model_normalized.obj"))
-                .unwrap();
-        let gpu = renderer.upload(&mesh).unwrap();
-        for (col, frame) in renderer
-            .render_views(
-                &gpu,
-                &latents.iter().map(|l| dataset::factors::reference_scene(*l)).collect::<Vec<_>>(),
-            )
-            .unwrap()
-            .iter()
-            .enumerate()
-        {
-            let img = image::RgbImage::from_raw(256, 256, frame.rgb.clone()).unwrap();
+        let path =
+            common::repo_root().join("tests/fixtures/meshes").join(dir).join("models/model_normalized.obj");
+        let gpu = renderer.upload(&load_obj(&path).unwrap()).unwrap();
+        for (col, frame) in renderer.render_views(&gpu, &views).unwrap().into_iter().enumerate() {
+            let img = image::RgbImage::from_raw(256, 256, frame.rgb).unwrap();
             image::imageops::replace(&mut sheet, &img, 256 * col as i64, 256 * row as i64);
         }
     }
-    let out = repo().join(format!("target/preview_sheet_{antialias:?}.png"));
+    let out = common::repo_root().join(format!("target/preview_sheet_{antialias:?}.png"));
     sheet.save(&out).unwrap();
     eprintln!("wrote {}", out.display());
 }

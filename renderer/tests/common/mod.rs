@@ -1,6 +1,8 @@
 //! Shared by the renderer's end-to-end tests: a tiny ShapeNet-layout tree of textured objects,
-//! the `render` binary, and comparisons of dataset folders.
+//! the `render` binary, comparisons of dataset folders, and golden scenes ([`golden`]).
 #![allow(dead_code)] // each test binary uses its own part
+
+pub mod golden;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,6 +12,12 @@ use dataset::ObjectKey;
 
 pub const VIEWS: usize = 6;
 pub const SIZE: u32 = 64;
+
+/// The repository's root (`tests/`, `manifests/` are there).
+pub fn repo_root() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    here.canonicalize().unwrap_or(here)
+}
 
 /// A textured box (or a tall wedge when `wedge`), OBJ Y-up, with a `../images/` texture path.
 pub fn write_object(root: &Path, synset: &str, id: &str, wedge: bool, tint: [u8; 3]) {
@@ -141,74 +149,4 @@ pub fn skip_without_adapter(error: &anyhow::Error, what: &str) -> bool {
         return true;
     }
     panic!("cannot start the renderer for {what}: {text} (set RENDER_TESTS_WITHOUT_ADAPTER=1 to skip on a machine without one)");
-}
-
-/// Golden images: a pixel differs when any channel is off by more than this...
-pub const CHANNEL_TOLERANCE: u8 = 3;
-/// ...and an image fails when more than this fraction of its pixels differ.
-pub const MAX_DIFFERING_FRACTION: f64 = 0.01;
-
-/// Compares `rgb` (`width` x `height`) with `dir/<name>.png`, or rewrites that reference when
-/// `bless`. On failure writes `dir/diff_<name>.png` (differing pixels red over the dimmed
-/// reference) and `dir/diff_<name>_actual.png` (gitignored) and says where they are.
-pub fn compare_or_bless(
-    dir: &Path,
-    name: &str,
-    rgb: &[u8],
-    width: u32,
-    height: u32,
-    bless: bool,
-) -> Result<(), String> {
-    let reference_path = dir.join(format!("{name}.png"));
-    if bless {
-        std::fs::create_dir_all(dir).unwrap();
-        image::save_buffer(&reference_path, rgb, width, height, image::ExtendedColorType::Rgb8).unwrap();
-        eprintln!("blessed {}", reference_path.display());
-        return Ok(());
-    }
-    let reference = image::open(&reference_path)
-        .map_err(|e| {
-            format!(
-                "{}: cannot read reference ({e}); run with BLESS=1 to create it",
-                reference_path.display()
-            )
-        })?
-        .to_rgb8();
-    if reference.dimensions() != (width, height) {
-        return Err(format!(
-            "{}: reference is {:?}, expected {width}x{height}",
-            reference_path.display(),
-            reference.dimensions()
-        ));
-    }
-    let mut diff = image::RgbImage::new(width, height);
-    let mut differing = 0usize;
-    let mut worst = 0u8;
-    for ((got, want), out) in rgb.chunks_exact(3).zip(reference.pixels()).zip(diff.pixels_mut()) {
-        let d = (0..3).map(|c| got[c].abs_diff(want[c])).max().unwrap();
-        worst = worst.max(d);
-        if d > CHANNEL_TOLERANCE {
-            differing += 1;
-            *out = image::Rgb([255, 0, 0]);
-        } else {
-            *out = image::Rgb(want.0.map(|c| c / 3));
-        }
-    }
-    let fraction = differing as f64 / (width * height) as f64;
-    let diff_path = dir.join(format!("diff_{name}.png"));
-    let got_path = dir.join(format!("diff_{name}_actual.png"));
-    if fraction > MAX_DIFFERING_FRACTION {
-        diff.save(&diff_path).unwrap();
-        image::save_buffer(&got_path, rgb, width, height, image::ExtendedColorType::Rgb8).unwrap();
-        return Err(format!(
-            "{name}: {differing} pixels ({:.2}%) differ by more than {CHANNEL_TOLERANCE} (worst {worst}); \
-             see {} and {}",
-            100.0 * fraction,
-            diff_path.display(),
-            got_path.display()
-        ));
-    }
-    let _ = std::fs::remove_file(diff_path);
-    let _ = std::fs::remove_file(got_path);
-    Ok(())
 }
