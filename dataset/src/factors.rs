@@ -160,6 +160,56 @@ pub fn sample_view(config: &RenderConfig, split: Split, object: &ObjectKey, view
     }
 }
 
+impl ViewFactors {
+    /// Every value, drawn or read from a latent file, and what is derived from them (colours,
+    /// the object's centre, the camera's position) finite and in its factor's range: checked
+    /// before a view is rendered, so nothing non-finite reaches the GPU or a file.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let l = &self.latent;
+        let [tx, ty, tz] = self.translation;
+        let c = &self.camera;
+        let values = [
+            (Factor::RotationX, l.rotation[0]),
+            (Factor::RotationY, l.rotation[1]),
+            (Factor::RotationZ, l.rotation[2]),
+            (Factor::FloorHue, l.floor_hue),
+            (Factor::SpotTheta, l.light_theta),
+            (Factor::SpotPhi, l.light_phi),
+            (Factor::SpotHue, l.light_hue),
+            (Factor::FloorSaturation, self.floor_saturation),
+            (Factor::FloorValue, self.floor_value),
+            (Factor::SpotSaturation, self.spot_saturation),
+            (Factor::SpotValue, self.spot_value),
+            (Factor::SpotPower, self.spot_power),
+            (Factor::SpotConeAngle, self.spot_cone_angle),
+            (Factor::SunStrength, self.sun_strength),
+            (Factor::TranslationX, tx),
+            (Factor::TranslationY, ty),
+            (Factor::TranslationZ, tz),
+            (Factor::Scale, self.scale),
+            (Factor::CameraDistance, c.distance),
+            (Factor::CameraElevation, c.elevation),
+            (Factor::CameraAzimuth, c.azimuth),
+            (Factor::CameraFocalLength, c.focal_length),
+        ];
+        for (f, v) in values {
+            f.check_value(v)?;
+        }
+        let derived = [
+            ("floor colour", self.floor_rgb()),
+            ("light colour", self.light_rgb()),
+            ("object centre", self.object_centre()),
+            ("camera position", c.position()),
+        ];
+        for (what, v) in derived {
+            if !v.iter().all(|x| x.is_finite()) {
+                anyhow::bail!("{what} {v:?} is not finite");
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The reference scene's factors for every view (what tests and previews use).
 pub fn reference_view(seed: u64, object: &ObjectKey, view: usize) -> ViewFactors {
     let mut config = RenderConfig::reference();
@@ -220,6 +270,21 @@ mod tests {
         let p = v.camera.position();
         assert!(p[0].abs() < 1e-12 && (p[1] - 1.767767).abs() < 1e-6 && (p[2] - 1.767767).abs() < 1e-6);
         assert_eq!((v.spot_power, v.sun_strength, v.scale), (500.0, 1.5, 1.0));
+    }
+
+    #[test]
+    fn checks_every_value_and_what_is_derived() {
+        let ok = reference_scene(Latent::from_array([0.1; 7]));
+        ok.check().unwrap();
+        let mut bad = ok;
+        bad.latent.floor_hue = f64::INFINITY;
+        assert!(format!("{:#}", bad.check().unwrap_err()).contains("floor_hue = inf"));
+        let mut bad = ok;
+        bad.spot_power = 1e308;
+        assert!(format!("{:#}", bad.check().unwrap_err()).contains("spot_power = 1e308"));
+        let mut bad = ok;
+        bad.latent.rotation[0] = f64::NAN;
+        assert!(format!("{:#}", bad.check().unwrap_err()).contains("rotation_x = NaN"));
     }
 
     #[test]

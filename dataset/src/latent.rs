@@ -101,7 +101,7 @@ impl Latent {
 
     /// Reads a latent file, naming the file in every error.
     pub fn read(path: &Path) -> anyhow::Result<Self> {
-        let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let bytes = crate::input::read_bounded(path, crate::input::METADATA_MAX_BYTES)?;
         Self::from_npy(&bytes).with_context(|| format!("{}: not a latent file", path.display()))
     }
 

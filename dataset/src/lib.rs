@@ -3,13 +3,15 @@
 //! Everything a file on disk means lives here: where files go ([`layout`]), what a latent holds
 //! ([`latent`]), the rotation conventions ([`rotation`]), colours ([`colour`]), how factors are
 //! drawn ([`factors`]), the split manifests ([`manifest`]), the object-level split ([`split`]),
-//! the rich per-image manifest ([`records`]) and atomic writes ([`atomic`]).
+//! the rich per-image manifest ([`records`]), atomic writes ([`atomic`]) and confined, bounded
+//! reads of user-named files ([`input`]).
 
 pub mod atomic;
 pub mod colour;
 pub mod config;
 pub mod factors;
 pub mod fuzz;
+pub mod input;
 pub mod integrity;
 pub mod latent;
 pub mod layout;

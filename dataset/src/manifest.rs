@@ -24,7 +24,7 @@ pub fn write_images(path: &Path, objects: &[ObjectKey]) -> anyhow::Result<()> {
 
 /// Reads a split image manifest into validated object keys; errors name the file and entry.
 pub fn read_images(path: &Path) -> anyhow::Result<Vec<ObjectKey>> {
-    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let bytes = crate::input::read_bounded(path, crate::input::OBJECT_LIST_MAX_BYTES)?;
     let npy =
         npyz::NpyFile::new(&bytes[..]).with_context(|| format!("{}: not a .npy file", path.display()))?;
     if npy.shape().len() != 1 {
@@ -47,7 +47,7 @@ pub fn write_labels(path: &Path, labels: &[i64]) -> anyhow::Result<()> {
 
 /// Reads integer labels (int64, or int32 from other tools).
 pub fn read_labels(path: &Path) -> anyhow::Result<Vec<i64>> {
-    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let bytes = crate::input::read_bounded(path, crate::input::OBJECT_LIST_MAX_BYTES)?;
     let npy =
         npyz::NpyFile::new(&bytes[..]).with_context(|| format!("{}: not a .npy file", path.display()))?;
     if npy.shape().len() != 1 {

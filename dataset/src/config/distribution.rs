@@ -6,6 +6,8 @@
 
 use anyhow::{bail, Context};
 
+use crate::input::number as show;
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Distribution {
     Fixed(f64),
@@ -89,8 +91,13 @@ impl Distribution {
                     "fixed" => Distribution::Fixed(number(inner)?),
                     "uniform" => {
                         let [min, max] = pair(inner).context("uniform")?;
+                        let (a, b) = (show(min), show(max));
                         if min > max {
-                            bail!("uniform: min {min} > max {max}");
+                            bail!("uniform: min {a} > max {b}");
+                        }
+                        // Each end finite is not enough: draws compute min + (max - min) * u.
+                        if !(max - min).is_finite() {
+                            bail!("uniform: the width max - min = {b} - {a} is not a finite number");
                         }
                         Distribution::Uniform { min, max }
                     }
@@ -118,6 +125,10 @@ impl Distribution {
                                     w[1][1]
                                 );
                             }
+                        }
+                        let total: f64 = ranges.iter().map(|[a, b]| b - a).sum();
+                        if !total.is_finite() {
+                            bail!("union: the ranges' total width {} is not a finite number", show(total));
                         }
                         Distribution::Union(ranges.into_iter().map(|[a, b]| (a, b)).collect())
                     }
@@ -156,13 +167,14 @@ pub fn number(value: &toml::Value) -> anyhow::Result<f64> {
         other => bail!("expected a number, got {}", other.type_str()),
     };
     if !v.is_finite() {
-        bail!("{v} is not a finite number");
+        bail!("{} is not a finite number", show(v));
     }
     Ok(v)
 }
 
 fn parse_expression(text: &str) -> anyhow::Result<f64> {
-    let bad = || anyhow::anyhow!("{text:?} is not a number (forms: 1.5, \"pi\", \"-pi/2\", \"3*pi/4\")");
+    let shown = crate::input::readable(text, 64);
+    let bad = || anyhow::anyhow!("\"{shown}\" is not a number (forms: 1.5, \"pi\", \"-pi/2\", \"3*pi/4\")");
     let s: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     let (sign, s) = match s.strip_prefix('-') {
         Some(rest) => (-1.0, rest),
@@ -216,6 +228,8 @@ mod tests {
             ("{ uniform = [1, 0] }", "min 1 > max 0"),
             ("{ uniform = [0] }", "expected [min, max]"),
             ("{ uniform = [0, nan] }", "not a finite"),
+            ("{ uniform = [-1e308, 1e308] }", "max - min = 1e308 - -1e308 is not a finite"),
+            ("{ union = [[-1e308, 0], [1, 1e308]] }", "total width inf is not a finite"),
             ("{ fixed = inf }", "not a finite"),
             ("\"pie\"", "not a number"),
             ("\"pi/0\"", "not a number"),

@@ -5,6 +5,7 @@ use std::f64::consts::{FRAC_PI_2, FRAC_PI_4, FRAC_PI_8, PI};
 use anyhow::{bail, Context};
 
 use super::Distribution;
+use crate::input::number;
 
 macro_rules! factors {
     ($($variant:ident = $name:literal),* $(,)?) => {
@@ -56,10 +57,14 @@ struct Domain {
     unit: &'static str,
 }
 
-const ANY: Domain =
-    Domain { lo: f64::NEG_INFINITY, lo_open: true, hi: f64::INFINITY, hi_open: true, unit: "" };
 const UNIT: Domain = Domain { lo: 0.0, lo_open: false, hi: 1.0, hi_open: false, unit: "" };
-const NON_NEGATIVE: Domain = Domain { lo: 0.0, lo_open: false, hi: f64::INFINITY, hi_open: true, unit: "" };
+/// Angles that wrap (rotations, azimuths): two turns either way is more than any preset needs,
+/// and a bound keeps `max - min` and the shadow frustum finite.
+const ANGLE: Domain = Domain { lo: -4.0 * PI, lo_open: false, hi: 4.0 * PI, hi_open: false, unit: " rad" };
+/// Hues wrap at 1; the bound keeps them (and the latents) finite.
+const HUE: Domain = Domain { lo: -4.0, lo_open: false, hi: 4.0, hi_open: false, unit: "" };
+/// The floor is 40 m wide and the camera sees a few metres: beyond 10 m nothing would show.
+const TRANSLATION: Domain = Domain { lo: -10.0, lo_open: false, hi: 10.0, hi_open: false, unit: " m" };
 
 impl Factor {
     /// The 3DIEBench reference distribution (SPEC sections 1 and 3).
@@ -91,10 +96,15 @@ impl Factor {
         match self {
             Factor::FloorSaturation | Factor::FloorValue | Factor::SpotSaturation | Factor::SpotValue => UNIT,
             Factor::SpotTheta => Domain { lo: 0.0, lo_open: false, hi: PI, hi_open: false, unit: " rad" },
-            Factor::SpotPower => Domain { unit: " W", ..NON_NEGATIVE },
-            Factor::SunStrength => Domain { unit: " W/m^2", ..NON_NEGATIVE },
+            // Upper ends far above the reference (500 W, 1.5 W/m^2), where images are white
+            // already, and low enough that the shader's f32 arithmetic cannot overflow.
+            Factor::SpotPower => Domain { lo: 0.0, lo_open: false, hi: 1e5, hi_open: false, unit: " W" },
+            Factor::SunStrength => {
+                Domain { lo: 0.0, lo_open: false, hi: 1e3, hi_open: false, unit: " W/m^2" }
+            }
             Factor::SpotConeAngle => Domain { lo: 0.0, lo_open: true, hi: PI, hi_open: false, unit: " rad" },
-            Factor::Scale => Domain { lo: 0.0, lo_open: true, hi: 100.0, hi_open: false, unit: "" },
+            // Below a millimetre the object covers no pixel at any camera distance allowed.
+            Factor::Scale => Domain { lo: 1e-3, lo_open: false, hi: 100.0, hi_open: false, unit: "" },
             // The camera's near plane is 0.1 m and its far plane 40 m.
             Factor::CameraDistance => {
                 Domain { lo: 0.2, lo_open: false, hi: 20.0, hi_open: false, unit: " m" }
@@ -106,16 +116,31 @@ impl Factor {
             Factor::CameraFocalLength => {
                 Domain { lo: 1.0, lo_open: false, hi: 1000.0, hi_open: false, unit: " mm" }
             }
-            _ => ANY,
+            Factor::RotationX
+            | Factor::RotationY
+            | Factor::RotationZ
+            | Factor::SpotPhi
+            | Factor::CameraAzimuth => ANGLE,
+            Factor::FloorHue | Factor::SpotHue => HUE,
+            Factor::TranslationX | Factor::TranslationY | Factor::TranslationZ => TRANSLATION,
         }
+    }
+
+    /// Checks one drawn (or read) value against the factor's domain.
+    pub fn check_value(self, v: f64) -> anyhow::Result<()> {
+        self.check(&Distribution::Fixed(v)).with_context(|| format!("{} = {}", self.name(), number(v)))
     }
 
     /// Checks that every value the distribution can give is in the factor's domain.
     fn check(self, d: &Distribution) -> anyhow::Result<()> {
         let dom = self.domain();
-        let (lo, hi) = d.bounds();
-        let below = if dom.lo_open { lo <= dom.lo } else { lo < dom.lo };
-        let above = if dom.hi_open { hi >= dom.hi } else { hi > dom.hi };
+        let (lo_v, hi_v) = d.bounds();
+        let (lo, hi) = (number(lo_v), number(hi_v));
+        if !(lo_v.is_finite() && hi_v.is_finite() && (hi_v - lo_v).is_finite()) {
+            bail!("values from {lo} to {hi} are not finite numbers");
+        }
+        let below = if dom.lo_open { lo_v <= dom.lo } else { lo_v < dom.lo };
+        let above = if dom.hi_open { hi_v >= dom.hi } else { hi_v > dom.hi };
         if below || above {
             let open = |o: bool, a: char, b: char| if o { a } else { b };
             bail!(
@@ -130,6 +155,9 @@ impl Factor {
         Ok(())
     }
 }
+
+/// Characters of a user's key that an error prints (the rest is `...`).
+pub(super) const KEY_CHARS: usize = 64;
 
 /// How the object's rotation is drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,7 +208,7 @@ impl FactorSet {
     /// Applies the keys of a `[factors]` (or `[split.NAME]`) table; `prefix` names it in errors.
     pub fn apply(&mut self, t: &toml::Table, source: &str, prefix: &str) -> anyhow::Result<()> {
         for (key, value) in t {
-            let at = || format!("{source}: {prefix}.{key}");
+            let at = || format!("{source}: {prefix}.{}", crate::input::readable(key, KEY_CHARS));
             match key.as_str() {
                 "rotation" => {
                     self.rotation = match value.as_str() {
@@ -208,6 +236,24 @@ impl FactorSet {
                     let d = Distribution::from_toml(value).with_context(at)?;
                     self.set(f, d).with_context(at)?;
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Keys that contradict each other: `rotation = "so3"` draws the whole rotation, so a
+    /// `rotation_x/y/z` other than the reference's would be ignored in silence.
+    pub fn check_conflicts(&self) -> anyhow::Result<()> {
+        if self.rotation != RotationMode::So3 {
+            return Ok(());
+        }
+        for f in [Factor::RotationX, Factor::RotationY, Factor::RotationZ] {
+            if *self.get(f) != f.reference() {
+                bail!(
+                    "rotation = \"so3\" and {} = {} conflict: SO(3) draws the whole rotation; remove one of them",
+                    f.name(),
+                    self.get(f).to_json()
+                );
             }
         }
         Ok(())

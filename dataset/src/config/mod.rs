@@ -13,6 +13,8 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 
+use crate::input::readable;
+
 pub use distribution::Distribution;
 pub use factor::{Factor, FactorSet, RotationMode, TranslationFrame};
 
@@ -134,8 +136,7 @@ impl RenderConfig {
     }
 
     pub fn read(path: &Path) -> anyhow::Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let text = crate::input::read_text(path, crate::input::CONFIG_MAX_BYTES)?;
         Self::parse(&text, &path.display().to_string())
     }
 
@@ -146,16 +147,15 @@ impl RenderConfig {
 
     /// Reads a file's changes on top of this configuration (`render --like DIR --config FILE`).
     pub fn with_changes_from(self, path: &Path) -> anyhow::Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let text = crate::input::read_text(path, crate::input::CONFIG_MAX_BYTES)?;
         self.with_changes(&text, &path.display().to_string())
     }
 
     /// Applies a configuration's text on top of this one: its `[dataset]` keys, its `[factors]` to
     /// both splits, then its `[split.*]` overrides.
     pub fn with_changes(self, text: &str, source: &str) -> anyhow::Result<Self> {
-        let table: toml::Table =
-            toml::from_str(text).map_err(|e| anyhow::anyhow!("{source}: not valid TOML: {e}"))?;
+        let table: toml::Table = toml::from_str(text)
+            .map_err(|e| anyhow::anyhow!("{source}: not valid TOML: {}", toml_error(&e)))?;
         let mut config = self;
         config.source = source.to_string();
         for (key, value) in &table {
@@ -167,22 +167,28 @@ impl RenderConfig {
                     config.val.apply(t, source, "factors")?;
                 }
                 "split" => {}
-                other => bail!("{source}: unknown key {other:?} (expected dataset, factors, split)"),
+                other => bail!(
+                    "{source}: unknown key \"{}\" (expected dataset, factors, split)",
+                    readable(other, factor::KEY_CHARS)
+                ),
             }
         }
         // Per-split overrides go on top of [factors], whatever their order in the file.
         if let Some(value) = table.get("split") {
             for (name, overrides) in sub_table(value, source, "split")? {
-                let prefix = format!("split.{name}");
+                let prefix = format!("split.{}", readable(name, factor::KEY_CHARS));
                 let t = sub_table(overrides, source, &prefix)?;
                 match name.as_str() {
                     "train" => config.train.apply(t, source, &prefix)?,
                     "val" => config.val.apply(t, source, &prefix)?,
-                    other => bail!("{source}: split.{other}: unknown split (expected train or val)"),
+                    _ => bail!("{source}: {prefix}: unknown split (expected train or val)"),
                 }
             }
         }
         config.settings.validate(|key| format!("{source}: dataset.{key}"))?;
+        for (name, set) in [("train", &config.train), ("val", &config.val)] {
+            set.check_conflicts().with_context(|| format!("{source}: factors of the {name} split"))?;
+        }
         Ok(config)
     }
 
@@ -228,6 +234,13 @@ impl RenderConfig {
     }
 }
 
+/// TOML's message quotes the offending line: each line escaped and bounded, at most 8 lines.
+fn toml_error(e: &toml::de::Error) -> String {
+    let text = e.to_string();
+    let lines: Vec<String> = text.lines().take(8).map(|l| readable(l, 200)).collect();
+    lines.join("\n")
+}
+
 fn sub_table<'a>(value: &'a toml::Value, source: &str, key: &str) -> anyhow::Result<&'a toml::Table> {
     value.as_table().ok_or_else(|| anyhow::anyhow!("{source}: {key}: expected a table"))
 }
@@ -260,7 +273,8 @@ fn parse_settings(s: &mut DatasetSettings, t: &toml::Table, source: &str) -> any
                 }
             }
             other => bail!(
-                "{source}: dataset.{other}: unknown key (expected seed, views, image_size, jpeg_quality, latent, val_fraction)"
+                "{source}: dataset.{}: unknown key (expected seed, views, image_size, jpeg_quality, latent, val_fraction)",
+                readable(other, factor::KEY_CHARS)
             ),
         }
     }

@@ -35,7 +35,7 @@ latent = "translation"
 val_fraction = 0.25
 
 [factors]
-rotation = "so3"
+rotation = "euler"
 translation_x = { uniform = [-0.5, 0.5] }
 translation_frame = "world"
 floor_saturation = 0.3
@@ -47,7 +47,7 @@ camera_focal_length = { set = [35, 50] }
     assert_eq!((s.views, s.image_size, s.seed, s.jpeg_quality, s.val_fraction), (8, 64, 3, 90, 0.25));
     assert_eq!(s.latent, LatentFormat::Translation);
     for set in [&c.train, &c.val] {
-        assert_eq!(set.rotation, RotationMode::So3);
+        assert_eq!(set.rotation, RotationMode::Euler);
         assert_eq!(set.translation_frame, TranslationFrame::World);
         assert_eq!(*set.get(Factor::TranslationX), Distribution::Uniform { min: -0.5, max: 0.5 });
         assert_eq!(*set.get(Factor::FloorSaturation), Distribution::Fixed(0.3));
@@ -97,6 +97,25 @@ fn every_rejection_names_the_file_and_the_key() {
         ("[dataset]\nresolution = 64", "test.toml: dataset.resolution: unknown key"),
         ("factors = 3", "test.toml: factors: expected a table"),
         ("[factors\n", "test.toml: not valid TOML"),
+        // Extreme floats (issue cases 9-12): no upper bound on power, translation or scale, and
+        // ranges whose width overflows, are refused before anything is rendered.
+        ("[factors]\nspot_power = 1e308", "test.toml: factors.spot_power: values from 1e308"),
+        ("[factors]\nsun_strength = 1e308", "test.toml: factors.sun_strength: values from 1e308"),
+        ("[factors]\ntranslation_x = 1e308", "test.toml: factors.translation_x: values from 1e308"),
+        ("[factors]\nscale = 1e-308", "test.toml: factors.scale: values from 1e-308"),
+        (
+            "[factors]\nrotation_x = { uniform = [-1e308, 1e308] }",
+            "test.toml: factors.rotation_x: uniform: the width max - min",
+        ),
+        ("[factors]\nfloor_hue = { uniform = [-1e308, 1e308] }", "test.toml: factors.floor_hue: uniform"),
+        ("[factors]\nfloor_hue = { uniform = [-1e300, -1e299] }", "test.toml: factors.floor_hue: values from"),
+        ("[factors]\ncamera_azimuth = { set = [0, 1e308] }", "test.toml: factors.camera_azimuth"),
+        // Conflicting keys: SO(3) draws the whole rotation.
+        (
+            "[factors]\nrotation = \"so3\"\nrotation_x = 0.5",
+            "test.toml: factors of the train split: rotation = \"so3\" and rotation_x = {\"fixed\":0.5} conflict",
+        ),
+        ("[factors]\nrotation = \"so3\"\n[split.val]\nrotation_z = 0", "factors of the val split"),
     ] {
         let e = error(text);
         assert!(e.contains(want), "{text:?}: got {e:?}, want {want:?}");
@@ -149,4 +168,18 @@ fn the_recorded_form_reads_back_and_takes_changes() {
         RenderConfig::from_recorded(&serde_json::json!({"dataset": {}}), "m.json").unwrap_err()
     );
     assert!(e.contains("m.json: no /factors/train"), "{e}");
+}
+
+#[test]
+fn errors_print_keys_and_values_escaped_and_bounded() {
+    let long = "k".repeat(5000);
+    let e = error(&format!("[factors]\n{long} = 1"));
+    assert!(e.len() < 700 && e.contains("kkk...: unknown key"), "{e}");
+    let e = error("[factors]\n\"floor\u{200b}hue\" = 1");
+    assert!(e.contains("factors.floor\\u{200b}hue: unknown key"), "{e}");
+    let e = error("[factors]\nfloor_hue = \"1\u{200b}\"");
+    assert!(e.contains("\"1\\u{200b}\" is not a number"), "{e}");
+    // TOML's own message quotes the line: escaped too.
+    let e = error("[factors]\nfloor_hue = \"1\u{7}\"");
+    assert!(e.contains("floor_hue = \"1\\u{7}\"") && !e.contains('\u{7}'), "{e}");
 }
