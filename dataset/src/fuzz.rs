@@ -1,7 +1,8 @@
 //! Damaged copies of valid files, for the fuzz-style tests of every crate that reads user files
 //! (deterministic, so a failure reproduces).
 
-/// Pseudo-random bytes (xorshift64).
+/// Pseudo-random bytes (xorshift64: test noise only, where the keyed stream of [`crate::factors`]
+/// would add nothing but cost; a failing case reproduces from its seed either way).
 pub fn noise(seed: u64, len: usize) -> Vec<u8> {
     let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     (0..len)

@@ -3,6 +3,8 @@
 //! Public API used by the renderer (keep these signatures):
 //! - [`classes`]: the class list (name, 8-digit synset id).
 //! - [`generate_library`]: writes a ShapeNetCore v2 tree and returns the objects written.
+//! - [`toy::generate`]: a 3DIEBench-layout dataset of coloured convex solids, rasterised on the
+//!   CPU (no renderer needed: `eval toy-data`).
 //!
 //! Objects are Y-up with their front towards +Z (OBJ axes), centred on their bounding box and
 //! scaled to a unit bounding-box diagonal, like ShapeNetCore v2's `model_normalized.obj`.
@@ -14,6 +16,7 @@ pub mod obj_writer;
 pub mod primitives;
 pub mod rng;
 pub mod texture;
+pub mod toy;
 
 use std::path::Path;
 

@@ -53,7 +53,7 @@ fn targets_follow_the_training_latent_convention() {
 fn toy_generator_writes_a_readable_dataset() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let n = eval::toy::generate(root, 5, 2, 24, 3, 0.2).unwrap();
+    let n = synth::toy::generate(root, 5, 2, 24, 3, 0.2).unwrap();
     assert_eq!(n, 5 * 5 * 2);
     let train = dataset::manifest::read_split(
         &dataset::manifest::images_path(root, "train"),

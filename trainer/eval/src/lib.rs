@@ -18,7 +18,6 @@ pub mod retrieval;
 pub mod rng;
 pub mod run;
 pub mod tasks;
-pub mod toy;
 
 /// The exit status of a command: an error prints its chain on one line (`error: a: b: c`),
 /// never a stack backtrace, whatever `RUST_BACKTRACE` says (backtraces are for panics).

@@ -1,5 +1,10 @@
 //! A tiny deterministic RNG (SplitMix64) for probe initialisation, shuffling and pair drawing, so
 //! that evaluation results depend only on the seed.
+//!
+//! Not the project's keyed BLAKE3 stream (`dataset::factors::stream`, what datasets and objects
+//! are drawn from): a probe draws millions of values in sequence (initial weights, a permutation
+//! per epoch), where a sequential generator is the natural fit, and every recorded evaluation
+//! number was drawn from this sequence; the redesign that moved this file kept results identical.
 
 #[derive(Clone, Debug)]
 pub struct SplitMix64(u64);

@@ -2,7 +2,9 @@
 //!
 //! candle's CPU random generator cannot be seeded, so every initial value is drawn here from a
 //! ChaCha generator seeded by `--seed`, in construction order: the same seed gives the same
-//! model on every device. Trainable parameters and buffers (BatchNorm running statistics) live
+//! model on every device. (Not the project's keyed BLAKE3 stream, `dataset::factors::stream`:
+//! `rand_distr`'s normal and uniform samplers need an `RngCore`, and every checkpoint and
+//! recorded result was initialised from this sequence; switching would change them all.) Trainable parameters and buffers (BatchNorm running statistics) live
 //! in separate maps, so the optimiser and weight decay never see the buffers.
 
 use std::collections::BTreeMap;

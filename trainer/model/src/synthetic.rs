@@ -1,6 +1,8 @@
 //! A reproducible random batch (benchmarks, and the test against PyTorch's numbers): normal
 //! images, unit quaternions (then uniform values in [-1, 1) for the rest of a longer latent),
-//! uniform labels, all drawn from one ChaCha stream seeded by `seed`.
+//! uniform labels, all drawn from one ChaCha stream seeded by `seed` (as the parameters are, see
+//! `params`: `rand_distr`'s normal sampler needs an `RngCore`; the fixtures pinned against
+//! PyTorch's numbers were drawn from this sequence).
 
 use candle_core::{Device, Result, Tensor};
 use rand::{Rng, SeedableRng};

@@ -219,9 +219,9 @@ fn run() -> Result<()> {
         }
         Command::ToyData { out, per_class, views, image_size, val_fraction, preview } => {
             if let Some(png) = preview {
-                eval::toy::contact_sheet(png, 8, *image_size, c.seed)?;
+                synth::toy::contact_sheet(png, 8, *image_size, c.seed)?;
             }
-            let n = eval::toy::generate(out, *per_class, *views, *image_size, c.seed, *val_fraction)?;
+            let n = synth::toy::generate(out, *per_class, *views, *image_size, c.seed, *val_fraction)?;
             println!("wrote {n} images to {}", out.display());
             return Ok(());
         }

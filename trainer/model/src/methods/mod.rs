@@ -12,7 +12,7 @@
 //! - [`sie`] holds `SIE`, `SIENoVar`, `SIERotColor`, `SIEOnlyEqui`.
 //!
 //! Adding a method: a module with a struct implementing [`Method`] and a [`Recipe`] naming it,
-//! and one line in [`REGISTRY`] (CONTRIBUTING.md).
+//! and one line in the `methods!` list below (CONTRIBUTING.md).
 
 use candle_core::{Result, Tensor};
 use kernels::Kernels;
@@ -23,13 +23,7 @@ use crate::params::Scope;
 use crate::predictor::{Predictor, PredictorConfig};
 use crate::stats::StepStats;
 
-pub mod augself;
-pub mod equimod;
 pub mod heads;
-pub mod sie;
-pub mod simclr;
-pub mod simclr_only_equi;
-pub mod vicreg;
 
 mod experience;
 pub use experience::Experience;
@@ -129,23 +123,25 @@ pub struct Recipe {
     pub build: Build,
 }
 
-/// Every method, in `--help`'s order: adding one is its module and one line here.
-pub const REGISTRY: &[Experience] = &[
-    Experience(&vicreg::VICREG),
-    Experience(&simclr::SIMCLR),
-    Experience(&sie::SIE),
-    Experience(&sie::SIE_NO_VAR),
-    Experience(&sie::SIE_ONLY_EQUI),
-    Experience(&sie::SIE_ROT_COLOR),
-    Experience(&equimod::VICREG_EQUIMOD),
-    Experience(&augself::SIMCLR_AUGSELF),
-    Experience(&augself::SIMCLR_AUGSELF_ROT_COLOR),
-    Experience(&simclr_only_equi::SIMCLR_ONLY_EQUI),
-    Experience(&simclr_only_equi::SIMCLR_ONLY_EQUI_ROT_COLOR),
-    Experience(&equimod::SIMCLR_EQUIMOD),
-    Experience(&equimod::SIMCLR_EQUIMOD_ROT_COLOR),
-    Experience(&vicreg::VICREG_PART_INV),
-];
+/// The method modules and the recipes each defines, in `--help`'s order: declares the modules
+/// and builds [`REGISTRY`] from them, so that adding a method is its module and one line here.
+macro_rules! methods {
+    ($($module:ident: [$($recipe:ident),+],)+) => {
+        $(pub mod $module;)+
+
+        /// Every method, by its `--experience` name.
+        pub const REGISTRY: &[Experience] = &[$($(Experience(&$module::$recipe)),+),+];
+    };
+}
+
+methods! {
+    vicreg: [VICREG, VICREG_PART_INV],
+    simclr: [SIMCLR],
+    sie: [SIE, SIE_NO_VAR, SIE_ONLY_EQUI, SIE_ROT_COLOR],
+    equimod: [VICREG_EQUIMOD, SIMCLR_EQUIMOD, SIMCLR_EQUIMOD_ROT_COLOR],
+    augself: [SIMCLR_AUGSELF, SIMCLR_AUGSELF_ROT_COLOR],
+    simclr_only_equi: [SIMCLR_ONLY_EQUI, SIMCLR_ONLY_EQUI_ROT_COLOR],
+}
 
 /// An output the method's own forward pass always makes (a bug if absent).
 fn needed<'a>(t: Option<&'a Tensor>, method: &str, what: &str) -> Result<&'a Tensor> {
