@@ -2,12 +2,15 @@
 //!
 //! Kd is the base colour (linear, as Blender takes it); a `map_Kd` texture replaces Kd entirely;
 //! specular strength is the mean of Ks; roughness is 1 - sqrt(Ns / 1000). Texture paths are
-//! resolved against the folder of the `.mtl` that names them (ShapeNet: `../images/...`).
+//! resolved against the folder of the `.mtl` that names them (ShapeNet: `../images/...`) and
+//! confined to the object's folder, as the `.mtl` files are.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
+
+use dataset::input::InputError;
 
 /// Blender's default base colour, for faces without a material.
 const DEFAULT_BASE_COLOUR: [f32; 3] = [0.8, 0.8, 0.8];
@@ -51,9 +54,17 @@ pub struct Texture {
     pub rgba: Vec<u8>,
 }
 
-/// The materials of one OBJ, gathered as tobj asks for each `mtllib`.
+/// Largest `.mtl` file read (ShapeNet's are a few kB).
+pub const MTL_MAX_BYTES: u64 = 16 << 20;
+/// Largest texture file read (ShapeNet's largest are a few MB).
+pub const TEXTURE_MAX_BYTES: u64 = 128 << 20;
+
+/// The materials of one OBJ, gathered as tobj asks for each `mtllib`. Every file it reads is
+/// confined to the object's folder (`<id>/`, holding `models/` and the `images/` sibling that
+/// ShapeNet's `../images/...` paths name), regular and bounded ([`dataset::input`]).
 pub(super) struct MaterialLibrary {
     obj_dir: PathBuf,
+    root: PathBuf,
     state: RefCell<LibraryState>,
 }
 
@@ -63,56 +74,82 @@ struct LibraryState {
     materials: Vec<(tobj::Material, PathBuf)>,
     warnings: Vec<String>,
     error: Option<String>,
+    /// A `.mtl` was missing or refused: its materials' faces are grey, already warned about.
+    fell_back: bool,
 }
 
 pub(super) struct LoadedMaterials {
     pub materials: Vec<Material>,
     pub textures: Vec<Texture>,
     pub warnings: Vec<String>,
+    pub fell_back: bool,
 }
 
 impl MaterialLibrary {
-    pub fn new(obj_path: &Path) -> Self {
+    pub fn new(obj_path: &Path, root: &Path) -> Self {
         let obj_dir = obj_path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Self { obj_dir, state: RefCell::default() }
+        Self { obj_dir, root: root.to_path_buf(), state: RefCell::default() }
     }
 
-    /// tobj's material loader: `mtl` is the `mtllib` argument, relative to the OBJ's folder.
+    /// tobj's material loader: `mtl` is the `mtllib` argument, relative to the OBJ's folder. One
+    /// line may name several files (legal OBJ); a name with spaces that exists is one file.
     pub fn load(&self, mtl: &Path) -> tobj::MTLLoadResult {
-        let path = self.obj_dir.join(mtl);
+        let mut all = Vec::new();
+        for name in self.library_names(mtl) {
+            all.extend(self.load_one(&self.obj_dir.join(name))?);
+        }
+        let map = all.iter().enumerate().map(|(i, m)| (m.name.clone(), i)).collect();
+        Ok((all, map))
+    }
+
+    fn library_names(&self, mtl: &Path) -> Vec<PathBuf> {
+        let text = mtl.to_string_lossy();
+        if std::fs::symlink_metadata(self.obj_dir.join(mtl)).is_ok() || !text.contains(char::is_whitespace) {
+            return vec![mtl.to_path_buf()];
+        }
+        text.split_whitespace().map(PathBuf::from).collect()
+    }
+
+    /// One `.mtl`: missing or outside the object's folder is a warning (grey materials);
+    /// unreadable, not a regular file, too large or broken is an error naming it.
+    fn load_one(&self, path: &Path) -> Result<Vec<tobj::Material>, tobj::LoadError> {
         let mut state = self.state.borrow_mut();
-        let file = match std::fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        let read = dataset::input::confine(&self.root, path)
+            .and_then(|resolved| dataset::input::read_bounded(&resolved, MTL_MAX_BYTES));
+        let text = match read {
+            Ok(bytes) => bytes,
+            Err(e @ (InputError::NotFound(_) | InputError::Escapes { .. })) => {
+                let why = if e.is_not_found() { "not found".to_string() } else { escapes(&e) };
                 state
                     .warnings
-                    .push(format!("{}: material library not found, using a default grey", path.display()));
-                return Ok((Vec::new(), Default::default()));
+                    .push(format!("{}: material library {why}; using a default grey", path.display()));
+                state.fell_back = true;
+                return Ok(Vec::new());
             }
             Err(e) => {
-                state.error.get_or_insert(format!("{}: cannot read material library ({e})", path.display()));
+                state.error.get_or_insert(format!(
+                    "{}: cannot read material library: {}",
+                    path.display(),
+                    e.reason()
+                ));
                 return Err(tobj::LoadError::OpenFileFailed);
             }
         };
-        let mut text = Vec::new();
-        if let Err(e) = std::io::Read::read_to_end(&mut BufReader::new(file), &mut text) {
-            state.error.get_or_insert(format!("{}: cannot read material library ({e})", path.display()));
-            return Err(tobj::LoadError::ReadError);
-        }
-        if let Some(problem) = short_colour_line(&text) {
+        let text = super::strip_bom(&text);
+        if let Some(problem) = short_colour_line(text) {
             state.error.get_or_insert(format!("{}: broken material library ({problem})", path.display()));
             return Err(tobj::LoadError::MaterialParseError);
         }
         // tobj 4 unwraps in places; a panic there is a broken file, not a crash.
         let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            tobj::load_mtl_buf(&mut BufReader::new(text.as_slice()))
+            tobj::load_mtl_buf(&mut BufReader::new(text))
         }))
         .unwrap_or(Err(tobj::LoadError::MaterialParseError));
         match parsed {
-            Ok((materials, map)) => {
+            Ok((materials, _)) => {
                 let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
                 state.materials.extend(materials.iter().cloned().map(|m| (m, dir.clone())));
-                Ok((materials, map))
+                Ok(materials)
             }
             Err(e) => {
                 state.error.get_or_insert(format!("{}: broken material library ({e})", path.display()));
@@ -142,26 +179,24 @@ impl MaterialLibrary {
         for (m, dir) in &state.materials {
             let texture = m.diffuse_texture.as_deref().and_then(|name| {
                 let path = dir.join(texture_file_name(name));
-                *by_path.entry(path.clone()).or_insert_with(|| {
-                    match confined(dir, &path).and_then(|_| decode_texture(&path)) {
-                        Ok(t) => {
-                            textures.push(t);
-                            Some(textures.len() - 1)
-                        }
-                        Err(e) => {
-                            warnings.push(format!(
-                                "{}: material '{}': {e}; using its Kd colour",
-                                path.display(),
-                                m.name
-                            ));
-                            None
-                        }
+                *by_path.entry(path.clone()).or_insert_with(|| match read_texture(&self.root, &path) {
+                    Ok(t) => {
+                        textures.push(t);
+                        Some(textures.len() - 1)
+                    }
+                    Err(e) => {
+                        warnings.push(format!(
+                            "{}: material '{}': {e}; using its Kd colour",
+                            path.display(),
+                            m.name
+                        ));
+                        None
                     }
                 })
             });
             materials.push(convert(m, texture));
         }
-        Ok(LoadedMaterials { materials, textures, warnings })
+        Ok(LoadedMaterials { materials, textures, warnings, fell_back: state.fell_back })
     }
 }
 
@@ -177,18 +212,24 @@ fn short_colour_line(mtl: &[u8]) -> Option<String> {
     })
 }
 
-/// Refuses a texture path that leaves the object's folder (`<id>/`, holding `models/` and the
-/// `images/` sibling that ShapeNet's `../images/...` paths name): an `.mtl` may not make the
-/// renderer read `/etc/shadow` or bake `../../../secret.png` into a dataset. Symbolic links are
-/// resolved before the check; a path that does not exist is left to fail as a missing texture.
-fn confined(mtl_dir: &Path, path: &Path) -> anyhow::Result<()> {
-    let root = mtl_dir.parent().unwrap_or(mtl_dir);
-    let (Ok(root), Ok(resolved)) = (root.canonicalize(), path.canonicalize()) else { return Ok(()) };
-    if resolved.starts_with(&root) {
-        Ok(())
-    } else {
-        anyhow::bail!("texture path leaves the object's folder {} (refused)", root.display())
+/// A refused path in the words of a mesh's warnings: an `.mtl` may not make the renderer read
+/// `/etc/shadow` or bake `../../../secret.png` into a dataset.
+fn escapes(e: &InputError) -> String {
+    match e {
+        InputError::Escapes { root, .. } => format!("leaves the object's folder {root} (refused)"),
+        other => other.reason(),
     }
+}
+
+/// A texture confined to the object's folder (symbolic links resolved first), regular, bounded.
+fn read_texture(root: &Path, path: &Path) -> anyhow::Result<Texture> {
+    let bytes = dataset::input::confine(root, path)
+        .and_then(|resolved| dataset::input::read_bounded(&resolved, TEXTURE_MAX_BYTES))
+        .map_err(|e| match e {
+            InputError::Escapes { .. } => anyhow::anyhow!("texture path {}", escapes(&e)),
+            other => anyhow::anyhow!("cannot read texture ({})", other.reason()),
+        })?;
+    decode_texture(path, &bytes)
 }
 
 fn convert(m: &tobj::Material, texture: Option<usize>) -> Material {
@@ -206,20 +247,39 @@ fn convert(m: &tobj::Material, texture: Option<usize>) -> Material {
     }
 }
 
-/// The file named by a `map_Kd` argument: options such as `-s 1 1 1` come before the name, and
-/// Windows separators occur in the wild.
+/// The file named by a `map_Kd` argument: options (`-s 1 1 1`, `-bm 0.5`, `-clamp on`) come
+/// before the name, which may hold spaces; Windows separators occur in the wild.
 fn texture_file_name(arg: &str) -> PathBuf {
-    let words = arg.split_whitespace();
-    let mut name = arg.trim();
-    if arg.trim_start().starts_with('-') {
-        name = words.last().unwrap_or("");
+    let mut rest = arg.trim();
+    while rest.starts_with('-') {
+        let (option, after) = split_word(rest);
+        // (required, most) arguments; numbers beyond the required ones are optional (-s u v w).
+        let (required, most) = match option {
+            "-o" | "-s" | "-t" => (1, 3),
+            "-mm" => (2, 2),
+            _ => (1, 1),
+        };
+        rest = after;
+        for i in 0..most {
+            let (word, after) = split_word(rest);
+            if word.is_empty() || (i >= required && word.parse::<f64>().is_err()) {
+                break;
+            }
+            rest = after;
+        }
     }
-    PathBuf::from(name.replace('\\', "/"))
+    PathBuf::from(rest.trim().replace('\\', "/"))
 }
 
-fn decode_texture(path: &Path) -> anyhow::Result<Texture> {
-    let reader = image::ImageReader::open(path)
-        .map_err(|e| anyhow::anyhow!("cannot read texture ({e})"))?
+/// The first word of `s` and what follows it (leading blanks removed).
+fn split_word(s: &str) -> (&str, &str) {
+    let s = s.trim_start();
+    let end = s.find(char::is_whitespace).unwrap_or(s.len());
+    (&s[..end], s[end..].trim_start())
+}
+
+fn decode_texture(path: &Path, bytes: &[u8]) -> anyhow::Result<Texture> {
+    let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| anyhow::anyhow!("cannot read texture ({e})"))?;
     let mut image = reader.decode().map_err(|e| anyhow::anyhow!("cannot decode texture ({e})"))?;
@@ -246,6 +306,14 @@ mod tests {
     fn texture_names_with_options_and_backslashes() {
         assert_eq!(texture_file_name("../images/texture0.jpg"), PathBuf::from("../images/texture0.jpg"));
         assert_eq!(texture_file_name("-s 1 1 1 ..\\images\\a.png"), PathBuf::from("../images/a.png"));
+        // Issue case 8: a name with spaces after options is the whole rest of the line.
+        assert_eq!(texture_file_name("-s 1 1 1 ../images/my tex.png"), PathBuf::from("../images/my tex.png"));
+        assert_eq!(texture_file_name("-s 2 ../images/a b.png"), PathBuf::from("../images/a b.png"));
+        assert_eq!(
+            texture_file_name("-clamp on -bm 0.5 -mm 0 1 -o 0.1 0.2 my tex.jpg"),
+            PathBuf::from("my tex.jpg")
+        );
+        assert_eq!(texture_file_name("../images/plain name.png"), PathBuf::from("../images/plain name.png"));
     }
 
     #[test]

@@ -216,3 +216,129 @@ fn a_colour_line_with_too_few_values_is_a_broken_mtl_not_a_panic() {
         "{e}"
     );
 }
+
+/// A 2x2 PNG of one colour.
+fn png(rgb: [u8; 3]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image::RgbImage::from_pixel(2, 2, image::Rgb(rgb))
+        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .unwrap();
+    bytes
+}
+
+#[test]
+fn an_absolute_mtllib_outside_the_object_folder_is_refused_with_a_warning() {
+    // Issue case 1: `mtllib /tmp/x/evil.mtl` naming `map_Kd /tmp/x/secret.png`.
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.png"), png([255, 0, 0])).unwrap();
+    let evil = outside.path().join("evil.mtl");
+    std::fs::write(&evil, format!("newmtl m\nmap_Kd {}\n", outside.path().join("secret.png").display()))
+        .unwrap();
+    let obj = TRIANGLE.replace("mtllib model_normalized.mtl", &format!("mtllib {}", evil.display()));
+    let (_dir, path) = object(&obj, None, None);
+    let mesh = load_obj(&path).unwrap();
+    assert!(mesh.textures.is_empty(), "the secret is never read");
+    let w = material_warnings(&mesh);
+    assert!(w.len() == 1 && w[0].contains("evil.mtl: material library leaves the object's folder"), "{w:?}");
+    // A symbolic link inside the folder pointing out of it, and a device, are refused alike.
+    for target in [evil.as_path(), Path::new("/dev/zero")] {
+        let (_dir, path) = object(TRIANGLE, None, None);
+        std::os::unix::fs::symlink(target, path.with_extension("mtl")).unwrap();
+        let mesh = load_obj(&path).unwrap();
+        let w = material_warnings(&mesh);
+        assert!(w.len() == 1 && w[0].contains("leaves the object's folder"), "{target:?}: {w:?}");
+    }
+}
+
+#[test]
+fn pipes_and_devices_are_never_opened() {
+    // Issue cases 2 and 3: a FIFO as texture or `.mtl`, `/dev/zero` as `.mtl`: no hang, no
+    // unbounded read.
+    let mtl = "newmtl m\nKd 0.2 0.3 0.4\nmap_Kd ../images/texture0.png\n";
+    let (dir, path) = object(TRIANGLE, Some(mtl), None);
+    std::fs::create_dir_all(dir.path().join("images")).unwrap();
+    let fifo = |p: &Path| assert!(std::process::Command::new("mkfifo").arg(p).status().unwrap().success());
+    fifo(&dir.path().join("images/texture0.png"));
+    let mesh = load_obj(&path).unwrap();
+    let w = material_warnings(&mesh);
+    assert!(w.len() == 1 && w[0].contains("not a regular file (a named pipe"), "{w:?}");
+    assert_eq!(mesh.materials[0].base_colour, [0.2, 0.3, 0.4]);
+
+    let (dir, path) = object(TRIANGLE, None, None);
+    fifo(&dir.path().join("models/model_normalized.mtl"));
+    let e = format!("{:#}", load_obj(&path).unwrap_err());
+    assert!(e.contains("model_normalized.mtl: cannot read material library: not a regular file"), "{e}");
+
+    let (dir, path) = object(TRIANGLE, None, None);
+    std::fs::remove_file(&path).unwrap();
+    fifo(&path);
+    let e = format!("{:#}", load_obj(&path).unwrap_err());
+    assert!(e.contains("model_normalized.obj: cannot read mesh: not a regular file (a named pipe"), "{e}");
+    drop(dir);
+}
+
+#[test]
+fn a_mesh_of_only_degenerate_triangles_is_an_error() {
+    // Issue case 5: collinear triangles span a bounding box but draw nothing.
+    let obj = "v 0 0 0\nv 1 0 0\nv 2 0 0\nv 0 1 0\nv 0 2 0\nf 1 2 3\nf 1 4 5\n";
+    let (_dir, path) = object(obj, None, None);
+    let e = format!("{:#}", load_obj(&path).unwrap_err());
+    assert!(e.contains("all 2 triangles are degenerate (zero area): nothing to draw"), "{e}");
+    // Triangles naming missing vertices are skipped with a warning.
+    let obj = "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\nf 1 2 9\n";
+    let (_dir, path) = object(obj, None, None);
+    match load_obj(&path) {
+        Ok(mesh) => assert!(
+            mesh.warnings.iter().any(|w| w.contains("name vertices that do not exist")),
+            "{:?}",
+            mesh.warnings
+        ),
+        Err(e) => assert!(format!("{e:#}").contains("model_normalized.obj"), "{e:#}"),
+    }
+}
+
+#[test]
+fn byte_order_marks_are_read_past_and_unknown_materials_warn() {
+    // Issue case 6: a BOM before `mtllib` (OBJ) and before `newmtl` (MTL).
+    let mtl = "\u{feff}newmtl m\nKd 0.2 0.3 0.4\n";
+    let (_dir, path) = object(&format!("\u{feff}{TRIANGLE}"), Some(mtl), None);
+    let mesh = load_obj(&path).unwrap();
+    assert!(material_warnings(&mesh).is_empty(), "{:?}", mesh.warnings);
+    assert_eq!(mesh.materials[mesh.submeshes[0].material].base_colour, [0.2, 0.3, 0.4]);
+    // A `usemtl` naming a material the `.mtl` lacks.
+    let (_dir, path) = object(&TRIANGLE.replace("usemtl m", "usemtl nope"), Some(mtl), None);
+    let mesh = load_obj(&path).unwrap();
+    let w = material_warnings(&mesh);
+    assert!(w.len() == 1 && w[0].contains("usemtl 'nope' names no material"), "{w:?}");
+    assert_eq!(mesh.materials[mesh.submeshes[0].material].base_colour, [0.8; 3]);
+}
+
+#[test]
+fn several_libraries_on_one_line_and_texture_names_with_spaces() {
+    // Issue case 8: `mtllib a.mtl b.mtl`; `map_Kd -s 1 1 1 ../images/my tex.png`.
+    let obj = TRIANGLE
+        .replace("mtllib model_normalized.mtl", "mtllib a.mtl b.mtl")
+        .replace("usemtl m", "usemtl second");
+    let (dir, path) = object(&obj, None, None);
+    let models = dir.path().join("models");
+    std::fs::write(models.join("a.mtl"), "newmtl first\nKd 1 0 0\n").unwrap();
+    std::fs::write(models.join("b.mtl"), "newmtl second\nKd 0 1 0\nmap_Kd -s 1 1 1 ../images/my tex.png\n")
+        .unwrap();
+    std::fs::create_dir_all(dir.path().join("images")).unwrap();
+    std::fs::write(dir.path().join("images/my tex.png"), png([0, 0, 255])).unwrap();
+    let mesh = load_obj(&path).unwrap();
+    assert!(material_warnings(&mesh).is_empty(), "{:?}", mesh.warnings);
+    let used = &mesh.materials[mesh.submeshes[0].material];
+    assert_eq!(used.name, "second");
+    assert_eq!(used.texture, Some(0));
+    assert!(mesh.textures[0].path.ends_with("images/my tex.png"));
+}
+
+#[test]
+fn oversized_files_are_refused_with_the_limit() {
+    let (dir, path) = object(TRIANGLE, None, None);
+    let big = std::fs::File::create(dir.path().join("models/model_normalized.mtl")).unwrap();
+    big.set_len(material::MTL_MAX_BYTES + 1).unwrap();
+    let e = format!("{:#}", load_obj(&path).unwrap_err());
+    assert!(e.contains(&format!("more than the limit of {} bytes", material::MTL_MAX_BYTES)), "{e}");
+}
