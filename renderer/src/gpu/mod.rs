@@ -31,6 +31,10 @@ pub use targets::Antialias;
 use targets::Targets;
 pub use upload::GpuMesh;
 
+/// Longest wait for one submission (`views_per_submit` views): a device that hangs fails the
+/// object instead of the job. Ten views of a `MAX_TRIANGLES` mesh take under two minutes.
+pub const SUBMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
 #[derive(Clone, Debug)]
 pub struct RenderOptions {
     /// Width and height of the images, in pixels.
@@ -74,6 +78,8 @@ pub struct Frame {
     pub rgb: Vec<u8>,
     pub mask: Option<Vec<u8>>,
     pub depth: Option<Vec<u16>>,
+    /// Pixels the object covers at all (alpha above 0): 0 means it drew nothing in this view.
+    pub covered: usize,
 }
 
 pub struct Renderer {
@@ -234,12 +240,37 @@ impl Renderer {
     }
 
     pub fn upload(&mut self, mesh: &Mesh) -> anyhow::Result<GpuMesh> {
+        self.upload_within(mesh, self.device.limits().max_buffer_size)
+    }
+
+    /// [`Renderer::upload`] with buffers of at most `max_buffer_size` bytes (tests draw a small
+    /// mesh split into parts, as a mesh larger than the adapter's largest buffer is).
+    pub fn upload_within(&mut self, mesh: &Mesh, max_buffer_size: u64) -> anyhow::Result<GpuMesh> {
+        let max_buffer_size = max_buffer_size.min(self.device.limits().max_buffer_size);
         let shared = upload::MaterialResources {
             layout: &self.pipelines.material_layout,
             sampler: &self.albedo_sampler,
             white: &self.white,
         };
-        upload::upload(&self.device, &self.queue, &shared, mesh)
+        upload::upload(&self.device, &self.queue, &shared, mesh, max_buffer_size)
+    }
+
+    /// One object's views from its mesh, with every wgpu validation and out-of-memory error of
+    /// the upload and the draws caught as this object's error (the default handler panics).
+    pub fn render_object(&mut self, mesh: &Mesh, latents: &[ViewFactors]) -> anyhow::Result<Vec<Frame>> {
+        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let memory = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let result = self
+            .upload(mesh)
+            .context("cannot upload")
+            .and_then(|gpu_mesh| self.render_views(&gpu_mesh, latents).context("cannot render"));
+        // Scopes pop in reverse order of their pushes.
+        let memory = pollster::block_on(memory.pop());
+        let validation = pollster::block_on(validation.pop());
+        if let Some(e) = memory.or(validation) {
+            anyhow::bail!("the graphics device refused this mesh: {}", first_line(&e.to_string()));
+        }
+        result
     }
 
     /// All views of one object, submitted together so frames overlap; RGB8 rows top-to-bottom.
@@ -329,9 +360,7 @@ impl Renderer {
             });
             pass.set_pipeline(&self.pipelines.shadow);
             pass.set_bind_group(0, &self.view_bind_group, &offset);
-            pass.set_vertex_buffer(0, mesh.vertices.slice(..));
-            pass.set_index_buffer(mesh.indices.slice(..), wgpu::IndexFormat::Uint32);
-            pass.draw_indexed(0..mesh.triangle_count() as u32 * 3, 0, 0..1);
+            draw_whole(&mut pass, mesh);
         }
         {
             let msaa = self.opts.antialias == Antialias::Msaa4;
@@ -360,11 +389,13 @@ impl Renderer {
             pass.set_bind_group(2, &self.shadow_bind_group, &[]);
             // Object first: the floor behind it then fails the depth test before shading.
             pass.set_pipeline(&self.pipelines.object);
-            pass.set_vertex_buffer(0, mesh.vertices.slice(..));
-            pass.set_index_buffer(mesh.indices.slice(..), wgpu::IndexFormat::Uint32);
-            for (range, material) in &mesh.draws {
-                pass.set_bind_group(1, material, &[]);
-                pass.draw_indexed(range.clone(), 0, 0..1);
+            for part in &mesh.parts {
+                pass.set_vertex_buffer(0, part.vertices.slice(..));
+                pass.set_index_buffer(part.indices.slice(..), wgpu::IndexFormat::Uint32);
+                for (range, submesh) in &part.draws {
+                    pass.set_bind_group(1, &mesh.materials[*submesh], &[]);
+                    pass.draw_indexed(range.clone(), 0, 0..1);
+                }
             }
             pass.set_pipeline(&self.pipelines.floor);
             pass.set_bind_group(1, &self.floor_material, &[]);
@@ -433,9 +464,7 @@ impl Renderer {
         });
         pass.set_bind_group(0, &self.view_bind_group, offset);
         pass.set_pipeline(&self.pipelines.distance_object);
-        pass.set_vertex_buffer(0, mesh.vertices.slice(..));
-        pass.set_index_buffer(mesh.indices.slice(..), wgpu::IndexFormat::Uint32);
-        pass.draw_indexed(0..mesh.triangle_count() as u32 * 3, 0, 0..1);
+        draw_whole(&mut pass, mesh);
         pass.set_pipeline(&self.pipelines.distance_floor);
         pass.set_vertex_buffer(0, self.floor_vertices.slice(..));
         pass.set_index_buffer(self.floor_indices.slice(..), wgpu::IndexFormat::Uint16);
@@ -474,8 +503,13 @@ impl Renderer {
     fn unpack(&self, done: InFlight, frames: &mut Vec<Frame>) -> anyhow::Result<()> {
         debug_assert_eq!(frames.len(), done.first_view);
         self.device
-            .poll(wgpu::PollType::Wait { submission_index: Some(done.submission), timeout: None })
-            .context("the graphics device failed while rendering")?;
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(done.submission),
+                timeout: Some(SUBMIT_TIMEOUT),
+            })
+            .with_context(|| {
+                format!("the graphics device failed or took over {} s rendering", SUBMIT_TIMEOUT.as_secs())
+            })?;
         done.mapped.recv().context("readback was dropped")?.context("cannot map the readback buffer")?;
         let bytes = self.frame_bytes() * done.count as u64;
         let buffer = &self.readback[done.slot];
@@ -529,17 +563,34 @@ impl Renderer {
         let size = self.opts.image_size as usize;
         let mut rgb = Vec::with_capacity(size * size * 3);
         let mut mask = self.opts.mask.then(|| Vec::with_capacity(size * size));
+        let mut covered = 0;
         for row in raw.chunks_exact(self.padded_row as usize) {
             for px in row[..size * 4].chunks_exact(4) {
                 rgb.extend_from_slice(&px[..3]);
+                covered += usize::from(px[3] > 0);
                 if let Some(m) = mask.as_mut() {
                     // Alpha is the object's coverage after the resolve.
                     m.push(if px[3] >= 128 { 255 } else { 0 });
                 }
             }
         }
-        Frame { rgb, mask, depth: None }
+        Frame { rgb, mask, depth: None, covered }
     }
+}
+
+/// Every triangle of the mesh with the pipeline and bind groups already set (shadow, distance).
+fn draw_whole(pass: &mut wgpu::RenderPass, mesh: &GpuMesh) {
+    for part in &mesh.parts {
+        pass.set_vertex_buffer(0, part.vertices.slice(..));
+        pass.set_index_buffer(part.indices.slice(..), wgpu::IndexFormat::Uint32);
+        pass.draw_indexed(0..part.index_count, 0, 0..1);
+    }
+}
+
+/// wgpu's messages run to many lines of context; the first says what went wrong.
+fn first_line(message: &str) -> String {
+    let line = message.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("unknown error");
+    dataset::input::readable(line, 300)
 }
 
 fn padded_row(size: u32) -> u32 {

@@ -83,6 +83,9 @@ pub struct Contents {
     /// Every class of the tree, counting only these complete objects.
     pub classes: Vec<ClassInfo>,
     pub failures: Vec<Failure>,
+    /// Folders that discovery skipped (the same for every shard of a job).
+    #[serde(default)]
+    pub skipped: Vec<ObjectWarning>,
 }
 
 impl Contents {
@@ -142,7 +145,7 @@ pub fn gather(
     let incomplete: Vec<String> =
         objects.iter().zip(&done).filter(|(_, &d)| !d).map(|((k, _), _)| k.to_string()).collect();
     let failures = merged_failures(previous, input.failures, &incomplete);
-    Ok(Contents { complete, incomplete, classes, failures })
+    Ok(Contents { complete, incomplete, classes, failures, skipped: plan.skipped.clone() })
 }
 
 /// Writes the split files, `images.jsonl` and `manifest.json` (`run` completed with `contents`).
@@ -174,11 +177,12 @@ pub fn write_root(
         images: counts.images,
         failures: contents.failures.clone(),
         warnings: contents
-            .complete
+            .skipped
             .iter()
-            .flat_map(|o| {
+            .cloned()
+            .chain(contents.complete.iter().flat_map(|o| {
                 o.warnings.iter().map(|w| ObjectWarning { object: o.object.clone(), warning: w.clone() })
-            })
+            }))
             .collect(),
         ..run
     }

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use dataset::records::Failure;
 use dataset::ObjectKey;
+use rayon::prelude::*;
 
 use super::manifests::{self, Contents};
 use super::shard_manifest::{ShardManifest, SHARDS_DIR};
@@ -77,6 +78,9 @@ pub fn merge(dir: &Path) -> anyhow::Result<MergeSummary> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
 
+    for (path, shard) in &shards {
+        check_shard_files(dir, path, shard)?;
+    }
     let (first_path, first) = &shards[0];
     for (path, other) in &shards[1..] {
         if let Some(d) = resume::first_difference(&first.run, &other.run)? {
@@ -140,6 +144,7 @@ pub fn merge(dir: &Path) -> anyhow::Result<MergeSummary> {
         incomplete: failures.iter().map(|f| f.object.clone()).collect(),
         classes,
         failures: failures.clone(),
+        skipped: first.contents.skipped.clone(),
     };
     let run = dataset::records::DatasetManifest {
         adapter: shards.iter().find_map(|(_, s)| s.run.adapter.clone()),
@@ -147,6 +152,37 @@ pub fn merge(dir: &Path) -> anyhow::Result<MergeSummary> {
     };
     let counts = manifests::write_root(dir, &contents, run)?;
     Ok(MergeSummary { shards: count, counts, failures })
+}
+
+/// Every file a shard's manifest lists as complete is on disk and whole (cheaply, as a resume
+/// checks): a manifest alone could list views whose files were lost or damaged since.
+fn check_shard_files(dir: &Path, path: &Path, manifest: &ShardManifest) -> anyhow::Result<()> {
+    let config = &manifest.run.config;
+    let (mask, depth) = (config["mask"].as_bool().unwrap_or(false), !config["depth"].is_null());
+    let problems: Vec<String> = manifest
+        .contents
+        .complete
+        .par_iter()
+        .flat_map_iter(|object| {
+            let key = ObjectKey::parse(&object.object);
+            object.records.iter().filter_map(move |r| match &key {
+                Ok(key) => {
+                    super::output::view_problem(dir, key, r.view, manifest.run.image_size, mask, depth, false)
+                }
+                Err(e) => Some(format!("object {:?}: {e}", object.object)),
+            })
+        })
+        .collect();
+    if let Some(first) = problems.first() {
+        bail!(
+            "{}: {} of the views it lists as rendered are missing or damaged (first: {first}); re-run `render --shard {}/{}` with the job's options",
+            path.display(),
+            problems.len(),
+            manifest.index,
+            manifest.count
+        );
+    }
+    Ok(())
 }
 
 /// A shard's file must be the shard its name says, list only objects of that shard, and have

@@ -121,8 +121,10 @@ struct Loaded {
 /// Rendered frames on their way to the encoder.
 struct Rendered {
     key: ObjectKey,
-    /// What fell back while loading the mesh (missing textures, ...).
+    /// What fell back while loading the mesh (missing textures, ...), and views that drew nothing.
     warnings: Vec<String>,
+    /// The views rendered now (a resume keeps the other views' warnings).
+    rendered_views: std::collections::BTreeSet<usize>,
     views: Vec<(usize, ViewFactors, crate::gpu::Frame)>,
 }
 
@@ -135,10 +137,85 @@ fn factors_of(
     view: usize,
 ) -> anyhow::Result<ViewFactors> {
     let drawn = factors::sample_view(&cfg.config, plan.split_of(key), key, view);
-    Ok(match &cfg.from_latents {
+    let factors = match &cfg.from_latents {
         Some(dir) => drawn.with_latent(Latent::read(&key.latent_path(dir, view))?),
         None => drawn,
+    };
+    // Checked before anything is written: a non-finite or out-of-range value stops the job here.
+    factors.check().with_context(|| format!("{key}: view {view}: {}", cfg.config.source))?;
+    Ok(factors)
+}
+
+/// Loads a mesh; a panic in the parser is that object's error, not the job's end.
+fn load_guarded(path: &Path) -> anyhow::Result<Mesh> {
+    std::panic::catch_unwind(|| mesh::load_obj(path)).unwrap_or_else(|panic| {
+        bail!("{}: panicked while loading: {}", path.display(), panic_message(panic.as_ref()))
     })
+}
+
+/// Draws one object. A panic (wgpu, the driver) or a device error is this object's error, and
+/// the renderer, whose state it may have broken, is made anew for the next object.
+fn draw_guarded(
+    renderer: &mut Renderer,
+    mesh: &Mesh,
+    latents: &[ViewFactors],
+) -> anyhow::Result<Vec<crate::gpu::Frame>> {
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| renderer.render_object(mesh, latents)))
+            .unwrap_or_else(|panic| bail!("panicked while rendering: {}", panic_message(panic.as_ref())));
+    if result.is_err() {
+        match Renderer::new(renderer.options().clone()) {
+            Ok(fresh) => *renderer = fresh,
+            Err(e) => {
+                return result.with_context(|| format!("and the renderer could not be made anew: {e:#}"))
+            }
+        }
+    }
+    result
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    dataset::input::readable(text.lines().next().unwrap_or_default(), 300)
+}
+
+/// A warning for each view in which the object covers no pixel (out of frame, too small or
+/// hidden): its image shows no object and its mask is empty.
+fn empty_views(pending: &[(usize, ViewFactors)], frames: &[crate::gpu::Frame]) -> Vec<String> {
+    pending
+        .iter()
+        .zip(frames)
+        .filter(|(_, f)| f.covered == 0)
+        .map(|((v, _), _)| {
+            format!(
+                "{}{v}: the object draws no pixel (out of frame, too small or hidden)",
+                output::VIEW_WARNING
+            )
+        })
+        .collect()
+}
+
+/// The views of an object still to render, with their checked factors.
+fn pending_views(
+    cfg: &JobConfig,
+    plan: &plan::Plan,
+    key: &ObjectKey,
+    views: &[usize],
+    skipped: &mut usize,
+) -> anyhow::Result<Vec<(usize, ViewFactors)>> {
+    let mut pending = Vec::new();
+    for &v in views {
+        if output::view_complete(cfg, key, v) {
+            *skipped += 1;
+        } else {
+            pending.push((v, factors_of(cfg, plan, key, v)?));
+        }
+    }
+    Ok(pending)
 }
 
 /// Runs a dataset job. Returns an error (after writing the manifests) when objects failed.
@@ -175,17 +252,18 @@ pub fn run(cfg: &JobConfig) -> anyhow::Result<Summary> {
 
     let mut summary = Summary { objects: mine.len(), ..Default::default() };
     let mut work = Vec::new();
+    // An object whose factors are bad (a damaged latent under --from-latents) is that object's
+    // failure, as a broken mesh is.
+    let mut early_failures = Vec::new();
     for (key, views) in &mine {
-        let mut pending = Vec::new();
-        for &v in views {
-            if output::view_complete(cfg, key, v) {
-                summary.skipped += 1;
-            } else {
-                pending.push((v, factors_of(cfg, &plan, key, v)?));
+        match pending_views(cfg, &plan, key, views, &mut summary.skipped) {
+            Ok(pending) if pending.is_empty() => {}
+            Ok(pending) => work.push(ObjectWork { key: key.clone(), pending }),
+            Err(e) if cfg.keep_going => {
+                eprintln!("error: {key}: {e:#}");
+                early_failures.push(Failure { object: key.to_string(), error: format!("{e:#}") });
             }
-        }
-        if !pending.is_empty() {
-            work.push(ObjectWork { key: key.clone(), pending });
+            Err(e) => return Err(e),
         }
     }
     let total: usize = work.iter().map(|w| w.pending.len()).sum();
@@ -207,6 +285,7 @@ pub fn run(cfg: &JobConfig) -> anyhow::Result<Summary> {
                     incomplete: mine.iter().map(|(k, _)| k.to_string()).collect(),
                     classes: Vec::new(),
                     failures: Vec::new(),
+                    skipped: plan.skipped.clone(),
                 };
                 write_shard(nothing, adapter.clone())?;
             }
@@ -219,6 +298,8 @@ pub fn run(cfg: &JobConfig) -> anyhow::Result<Summary> {
         summary.rendered = outcome.rendered;
         summary.failures = outcome.failures;
     }
+    summary.failures.extend(early_failures);
+    summary.failures.sort_by(|a, b| a.object.cmp(&b.object));
     bar.finish_and_clear();
 
     if sharded {
@@ -269,7 +350,7 @@ fn render_all(
                 if stop.load(std::sync::atomic::Ordering::Relaxed) {
                     return;
                 }
-                let mesh = mesh::load_obj(&objects::obj_path(shapenet, &w.key));
+                let mesh = load_guarded(&objects::obj_path(shapenet, &w.key));
                 if load_tx.send(Loaded { work: w, mesh }).is_err() {
                     return;
                 }
@@ -279,7 +360,8 @@ fn render_all(
             let mut written = 0;
             for r in write_rx {
                 output::remove_stale_temps(&r.key.dir(&cfg.out))?;
-                output::write_warnings(&cfg.out, &r.key, &r.warnings)?;
+                let kept = output::earlier_view_warnings(&cfg.out, &r.key, &r.rendered_views)?;
+                output::write_warnings(&cfg.out, &r.key, &[r.warnings, kept].concat())?;
                 r.views.par_iter().try_for_each(|(v, factors, frame)| {
                     output::write_view(cfg, &r.key, *v, &factors.latent, frame)
                 })?;
@@ -303,18 +385,17 @@ fn render_all(
                         let key = loaded.work.key.clone();
                         let mut warnings = Vec::new();
                         let drawn = loaded.mesh.and_then(|mesh| {
-                            for w in &mesh.warnings {
-                                progress::report(bar, &format!("warning: {key}: {w}"));
-                            }
                             warnings.clone_from(&mesh.warnings);
-                            let gpu_mesh =
-                                renderer.upload(&mesh).with_context(|| format!("{key}: cannot upload"))?;
                             let latents: Vec<ViewFactors> =
                                 loaded.work.pending.iter().map(|(_, l)| *l).collect();
-                            renderer
-                                .render_views(&gpu_mesh, &latents)
-                                .with_context(|| format!("{key}: cannot render"))
+                            draw_guarded(&mut renderer, &mesh, &latents).with_context(|| key.to_string())
                         });
+                        if let Ok(frames) = &drawn {
+                            warnings.extend(empty_views(&loaded.work.pending, frames));
+                        }
+                        for w in &warnings {
+                            progress::report(bar, &format!("warning: {key}: {w}"));
+                        }
                         let frames = match drawn {
                             Ok(frames) => frames,
                             Err(e) => {
@@ -339,7 +420,8 @@ fn render_all(
                             .zip(frames)
                             .map(|((v, l), f)| (v, l, f))
                             .collect();
-                        if write_tx.send(Rendered { key, warnings, views }).is_err() {
+                        let rendered_views = views.iter().map(|(v, _, _)| *v).collect();
+                        if write_tx.send(Rendered { key, warnings, rendered_views, views }).is_err() {
                             return Ok(()); // the writer failed: its error is reported below
                         }
                     }

@@ -48,6 +48,23 @@ pub fn write_warnings(root: &Path, key: &ObjectKey, warnings: &[String]) -> anyh
         .with_context(|| format!("{}: cannot write", path.display()))
 }
 
+/// How a warning about one view starts (`view 3: ...`).
+pub const VIEW_WARNING: &str = "view ";
+
+/// The recorded warnings about views not among `rendered` (a resume renders only some views; the
+/// others' warnings stay true).
+pub fn earlier_view_warnings(
+    root: &Path,
+    key: &ObjectKey,
+    rendered: &std::collections::BTreeSet<usize>,
+) -> anyhow::Result<Vec<String>> {
+    let view_of = |w: &str| w.strip_prefix(VIEW_WARNING)?.split(':').next()?.parse::<usize>().ok();
+    Ok(read_warnings(root, key)?
+        .into_iter()
+        .filter(|w| view_of(w).is_some_and(|v| !rendered.contains(&v)))
+        .collect())
+}
+
 /// The warnings recorded for an object (none when it has no warnings file).
 pub fn read_warnings(root: &Path, key: &ObjectKey) -> anyhow::Result<Vec<String>> {
     let path = key.dir(root).join(WARNINGS_FILE);

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 use dataset::config::Split;
+use dataset::records::ObjectWarning;
 use dataset::{manifest, ObjectKey};
 
 use super::objects::{self, ShapeNetTree};
@@ -18,6 +19,8 @@ use super::JobConfig;
 pub struct Plan {
     pub objects: Vec<(ObjectKey, Vec<usize>)>,
     pub split: BTreeMap<ObjectKey, Split>,
+    /// Folders that discovery skipped (names that cannot be keys): warnings for the manifest.
+    pub skipped: Vec<ObjectWarning>,
 }
 
 impl Plan {
@@ -67,11 +70,19 @@ pub fn plan(cfg: &JobConfig, tree: &ShapeNetTree) -> anyhow::Result<Plan> {
         Some(dir) => read_source_split(dir)?,
         None => None,
     };
+    let mut skipped = Vec::new();
     let mut keys = match (&cfg.objects, &source_split, &cfg.from_latents) {
         (Some(list), _, _) => objects::read_object_list(list)?,
         (None, Some(split), _) => split.keys().cloned().collect(),
         (None, None, Some(dir)) => objects::objects_with_latents(dir)?,
-        (None, None, None) => tree.discover()?,
+        (None, None, None) => {
+            let found = tree.discover_all()?;
+            for w in &found.skipped {
+                eprintln!("warning: {}: {}", w.object, w.warning);
+            }
+            skipped = found.skipped;
+            found.objects
+        }
     };
     keys.sort();
     keys.dedup();
@@ -123,5 +134,5 @@ pub fn plan(cfg: &JobConfig, tree: &ShapeNetTree) -> anyhow::Result<Plan> {
             Ok((key, views))
         })
         .collect::<anyhow::Result<_>>()?;
-    Ok(Plan { objects, split })
+    Ok(Plan { objects, split, skipped })
 }
