@@ -15,6 +15,7 @@ pub mod input;
 pub mod integrity;
 pub mod latent;
 pub mod layout;
+pub mod lock;
 pub mod manifest;
 pub mod npy;
 pub mod pair;

@@ -24,6 +24,7 @@ use crate::data::{EpochLoader, PairDataset};
 use crate::resume;
 use crate::run_log::{judgement, JsonLog, LOG_FILE};
 use crate::step::Stepper;
+use dataset::lock::FolderLock;
 use dataset::pair::LatentKind;
 
 /// Classes of the online classifier when neither the flag nor the dataset's manifest says:
@@ -74,6 +75,8 @@ struct Run<'a> {
     global_step: u64,
     /// The last full epoch's mean statistics and its floors, for the closing judgement.
     last_epoch: Option<(BTreeMap<String, f64>, Floors)>,
+    /// Rank 0's exclusive use of `--exp-dir` for the run (released on drop).
+    _lock: Option<FolderLock>,
 }
 
 impl<'a> Run<'a> {
@@ -83,6 +86,8 @@ impl<'a> Run<'a> {
         let device = open_device(args.device)?;
         std::fs::create_dir_all(&args.exp_dir)
             .with_context(|| format!("{}: cannot create", args.exp_dir.display()))?;
+        // Before anything is read or written there: a second run on the folder stops here.
+        let lock = group.is_main().then(|| FolderLock::acquire(&args.exp_dir, "--exp-dir")).transpose()?;
         let num_classes = args
             .num_classes
             .or_else(|| dataset::views::manifest_num_classes(&args.data))
@@ -115,6 +120,7 @@ impl<'a> Run<'a> {
             epoch: 0,
             global_step: 0,
             last_epoch: None,
+            _lock: lock,
         };
         run.resume_or_start(saved.as_ref())?;
         Ok(run)

@@ -117,6 +117,21 @@ fn resume_with_other_training_flags_is_refused_unless_allowed() {
     );
 }
 
+/// A second `train` on an `--exp-dir` in use is refused before it reads or writes anything there
+/// (it used to rewrite the first run's log under it and exit 0).
+#[test]
+fn a_second_train_on_a_busy_exp_dir_is_refused() {
+    let (dir, data) = common::fixture(4, 3);
+    let exp = dir.path().join("run");
+    std::fs::create_dir_all(&exp).unwrap();
+    let held = dataset::lock::FolderLock::acquire(&exp, "the first train").unwrap();
+    let e = format!("{:#}", run(&common::args(&data, &exp, &["--epochs", "1"])).unwrap_err());
+    assert!(e.contains("another process") && e.contains("run/.lock"), "{e}");
+    assert!(!exp.join("log.jsonl").exists(), "the refused run wrote nothing");
+    drop(held);
+    run(&common::args(&data, &exp, &["--epochs", "1"])).unwrap();
+}
+
 /// A checkpoint with damaged bytes (same size) is refused on load, naming the file.
 #[test]
 fn damaged_checkpoint_is_refused() {

@@ -107,6 +107,18 @@ fn evaluates_sie_and_vicreg_checkpoints() {
     halves.equi_dim = Some(64);
     let h = evaluate(&halves, &[Task::Classify], None).unwrap();
     assert_eq!(h.classify.as_ref().unwrap().len(), 3);
+    assert_eq!((h.features.equi_dim, h.features.split.as_str()), (64, "--equi-dim (analysis split)"));
+    assert_eq!((report.features.split.as_str(), v.features.split.as_str()), ("checkpoint", "none"));
+    // A trained split is never relabelled, nor dropped: --equi-dim may only repeat it.
+    for (asked, refused) in [(32, true), (0, true), (64, false)] {
+        let mut o = options(&sie, &data);
+        o.equi_dim = Some(asked);
+        let r = evaluate(&o, &[Task::Classify], None);
+        assert_eq!(r.is_err(), refused, "--equi-dim {asked}");
+        if let Err(e) = r {
+            assert!(format!("{e:#}").contains(&format!("--equi-dim {asked}")), "{e:#}");
+        }
+    }
 
     // Table and chart.
     let rows = vec![("VICReg".to_string(), v), ("SIE".to_string(), again)];
@@ -193,6 +205,12 @@ fn export_writes_what_the_reference_scripts_read() {
     let args = common::args(&data, &sie, &["--experience", "SIE", "--epochs", "1", "--seed", "4"]);
     trainer::train::run(&args, &comm::Group::alone()).unwrap();
     let out = dir.path().join("export");
+    // A folder another export (or train) is writing to is refused.
+    std::fs::create_dir_all(&out).unwrap();
+    let held = dataset::lock::FolderLock::acquire(&out, "test").unwrap();
+    let e = format!("{:#}", eval::run::export(&options(&sie, &data), &out).unwrap_err());
+    assert!(e.contains("another process"), "{e}");
+    drop(held);
     let exported = eval::run::export(&options(&sie, &data), &out).unwrap();
     assert_eq!(exported.views_per_object, views);
     // The tests' model is not the reference's ResNet-18: the export says so.

@@ -20,7 +20,11 @@ pub struct FeatureInfo {
     pub train_objects: usize,
     pub val_objects: usize,
     pub rep_dim: usize,
+    /// The equivariant part's size (its last dims; 0: no split).
     pub equi_dim: usize,
+    /// Where that split came from: `checkpoint`, `--equi-dim (analysis split)` or `none`.
+    #[serde(default)]
+    pub split: String,
     pub classes: usize,
     /// Seconds spent extracting (0 when read from the cache).
     pub extraction_seconds: f64,

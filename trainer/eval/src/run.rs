@@ -174,6 +174,8 @@ fn load_model(options: &EvalOptions, device: &Device) -> Result<(CheckpointModel
 
 /// `eval export`: the features (extracted or cached) and the model in the reference's files.
 pub fn export(options: &EvalOptions, out: &Path) -> Result<super::export::Exported> {
+    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
+    let _lock = dataset::lock::FolderLock::acquire(out, "eval export")?;
     let device = model::config::open_device(options.device)?;
     let (model, resolution) = load_model(options, &device)?;
     let (cache, _, _) = features(&model, options, resolution, &device)?;
@@ -189,13 +191,7 @@ pub fn evaluate(
     let device = model::config::open_device(options.device)?;
     let (model, resolution) = load_model(options, &device)?;
     let (mut cache, cache_file, extraction_seconds) = features(&model, options, resolution, &device)?;
-    if let Some(e) = options.equi_dim {
-        let rep = cache.train.rep_dim()?;
-        if e >= rep {
-            bail!("--equi-dim {e} must be smaller than the representation ({rep})");
-        }
-        cache.equi_dim = e;
-    }
+    cache.equi_dim = representation_split(options.equi_dim, model.equi_dim(), cache.train.rep_dim()?)?;
     let mut report =
         report_header(previous, &model, &cache, &cache_file, options, resolution, extraction_seconds)?;
     let has_translation = cache.train.translations.is_some();
@@ -233,6 +229,26 @@ pub fn evaluate(
     Ok(report)
 }
 
+/// Where the representation splits into its invariant and equivariant parts: the checkpoint's
+/// own split when it has one (`--equi-dim` may only repeat it: another value would label other
+/// dims "invariant" and "equivariant" than the model trained as such), else `--equi-dim`'s
+/// analysis split (e.g. a VICReg representation's halves), else none. Said on stderr, and
+/// recorded in the report's `features.equi_dim` and `features.split`.
+pub fn representation_split(asked: Option<usize>, trained: usize, rep: usize) -> Result<usize> {
+    match asked {
+        Some(e) if trained > 0 && e != trained => bail!(
+            "--equi-dim {e}: this checkpoint's representation is split at its last {trained} dims (trained with --equi {trained}); leave --equi-dim out, or pass {trained}"
+        ),
+        Some(0) => bail!("--equi-dim 0: a split needs at least one equivariant dim; leave --equi-dim out for none"),
+        Some(e) if e >= rep => bail!("--equi-dim {e} must be smaller than the representation ({rep})"),
+        Some(e) if trained == 0 => {
+            eprintln!("eval: --equi-dim {e}: probing dims [0, {}) as \"invariant\" and the last {e} as \"equivariant\" (an analysis split: the method trained none)", rep - e);
+            Ok(e)
+        }
+        _ => Ok(trained),
+    }
+}
+
 /// The report's description of the run (checkpoint, data, features), kept from `previous` when
 /// it is for the same checkpoint and resolution.
 fn report_header(
@@ -262,10 +278,20 @@ fn report_header(
         val_objects: cache.val.index.objects.len(),
         rep_dim: cache.train.rep_dim()?,
         equi_dim: cache.equi_dim,
+        split: split_source(options.equi_dim, model.equi_dim()).to_string(),
         classes: cache.classes,
         extraction_seconds,
     };
     Ok(report)
+}
+
+/// Where `features.equi_dim` came from, for the report.
+fn split_source(asked: Option<usize>, trained: usize) -> &'static str {
+    match (asked, trained) {
+        (_, t) if t > 0 => "checkpoint",
+        (Some(_), _) => "--equi-dim (analysis split)",
+        (None, _) => "none",
+    }
 }
 
 /// One task on the cached features (the predictor's evaluation, or a cached-protocol probe).
