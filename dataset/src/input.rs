@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 pub const CONFIG_MAX_BYTES: u64 = 1 << 20;
 /// Largest object list (`--objects`, text or `.npy`): about a million entries.
 pub const OBJECT_LIST_MAX_BYTES: u64 = 64 << 20;
+/// Largest manifest a job writes (`manifest.json`, a shard's, whose records grow with its views).
+pub const MANIFEST_MAX_BYTES: u64 = 4 << 30;
 /// Largest small metadata file (`taxonomy.json`, a latent, a manifest).
 pub const METADATA_MAX_BYTES: u64 = 64 << 20;
 

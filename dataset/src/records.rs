@@ -93,8 +93,7 @@ impl DatasetManifest {
 
     pub fn read(root: &Path) -> anyhow::Result<Self> {
         let path = root.join(MANIFEST_FILE);
-        let text =
-            std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let text = crate::input::read_text(&path, crate::input::MANIFEST_MAX_BYTES)?;
         serde_json::from_str(&text).with_context(|| format!("{}: invalid manifest", path.display()))
     }
 }

@@ -223,3 +223,32 @@ fn a_device_error_is_the_objects_error_not_a_panic() {
     let e = format!("{:#}", r.render_object(&mesh, &views).unwrap_err());
     assert!(e.contains("the graphics device refused this mesh"), "{e}");
 }
+
+/// A vertical square of `cells` x `cells` x 2 flat triangles, centred, unit diagonal or less.
+fn grid(cells: usize) -> Vec<[[f32; 3]; 3]> {
+    let step = 0.6 / cells as f32;
+    let p = |i: usize, j: usize| [i as f32 * step - 0.3, 0.0, j as f32 * step - 0.3];
+    let mut out = Vec::with_capacity(cells * cells * 2);
+    for i in 0..cells {
+        for j in 0..cells {
+            out.push([p(i, j), p(i + 1, j), p(i + 1, j + 1)]);
+            out.push([p(i, j), p(i + 1, j + 1), p(i, j + 1)]);
+        }
+    }
+    out
+}
+
+#[test]
+#[ignore = "bench: 3 M flat-shaded triangles, 288 MB of vertices over a 256 MiB buffer: \
+            1.7 s to draw, 1.2 GB peak RSS on lavapipe (2026-12-07); run with -- --ignored"]
+fn three_million_flat_triangles_render_in_parts() {
+    let mesh = renderer::mesh::Mesh::from_triangles(&grid(1225), renderer::mesh::Material::default());
+    assert!(mesh.triangle_count() >= 3_000_000);
+    let opts = renderer::gpu::RenderOptions { image_size: 64, ..Default::default() };
+    let mut r = renderer::gpu::Renderer::new(opts).unwrap();
+    let key = dataset::ObjectKey::new("s", "o").unwrap();
+    let start = Instant::now();
+    let frames = r.render_object(&mesh, &[dataset::factors::reference_view(0, &key, 0)]).unwrap();
+    assert!(frames[0].covered > 100, "{}", frames[0].covered);
+    eprintln!("3 M triangles: {:.1} s", start.elapsed().as_secs_f64());
+}

@@ -112,17 +112,17 @@ impl Distribution {
                         ranges.sort_by(|a, b| a[0].total_cmp(&b[0]));
                         for r in &ranges {
                             if r[0] >= r[1] {
-                                bail!("union: range [{}, {}] needs min < max", r[0], r[1]);
+                                bail!("union: range [{}, {}] needs min < max", show(r[0]), show(r[1]));
                             }
                         }
                         for w in ranges.windows(2) {
                             if w[1][0] < w[0][1] {
                                 bail!(
                                     "union: ranges [{}, {}] and [{}, {}] overlap",
-                                    w[0][0],
-                                    w[0][1],
-                                    w[1][0],
-                                    w[1][1]
+                                    show(w[0][0]),
+                                    show(w[0][1]),
+                                    show(w[1][0]),
+                                    show(w[1][1])
                                 );
                             }
                         }

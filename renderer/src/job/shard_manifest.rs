@@ -39,8 +39,7 @@ impl ShardManifest {
     }
 
     pub fn read(path: &Path) -> anyhow::Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let text = dataset::input::read_text(path, dataset::input::MANIFEST_MAX_BYTES)?;
         serde_json::from_str(&text).with_context(|| format!("{}: invalid shard manifest", path.display()))
     }
 }
