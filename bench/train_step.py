@@ -264,6 +264,23 @@ def time_steps(a):
         f"{describe(a, model)}: median {med:.3f} s/step, {2 * n / med:.1f} images/s{gpu_mem}, "
         f"cpu {statistics.median(cpu):.2f} s/step, peak RSS {peak_rss_mib():.0f} MiB, threads {torch.get_num_threads()}"
     )
+    if a.profile:
+        profile_step(model, opt, (x1, x2, latent, labels), a.amp, dev)
+
+
+def profile_step(model, opt, batch, amp, dev):
+    """One more step under torch.profiler: its 15 most expensive ops (device time on a GPU), for
+    the GPU run's comparison with candle's per-op times."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        step(model, opt, *batch, amp)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+    key = "cuda_time_total" if dev.type == "cuda" else "cpu_time_total"
+    print("torch.profiler top ops:")
+    print(prof.key_averages().table(sort_by=key, row_limit=15))
 
 
 def load_safetensors(path):
@@ -487,6 +504,7 @@ def main():
     p.add_argument("--num-workers", type=int, default=2)
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (timing only)")
     p.add_argument("--amp", action="store_true", help="bfloat16 autocast (timing only)")
+    p.add_argument("--profile", action="store_true", help="after timing: torch.profiler's top ops of one more step")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     if a.equi is None:

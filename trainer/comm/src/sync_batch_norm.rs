@@ -48,7 +48,8 @@ pub fn batch_norm_train(
     let var = all_reduce_sum(comm, &per_channel_sum(&centred.sqr()?)?)?.broadcast_div(&m)?;
     let scale = (var.affine(1.0, eps)?.sqrt()?.recip()? * gamma)?;
     let y = ((centred * repeat(&scale)?)? + repeat(beta)?)?.reshape(x.shape())?;
-    let y = if relu { y.relu()? } else { y };
+    // PyTorch's ReLU gradient, 0 at exactly 0 (stock candle's `relu` passes it there).
+    let y = if relu { (y.relu()? * y.gt(0.0)?.to_dtype(y.dtype())?)? } else { y };
     // Bessel's correction over the global count; the training loop never steps on fewer than two
     // samples (`PairDataset::steps_per_epoch_split`).
     let unbiased = var.detach().broadcast_mul(&(&m / (&m - 1.0)?)?)?;

@@ -81,6 +81,18 @@ impl Kernels {
             return conv::conv2d_padded(x, w, stride, (before, after));
         }
         let (x, padding) = symmetric_padding(x, (before, after), 0.0)?;
+        if !x.device().is_cpu() {
+            let (n, c, h, wd) = x.dims4()?;
+            let (o, k) = (w.dim(0)?, w.dim(2)?);
+            let out = |len: usize| (len + 2 * padding).saturating_sub(k) / stride + 1;
+            let (oh, ow) = (out(h), out(wd));
+            // candle's CUDA convolution goes through an im2col buffer of N*OH*OW*C*K*K elements.
+            for (what, elements) in
+                [("input", n * c * h * wd), ("output", n * o * oh * ow), ("im2col", n * oh * ow * c * k * k)]
+            {
+                check_32bit_indexing("conv2d", what, x.dims(), elements)?;
+            }
+        }
         if self.path == KernelPath::Reference {
             reference::conv2d(&x, w, stride, padding)
         } else {
@@ -146,7 +158,7 @@ impl Kernels {
     ) -> Result<(Tensor, Tensor, Tensor)> {
         if self.path == KernelPath::Reference {
             let (y, mean, var) = reference::batch_norm_train(x, gamma, beta, eps)?;
-            return Ok((if relu { y.relu()? } else { y }, mean, var));
+            return Ok((if relu { reference::relu(&y)? } else { y }, mean, var));
         }
         if self.cpu_f32(&[x, gamma, beta]) {
             return batch_norm::batch_norm_train(x, gamma, beta, eps, relu);
@@ -154,13 +166,13 @@ impl Kernels {
         portable::batch_norm_train(x, gamma, beta, eps, relu)
     }
 
-    /// max(x, 0). Same values and gradient as `Tensor::relu` but (on the CPU) one pass each way
-    /// instead of six for the backward. The gradient at exactly 0 is 0, as in PyTorch.
+    /// max(x, 0), with PyTorch's gradient on every path: 0 at exactly 0 (stock candle's is 1
+    /// there). On the CPU one pass each way instead of six for the backward.
     pub fn relu(&self, x: &Tensor) -> Result<Tensor> {
-        if self.cpu_f32(&[x]) {
-            relu::relu(x)
-        } else {
-            x.relu()
+        match self.path {
+            _ if self.cpu_f32(&[x]) => relu::relu(x),
+            KernelPath::Reference => reference::relu(x),
+            _ => portable::relu(x),
         }
     }
 
@@ -169,7 +181,7 @@ impl Kernels {
         if self.cpu_f32(&[a, b]) {
             relu::add_relu(a, b)
         } else {
-            (a + b)?.relu()
+            self.relu(&(a + b)?)
         }
     }
 
@@ -184,6 +196,19 @@ impl Kernels {
     fn own_cpu_kernels(&self, tensors: &[&Tensor]) -> bool {
         self.cpu_f32(tensors) && precision::compute_dtype_in(self.precision, tensors[0]).is_none()
     }
+}
+
+/// candle's CUDA kernels index elements with 32-bit unsigned integers: past `u32::MAX` elements
+/// an index wraps and the op silently computes wrong values, so such a tensor is refused with
+/// what would fit.
+pub fn check_32bit_indexing(op: &str, what: &str, dims: &[usize], elements: usize) -> Result<()> {
+    if elements > u32::MAX as usize {
+        candle_core::bail!(
+            "{op} on input {dims:?}: its {what} has {elements} elements, past the {} that candle's CUDA kernels can index (32-bit); use a smaller batch or resolution",
+            u32::MAX
+        );
+    }
+    Ok(())
 }
 
 /// `x` with a (before, after) padding of `value` applied when it is asymmetric, and the

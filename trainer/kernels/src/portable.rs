@@ -351,3 +351,40 @@ impl CustomOp3 for BatchNormGrad {
         Ok((Some(dx), Some(dgamma), Some(dbeta)))
     }
 }
+
+/// max(x, 0) with PyTorch's gradient, 0 at exactly 0 (see [`super::reference::relu`]): stock
+/// candle's forward, and a backward that masks with the output (`y > 0`), as the batch norm's
+/// fused ReLU does.
+pub fn relu(x: &Tensor) -> Result<Tensor> {
+    let y = x.detach().relu()?;
+    x.apply_op1(ReluGrad { y: Output::new(y) })
+}
+
+/// x -> relu(x) computed beforehand; the backward passes the gradient where the output is
+/// positive.
+struct ReluGrad {
+    y: Output,
+}
+
+impl CustomOp1 for ReluGrad {
+    fn name(&self) -> &'static str {
+        "relu-grad"
+    }
+
+    fn cpu_fwd(&self, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
+        self.y.copy_cpu()
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        _: &candle_core::CudaStorage,
+        _: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        self.y.copy_cuda()
+    }
+
+    fn bwd(&self, _x: &Tensor, res: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some((dy * res.gt(0.0)?.to_dtype(dy.dtype())?)?.detach()))
+    }
+}

@@ -114,3 +114,28 @@ fn portable_conv_skips_the_gradient_of_an_untracked_input() {
         portable::conv2d_backward(&x, wv.as_tensor(), &rand_tensor(&[2, 4, 5, 5], 3), s, p).unwrap();
     assert!(dx.is_none() && dw.is_some(), "no input gradient is computed for the images");
 }
+
+/// The ReLU's gradient at exactly 0 is 0 on every path, as in PyTorch (stock candle's is 1):
+/// exact zeros are what a residual branch outputs at initialisation (its last batch-norm scale
+/// starts at 0), so the GPU's first step depends on it.
+#[test]
+fn relu_gradient_at_exactly_zero_is_zero_on_every_path() {
+    use super::{KernelPath, Kernels};
+    let values = [-1.5f32, -0.0, 0.0, 0.0, 0.25, 2.0];
+    let x = Tensor::new(&values, &candle_core::Device::Cpu).unwrap();
+    let b = Tensor::new(&[0.0f32, 0.0, 0.0, -0.5, 0.0, 1.0], &candle_core::Device::Cpu).unwrap();
+    for path in [KernelPath::Cpu, KernelPath::Portable, KernelPath::Reference] {
+        let k = Kernels { path, ..Kernels::default() };
+        let xv = Var::from_tensor(&x).unwrap();
+        let y = k.relu(xv.as_tensor()).unwrap();
+        assert_eq!(y.to_vec1::<f32>().unwrap(), [0.0, 0.0, 0.0, 0.0, 0.25, 2.0], "{path:?} values");
+        let g = y.sum_all().unwrap().backward().unwrap();
+        let dx = g.get(xv.as_tensor()).unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(dx, [0.0, 0.0, 0.0, 0.0, 1.0, 1.0], "{path:?} relu gradient");
+        // The residual join: relu(a + b), gradient 0 where the sum is exactly 0.
+        let (av, bv) = (Var::from_tensor(&x).unwrap(), Var::from_tensor(&b).unwrap());
+        let g = k.add_relu(av.as_tensor(), bv.as_tensor()).unwrap().sum_all().unwrap().backward().unwrap();
+        let da = g.get(av.as_tensor()).unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(da, [0.0, 0.0, 0.0, 0.0, 1.0, 1.0], "{path:?} add_relu gradient");
+    }
+}

@@ -78,3 +78,11 @@ pub fn batch_norm_train(
     let unbiased = (var * (n_per_channel as f64 / (n_per_channel.max(2) - 1) as f64))?;
     Ok((y, mean, unbiased))
 }
+
+/// max(x, 0) from stock candle ops with PyTorch's gradient: 0 at exactly 0 (stock candle's
+/// `relu` backward masks with `x >= 0`, so its gradient there is 1). Exact zeros are common at
+/// initialisation (a residual branch whose last batch-norm scale starts at 0 outputs 0), so the
+/// two conventions give different first steps.
+pub fn relu(x: &Tensor) -> Result<Tensor> {
+    x.relu()? * x.gt(0.0)?.to_dtype(x.dtype())?
+}

@@ -579,3 +579,11 @@ fn fused_batch_norm_relu_matches_batch_norm_then_relu() {
         }
     }
 }
+
+#[test]
+fn shapes_past_32_bit_indexing_are_refused_with_what_went_over() {
+    super::check_32bit_indexing("conv2d", "im2col", &[1, 3, 8, 8], u32::MAX as usize).unwrap();
+    let e = super::check_32bit_indexing("conv2d", "im2col", &[1024, 3, 256, 256], 1 << 33).unwrap_err();
+    let e = e.to_string();
+    assert!(e.contains("conv2d on input [1024, 3, 256, 256]") && e.contains("im2col has 8589934592"), "{e}");
+}
