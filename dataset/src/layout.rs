@@ -30,16 +30,24 @@ pub enum KeyError {
     BadEntry(String),
 }
 
+/// A refused key as its error shows it: at most 80 characters (the message escapes the rest).
+fn shown(value: &str) -> String {
+    match value.char_indices().nth(80) {
+        Some((end, _)) => format!("{}...", &value[..end]),
+        None => value.to_string(),
+    }
+}
+
 fn check_component(what: &'static str, value: &str) -> Result<(), KeyError> {
     if value.is_empty() {
         return Err(KeyError::Empty(what));
     }
     if value == "." || value == ".." {
-        return Err(KeyError::Escapes { what, value: value.to_string() });
+        return Err(KeyError::Escapes { what, value: shown(value) });
     }
     let ok = value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if !ok {
-        return Err(KeyError::BadChar { what, value: value.to_string() });
+        return Err(KeyError::BadChar { what, value: shown(value) });
     }
     Ok(())
 }
@@ -62,9 +70,9 @@ impl ObjectKey {
             (Some(s), Some(o), None) => Self::new(s, o),
             _ => {
                 if inner.split('/').any(|p| p == "..") {
-                    Err(KeyError::Escapes { what: "manifest entry", value: entry.to_string() })
+                    Err(KeyError::Escapes { what: "manifest entry", value: shown(entry) })
                 } else {
-                    Err(KeyError::BadEntry(entry.to_string()))
+                    Err(KeyError::BadEntry(shown(entry)))
                 }
             }
         }

@@ -187,6 +187,10 @@ mod tests {
         assert!(err.contains("objects.txt: line 4") && err.contains("leave the dataset root"), "{err}");
         std::fs::write(&list, "02691156/abc\n/03001627/def/\n").unwrap();
         assert_eq!(read_object_list(&list).unwrap().len(), 2);
+        // A hostile line is shown escaped and cut short.
+        std::fs::write(&list, format!("02691156/a\u{200b}{}\n", "x".repeat(10_000))).unwrap();
+        let err = format!("{:#}", read_object_list(&list).unwrap_err());
+        assert!(err.len() < 300 && err.contains("a\\u{200b}xxx") && err.contains("...\""), "{err}");
     }
 
     #[cfg(unix)]

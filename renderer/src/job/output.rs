@@ -68,10 +68,10 @@ pub fn earlier_view_warnings(
 /// The warnings recorded for an object (none when it has no warnings file).
 pub fn read_warnings(root: &Path, key: &ObjectKey) -> anyhow::Result<Vec<String>> {
     let path = key.dir(root).join(WARNINGS_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(text.lines().map(str::to_string).collect()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(e).with_context(|| format!("{}: cannot read", path.display())),
+    match dataset::input::read_bounded(&path, dataset::input::METADATA_MAX_BYTES) {
+        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).lines().map(str::to_string).collect()),
+        Err(e) if e.is_not_found() => Ok(Vec::new()),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -240,6 +240,11 @@ fn an_absolute_mtllib_outside_the_object_folder_is_refused_with_a_warning() {
     assert!(mesh.textures.is_empty(), "the secret is never read");
     let w = material_warnings(&mesh);
     assert!(w.len() == 1 && w[0].contains("evil.mtl: material library leaves the object's folder"), "{w:?}");
+    // `mtllib /dev/zero` (issue case 3) is outside too: refused before it is opened.
+    let (_dir, path) =
+        object(&TRIANGLE.replace("mtllib model_normalized.mtl", "mtllib /dev/zero"), None, None);
+    let w = material_warnings(&load_obj(&path).unwrap()).into_iter().cloned().collect::<Vec<_>>();
+    assert!(w.len() == 1 && w[0].contains("/dev/zero: material library leaves the object's folder"), "{w:?}");
     // A symbolic link inside the folder pointing out of it, and a device, are refused alike.
     for target in [evil.as_path(), Path::new("/dev/zero")] {
         let (_dir, path) = object(TRIANGLE, None, None);
