@@ -22,13 +22,26 @@ pub fn load_rgb(path: &Path, res: u32) -> anyhow::Result<Vec<u8>> {
     let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read image", path.display()))?;
     let img = image::load_from_memory(&bytes)
         .with_context(|| format!("{}: cannot decode image", path.display()))?;
-    let rgb = img.to_rgb8();
+    Ok(resize(img.to_rgb8(), res))
+}
+
+/// Interleaved RGB bytes of a `size` x `size` image (a rendered view) -> normalised CHW floats at
+/// `res` x `res`, through the same filter as [`load_image`]: the pixels a model sees whether the
+/// view comes from a file or straight from the renderer.
+pub fn resize_and_normalise(rgb: Vec<u8>, size: u32, res: u32) -> anyhow::Result<Vec<f32>> {
+    let img = image::RgbImage::from_raw(size, size, rgb)
+        .with_context(|| format!("an RGB image of {size} x {size} pixels needs {} bytes", 3 * size * size))?;
+    Ok(normalise(&resize(img, res), res as usize))
+}
+
+/// Resizes to `res` x `res` (bilinear with antialiasing, like PIL's resize); a no-op at that size.
+fn resize(rgb: image::RgbImage, res: u32) -> Vec<u8> {
     let rgb = if rgb.dimensions() == (res, res) {
         rgb
     } else {
         image::imageops::resize(&rgb, res, res, image::imageops::FilterType::Triangle)
     };
-    Ok(rgb.into_raw())
+    rgb.into_raw()
 }
 
 /// Interleaved RGB bytes -> CHW floats, `(v / 255 - mean) / std`.

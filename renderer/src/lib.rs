@@ -5,6 +5,7 @@
 //! - [`fidelity`]: comparison with Blender Cycles renders of the same scenes.
 //! - [`job`]: dataset jobs: planning, sharding, resume, writing files and manifests.
 //! - [`commands`]: what each `render` command does, callable from other programs.
+//! - [`live`]: the renderer as a data source: views rendered on request, for the trainer.
 
 pub mod bench;
 pub mod cli;
@@ -12,6 +13,7 @@ pub mod commands;
 pub mod fidelity;
 pub mod gpu;
 pub mod job;
+pub mod live;
 pub mod mesh;
 pub mod preview;
 pub mod verify;

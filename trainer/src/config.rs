@@ -19,9 +19,18 @@ use model::loss::{default_ec_weight, LossConfig};
 #[derive(Clone, Debug, Parser, Serialize, Deserialize)]
 #[command(name = "train", about = "Train SIE / VICReg / SimCLR / EquiMod on a 3DIEBench-layout dataset")]
 pub struct TrainArgs {
-    /// Dataset root in the official 3DIEBench layout.
-    #[arg(long, alias = "dataset-root")]
-    pub data: PathBuf,
+    /// Dataset root in the official 3DIEBench layout (or --render: views rendered as it trains).
+    #[arg(long, alias = "dataset-root", required_unless_present = "render")]
+    pub data: Option<PathBuf>,
+    /// Train on views rendered in this process instead of a dataset's files, with this factor
+    /// configuration (`render --config`'s files and presets; alone: the reference). The objects
+    /// and split are `render`'s: --shapenet/--objects, or the built-in library.
+    #[arg(long, value_name = "CONFIG.toml", num_args = 0..=1, default_missing_value = "", conflicts_with = "data")]
+    #[serde(default)]
+    pub render: Option<String>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub live: crate::live_args::LiveArgs,
     /// Where checkpoints, logs and exports go; re-running with the same folder resumes.
     #[arg(long)]
     pub exp_dir: PathBuf,
@@ -139,8 +148,12 @@ pub struct TrainArgs {
 
 /// Flags that may differ between a run and its resume: where the files are, how long and how
 /// fast it runs, what it prints. Every other flag changes the training.
-const RESUMABLE_FLAGS: [&str; 11] = [
+const RESUMABLE_FLAGS: [&str; 15] = [
     "data",
+    "shapenet",
+    "library",
+    "render_threads",
+    "mesh_cache_mb",
     "exp_dir",
     "epochs",
     "device",
@@ -191,12 +204,17 @@ impl TrainArgs {
         kernels::Kernels::with_precision(self.precision)
     }
 
+    /// The dataset folder (`--data`; empty with `--render`, which reads none).
+    pub fn data_dir(&self) -> PathBuf {
+        self.data.clone().unwrap_or_default()
+    }
+
     pub fn images_file(&self) -> PathBuf {
-        self.images_file.clone().unwrap_or_else(|| dataset::manifest::images_path(&self.data, "train"))
+        self.images_file.clone().unwrap_or_else(|| dataset::manifest::images_path(&self.data_dir(), "train"))
     }
 
     pub fn labels_file(&self) -> PathBuf {
-        self.labels_file.clone().unwrap_or_else(|| dataset::manifest::labels_path(&self.data, "train"))
+        self.labels_file.clone().unwrap_or_else(|| dataset::manifest::labels_path(&self.data_dir(), "train"))
     }
 
     /// The model configuration these flags describe, with `num_classes` resolved by the caller.
@@ -268,7 +286,7 @@ impl TrainArgs {
         if self.log_interval == 0 {
             bail!("--log-interval must be at least 1");
         }
-        Ok(())
+        self.live.validate(self.render.is_some())
     }
 }
 

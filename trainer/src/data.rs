@@ -101,12 +101,7 @@ impl PairDataset {
     /// Steps of an epoch of global batches of `batch` split among ranks: the last partial batch
     /// counts if every rank gets a sample of it and there are at least two.
     pub fn steps_per_epoch_split(&self, batch: usize, part: Part) -> usize {
-        let full = self.len() / batch;
-        if self.len() % batch >= part.min_batch() {
-            full + 1
-        } else {
-            full.max(1)
-        }
+        steps_per_epoch_split(self.len(), batch, part)
     }
 
     /// Samples in step `step` of an epoch of (global) batches of `batch`.
@@ -116,24 +111,12 @@ impl PairDataset {
 
     /// The object order of an epoch (a seeded Fisher-Yates shuffle).
     pub fn epoch_order(&self, seed: u64, epoch: usize) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..self.len()).collect();
-        let mut r = dataset::factors::stream(seed, "epoch order", &[&epoch.to_string()]);
-        for i in (1..order.len()).rev() {
-            let j = ((dataset::factors::next_unit(&mut r) * (i + 1) as f64) as usize).min(i);
-            order.swap(i, j);
-        }
-        order
+        epoch_order(self.len(), seed, epoch)
     }
 
     /// Two distinct views of sample `index`, uniform over ordered pairs.
     pub fn pick_views(&self, seed: u64, epoch: usize, index: usize) -> (usize, usize) {
-        let views = &self.samples[index].views;
-        let n = views.len();
-        let mut r = dataset::factors::stream(seed, "view pair", &[&epoch.to_string(), &index.to_string()]);
-        let a = ((dataset::factors::next_unit(&mut r) * n as f64) as usize).min(n - 1);
-        let b = ((dataset::factors::next_unit(&mut r) * (n - 1) as f64) as usize).min(n - 2);
-        let b = if b >= a { b + 1 } else { b };
-        (views[a], views[b])
+        pick_views(&self.samples[index].views, seed, epoch, index)
     }
 
     /// The transformation latent from view `v1` to view `v2` of sample `index`.
@@ -162,6 +145,87 @@ impl PairDataset {
     }
 }
 
+/// Steps of an epoch of `len` samples in global batches of `batch` split among ranks.
+pub fn steps_per_epoch_split(len: usize, batch: usize, part: Part) -> usize {
+    let full = len / batch;
+    if len % batch >= part.min_batch() {
+        full + 1
+    } else {
+        full.max(1)
+    }
+}
+
+/// The sample order of an epoch of `len` samples (a seeded Fisher-Yates shuffle): a pure
+/// function of (seed, epoch), whatever the samples are (files or rendered views).
+pub fn epoch_order(len: usize, seed: u64, epoch: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..len).collect();
+    let mut r = dataset::factors::stream(seed, "epoch order", &[&epoch.to_string()]);
+    for i in (1..order.len()).rev() {
+        let j = ((dataset::factors::next_unit(&mut r) * (i + 1) as f64) as usize).min(i);
+        order.swap(i, j);
+    }
+    order
+}
+
+/// Two distinct entries of `views` for sample `index`, uniform over ordered pairs.
+pub fn pick_views(views: &[usize], seed: u64, epoch: usize, index: usize) -> (usize, usize) {
+    let n = views.len();
+    let mut r = dataset::factors::stream(seed, "view pair", &[&epoch.to_string(), &index.to_string()]);
+    let a = ((dataset::factors::next_unit(&mut r) * n as f64) as usize).min(n - 1);
+    let b = ((dataset::factors::next_unit(&mut r) * (n - 1) as f64) as usize).min(n - 2);
+    let b = if b >= a { b + 1 } else { b };
+    (views[a], views[b])
+}
+
+/// Where a run's pairs come from: a dataset's files ([`PairDataset`]) or views rendered as it
+/// trains (`live::LiveSource`). Either gives the batches of sample indices of [`epoch_order`].
+pub trait PairSource: Send + Sync {
+    /// Samples (objects) of the training split.
+    fn len(&self) -> usize;
+
+    /// The batch of samples `indices` of `epoch`; `pool` may decode in parallel.
+    fn load_batch(
+        &self,
+        pool: &rayon::ThreadPool,
+        seed: u64,
+        epoch: usize,
+        indices: &[usize],
+    ) -> anyhow::Result<HostBatch>;
+
+    /// Objects skipped since the last call (`--keep-going`), with why: for the run's log.
+    fn take_failures(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn steps_per_epoch_split(&self, batch: usize, part: Part) -> usize {
+        steps_per_epoch_split(self.len(), batch, part)
+    }
+
+    fn batch_len(&self, step: usize, batch: usize) -> usize {
+        self.len().saturating_sub(step * batch).min(batch)
+    }
+}
+
+impl PairSource for PairDataset {
+    fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    fn load_batch(
+        &self,
+        pool: &rayon::ThreadPool,
+        seed: u64,
+        epoch: usize,
+        indices: &[usize],
+    ) -> anyhow::Result<HostBatch> {
+        load_batch(self, pool, seed, epoch, indices)
+    }
+}
+
 struct Item {
     img1: Vec<f32>,
     img2: Vec<f32>,
@@ -178,9 +242,37 @@ pub struct HostBatch {
     pub latent: Vec<f32>,
     pub latent_dim: usize,
     pub labels: Vec<u32>,
+    /// Seconds its producer spent making it (reading or rendering): the data path's own rate.
+    pub seconds: f64,
 }
 
 impl HostBatch {
+    /// A batch of `items` (two images, a latent and a label each) at `res` px.
+    pub fn from_items(
+        res: usize,
+        latent_dim: usize,
+        items: impl ExactSizeIterator<Item = (Vec<f32>, Vec<f32>, Vec<f32>, u32)>,
+    ) -> Self {
+        let n = items.len();
+        let mut b = HostBatch {
+            n,
+            res,
+            x1: Vec::with_capacity(n * 3 * res * res),
+            x2: Vec::with_capacity(n * 3 * res * res),
+            latent: Vec::with_capacity(n * latent_dim),
+            latent_dim,
+            labels: Vec::with_capacity(n),
+            seconds: 0.0,
+        };
+        for (img1, img2, latent, label) in items {
+            b.x1.extend_from_slice(&img1);
+            b.x2.extend_from_slice(&img2);
+            b.latent.extend_from_slice(&latent);
+            b.labels.push(label);
+        }
+        b
+    }
+
     pub fn to_device(&self, device: &Device) -> candle_core::Result<Batch> {
         let r = self.res;
         Ok(Batch {
@@ -203,23 +295,8 @@ pub fn load_batch(
     let items: Vec<Item> = pool.install(|| {
         indices.par_iter().map(|&i| ds.load_item(seed, epoch, i)).collect::<anyhow::Result<_>>()
     })?;
-    let n = items.len();
-    let mut b = HostBatch {
-        n,
-        res: ds.resolution as usize,
-        x1: Vec::with_capacity(n * items[0].img1.len()),
-        x2: Vec::with_capacity(n * items[0].img2.len()),
-        latent: Vec::with_capacity(n * ds.kind.dim()),
-        latent_dim: ds.kind.dim(),
-        labels: Vec::with_capacity(n),
-    };
-    for it in items {
-        b.x1.extend_from_slice(&it.img1);
-        b.x2.extend_from_slice(&it.img2);
-        b.latent.extend_from_slice(&it.latent);
-        b.labels.push(it.label);
-    }
-    Ok(b)
+    let items = items.into_iter().map(|it| (it.img1, it.img2, it.latent, it.label));
+    Ok(HostBatch::from_items(ds.resolution as usize, ds.kind.dim(), items))
 }
 
 /// The batches of one epoch, starting at `first_step`, decoded ahead on a background thread:
@@ -232,7 +309,7 @@ pub struct EpochLoader {
 
 impl EpochLoader {
     pub fn start(
-        ds: Arc<PairDataset>,
+        ds: Arc<dyn PairSource>,
         pool: Arc<rayon::ThreadPool>,
         seed: u64,
         epoch: usize,
@@ -242,12 +319,16 @@ impl EpochLoader {
     ) -> Self {
         let (tx, rx) = mpsc::sync_channel(prefetch.max(1));
         let handle = std::thread::spawn(move || {
-            let order = ds.epoch_order(seed, epoch);
+            let order = epoch_order(ds.len(), seed, epoch);
             let steps = ds.steps_per_epoch_split(batch_size, part);
             for step in first_step..steps {
                 let lo = step * batch_size;
                 let hi = (lo + batch_size).min(order.len());
-                let batch = load_batch(&ds, &pool, seed, epoch, &order[part.rows(lo..hi)]);
+                let start = std::time::Instant::now();
+                let mut batch = ds.load_batch(&pool, seed, epoch, &order[part.rows(lo..hi)]);
+                if let Ok(b) = &mut batch {
+                    b.seconds = start.elapsed().as_secs_f64();
+                }
                 let failed = batch.is_err();
                 if tx.send(batch).is_err() || failed {
                     return;

@@ -1,6 +1,8 @@
 //! The `train` program: SIE (Split Invariant-Equivariant) self-supervised training in candle.
 //!
-//! Bottom to top: [`config`] (the flags), [`data`] (pairs of views, prefetching loader),
+//! Bottom to top: [`config`] (the flags, with [`live_args`] those of `--render`), [`data`]
+//! (pairs of views from files, prefetching loader), `live` (pairs rendered as it trains, with
+//! the `render` feature), [`source`] (which of the two a run uses),
 //! [`step`] (one optimisation step), [`resume`] (continuing from a checkpoint), [`run_log`]
 //! (`log.jsonl` and the closing judgement), [`train`] (the run: prepare, epochs, finish).
 //!
@@ -9,8 +11,12 @@
 
 pub mod config;
 pub mod data;
+#[cfg(feature = "render")]
+pub mod live;
+pub mod live_args;
 pub mod resume;
 pub mod run_log;
+pub mod source;
 pub mod step;
 pub mod train;
 

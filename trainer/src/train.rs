@@ -20,16 +20,13 @@ use model::stats::StatSums;
 use model::SslModel;
 
 use crate::config::TrainArgs;
-use crate::data::{EpochLoader, PairDataset};
+use crate::data::{EpochLoader, PairSource};
 use crate::resume;
 use crate::run_log::{judgement, JsonLog, LOG_FILE};
+use crate::source;
+pub use crate::source::DEFAULT_NUM_CLASSES;
 use crate::step::Stepper;
 use dataset::lock::FolderLock;
-use dataset::pair::LatentKind;
-
-/// Classes of the online classifier when neither the flag nor the dataset's manifest says:
-/// ShapeNetCore's 55.
-pub const DEFAULT_NUM_CLASSES: usize = 55;
 
 /// What a run did.
 #[derive(Clone, Debug)]
@@ -66,7 +63,7 @@ struct Run<'a> {
     model: SslModel,
     adam: Adam,
     lc: LossConfig,
-    ds: Arc<PairDataset>,
+    ds: Arc<dyn PairSource>,
     part: Part,
     /// Rank 0 (or alone): writes the files and messages.
     main: bool,
@@ -88,17 +85,13 @@ impl<'a> Run<'a> {
             .with_context(|| format!("{}: cannot create", args.exp_dir.display()))?;
         // Before anything is read or written there: a second run on the folder stops here.
         let lock = group.is_main().then(|| FolderLock::acquire(&args.exp_dir, "--exp-dir")).transpose()?;
-        let num_classes = args
-            .num_classes
-            .or_else(|| dataset::views::manifest_num_classes(&args.data))
-            .unwrap_or(DEFAULT_NUM_CLASSES);
+        let (ds, num_classes) = source::open(args)?;
         let mut model_cfg = args.model_config(num_classes)?;
         let ckpt_path = args.exp_dir.join(CHECKPOINT_FILE);
         let saved = if ckpt_path.exists() { Some(checkpoint::read(&ckpt_path, &device)?) } else { None };
         if let Some((meta, _)) = &saved {
             resume::keep_predictor_type(&mut model_cfg, meta, args);
         }
-        let ds = Arc::new(open_dataset(args, &model_cfg, num_classes)?);
         let (part, main) = (group.part(), group.is_main());
         if args.batch_size < part.min_batch() {
             bail!("--batch-size {} (the global batch) is below the {} ranks", args.batch_size, part.ranks);
@@ -223,9 +216,12 @@ impl<'a> Run<'a> {
         for host in loader {
             let host = host?;
             e.floors.add(&host.labels, &host.latent, host.latent_dim);
+            e.data_seconds += host.seconds;
+            let step_start = Instant::now();
             let batch = host.to_device(&self.device)?;
             let log_now = (self.global_step + 1).is_multiple_of(args.log_interval as u64);
             let stats = stepper.train_step(&self.model, &mut self.adam, &batch, &self.lc, log_now)?;
+            e.step_seconds += step_start.elapsed().as_secs_f64();
             e.device_sums.add(&stats)?;
             self.global_step += 1;
             e.steps += 1;
@@ -242,6 +238,7 @@ impl<'a> Run<'a> {
             }
         }
         bar.finish_and_clear();
+        self.log_skipped_objects()?;
         take_device_sums(&mut e.device_sums, &mut e.sums, self.epoch, self.global_step)?;
         Ok(e)
     }
@@ -254,15 +251,29 @@ impl<'a> Run<'a> {
         let flat = stats.read()?;
         let loss = flat.get("loss").copied().unwrap_or(f64::NAN);
         take_device_sums(&mut e.device_sums, &mut e.sums, self.epoch, self.global_step)?;
-        bar.set_message(format!("loss {loss:.4}  {ips:.1} img/s"));
+        // Each side's own rate, so that a user sees which one holds the run back.
+        let (data_ips, step_ips) =
+            (e.images as f64 / e.data_seconds.max(1e-9), e.images as f64 / e.step_seconds.max(1e-9));
+        let data = if self.args.render.is_some() { "render" } else { "load" };
+        bar.set_message(format!("loss {loss:.4}  {ips:.1} img/s ({data} {data_ips:.0}, step {step_ips:.0})"));
         let mut line = serde_json::json!({
             "type": "step", "epoch": self.epoch, "step": self.global_step,
             "lr": self.args.base_lr, "images_per_s": ips, "steps_per_s": e.steps as f64 / secs,
+            "data_images_per_s": data_ips, "step_images_per_s": step_ips,
         });
         for (k, v) in &flat {
             line[k] = serde_json::json!(v);
         }
         self.log.write(&line)
+    }
+
+    /// Objects the data source skipped (`--render --keep-going`): a log line each.
+    fn log_skipped_objects(&mut self) -> anyhow::Result<()> {
+        for (object, error) in self.ds.take_failures() {
+            let line = serde_json::json!({"type": "skipped_object", "epoch": self.epoch, "step": self.global_step, "object": object, "error": error});
+            self.log.write(&line)?;
+        }
+        Ok(())
     }
 
     /// The epoch's log line and checkpoint.
@@ -273,6 +284,8 @@ impl<'a> Run<'a> {
         let mut line = serde_json::json!({
             "type": "epoch", "epoch": self.epoch - 1, "step": self.global_step, "steps": e.steps,
             "seconds": secs, "images_per_s": e.images as f64 / secs.max(1e-9),
+            "data_images_per_s": e.images as f64 / e.data_seconds.max(1e-9),
+            "step_images_per_s": e.images as f64 / e.step_seconds.max(1e-9),
         });
         let means: BTreeMap<String, f64> =
             e.sums.iter().map(|(k, (s, c))| (k.clone(), s / *c as f64)).collect();
@@ -295,11 +308,14 @@ impl<'a> Run<'a> {
         summary.epochs_done = self.epoch;
         if !args.quiet && self.main {
             eprintln!(
-                "epoch {}/{}: loss {:.4}, {:.1} img/s, {:.1} s",
+                "epoch {}/{}: loss {:.4}, {:.1} img/s ({} {:.1}, step {:.1}), {:.1} s",
                 self.epoch,
                 args.epochs,
                 summary.epoch_losses.last().copied().unwrap_or(f64::NAN),
                 e.images as f64 / secs.max(1e-9),
+                if args.render.is_some() { "render" } else { "load" },
+                e.images as f64 / e.data_seconds.max(1e-9),
+                e.images as f64 / e.step_seconds.max(1e-9),
                 secs
             );
         }
@@ -331,6 +347,10 @@ struct EpochResult {
     sums: BTreeMap<String, (f64, usize)>,
     device_sums: StatSums,
     floors: Floors,
+    /// Seconds the data path spent making this epoch's batches (on its own threads), and the
+    /// steps took (on this one).
+    data_seconds: f64,
+    step_seconds: f64,
     /// `--max-steps` ended it: no epoch line, no checkpoint.
     stopped_early: bool,
 }
@@ -344,32 +364,11 @@ impl EpochResult {
             sums: BTreeMap::new(),
             device_sums: StatSums::default(),
             floors: Floors::new(num_classes),
+            data_seconds: 0.0,
+            step_seconds: 0.0,
             stopped_early: false,
         }
     }
-}
-
-/// The training split, with at least the two objects a batch's statistics need.
-fn open_dataset(
-    args: &TrainArgs,
-    model_cfg: &ModelConfig,
-    num_classes: usize,
-) -> anyhow::Result<PairDataset> {
-    let kind =
-        LatentKind { colour: args.experience.colour_latent(), translation: model_cfg.translation_latent };
-    let ds = PairDataset::open(
-        &args.data,
-        &args.images_file(),
-        &args.labels_file(),
-        num_classes,
-        kind,
-        args.resolution,
-    )?;
-    if ds.len() < 2 {
-        // The loss's variance and covariance terms need at least two samples per batch.
-        bail!("{}: {} object(s); training needs at least two", args.images_file().display(), ds.len());
-    }
-    Ok(ds)
 }
 
 /// `<exp-dir>/config.json`: the run's flags, model and loss.

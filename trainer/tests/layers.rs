@@ -16,7 +16,8 @@ const ALLOWED: [(&str, &[&str]); 9] = [
     ("comm", &[]),
     ("model", &["dataset", "kernels", "comm"]),
     ("eval", &["dataset", "pixfont", "synth", "kernels", "model"]),
-    ("trainer", &["dataset", "kernels", "comm", "model", "eval"]),
+    // `renderer` behind the `render` feature: its `live` API only (`train --render`).
+    ("trainer", &["dataset", "kernels", "comm", "model", "eval", "renderer"]),
 ];
 
 fn workspace() -> PathBuf {
