@@ -9,6 +9,7 @@
 //! The model, its methods and checkpoints are the `model` crate's; the ops are `kernels`'; the
 //! ranks of a data-parallel run are `comm`'s; evaluation is `eval`'s.
 
+pub mod closing;
 pub mod config;
 pub mod data;
 #[cfg(feature = "render")]

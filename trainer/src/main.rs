@@ -27,5 +27,8 @@ fn run() -> anyhow::Result<()> {
         summary.images_per_s,
         summary.exp_dir.display()
     );
+    if !args.quiet {
+        eprint!("{}", trainer::closing::next_steps(&args));
+    }
     Ok(())
 }

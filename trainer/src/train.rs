@@ -325,13 +325,24 @@ impl<'a> Run<'a> {
 
     /// The closing judgement and the torchvision export of the backbone.
     fn finish(self, summary: RunSummary) -> anyhow::Result<RunSummary> {
-        if let (Some((means, floors)), false) = (&self.last_epoch, self.args.quiet || !self.main) {
+        // Without a dataset on disk (nothing held out to judge on), the online evaluation's lines.
+        let online_only =
+            crate::closing::DataDir::data_dir(&self.args.data).is_none() && !self.args.quiet && self.main;
+        if let (Some((means, floors)), true) = (&self.last_epoch, online_only) {
             eprint!("{}", judgement(means, floors));
         }
         if self.main {
             // Each step runs the backbone's BatchNorms on two batches (one per view).
             let path = self.args.exp_dir.join(TORCHVISION_FILE);
             checkpoint::export_backbone_torchvision(&self.model, &path, 2 * self.global_step)?;
+            let mut log = self.log;
+            crate::closing::held_out_judgement(
+                &self.model,
+                &self.device,
+                self.args,
+                self.global_step,
+                &mut log,
+            );
         }
         Ok(summary)
     }

@@ -84,7 +84,7 @@ impl Mlp {
 
 /// Runs `epochs` of shuffled mini-batch Adam on `loss(model, x_batch, batch_indices)`.
 /// `data(epoch)` returns that epoch's inputs (fixed features or freshly drawn pairs).
-fn fit<F, L>(model: &Mlp, config: &ProbeConfig, mut data: F, loss: L) -> Result<f64>
+pub fn fit<F, L>(model: &Mlp, config: &ProbeConfig, mut data: F, loss: L) -> Result<f64>
 where
     F: FnMut(usize) -> Result<Tensor>,
     L: Fn(&Mlp, &Tensor, &Tensor) -> Result<Tensor>,

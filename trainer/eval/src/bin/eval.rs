@@ -105,6 +105,10 @@ enum Command {
     Translation,
     /// Every task.
     All,
+    /// The held-out judgement in seconds: quick probes fit on the train split's frozen features,
+    /// top-1 and rotation R^2 on the val objects with 95% bootstrap intervals against their
+    /// floors (what `train` ends with); appended to the run's log.jsonl.
+    Quick,
     /// Comparison table (markdown) and bar chart (PNG) of several result files.
     Report {
         /// NAME=results.json, once per method, in table order.
@@ -196,6 +200,20 @@ fn report_command(
     Ok(())
 }
 
+/// `eval quick`: the judgement's lines, and the JSON with `--out`.
+fn quick_command(c: &Common) -> Result<()> {
+    let (Some(checkpoint), Some(data)) = (&c.checkpoint, &c.data) else {
+        bail!("--checkpoint and --data are required for eval quick");
+    };
+    let judgement = eval::quick::command(checkpoint, data, c.resolution, c.seed, c.device)?;
+    print!("{}", judgement.text());
+    if let Some(out) = &c.out {
+        dataset::atomic::write_bytes(out, serde_json::to_string_pretty(&judgement.json(None))?.as_bytes())
+            .with_context(|| format!("{}: cannot write", out.display()))?;
+    }
+    Ok(())
+}
+
 fn main() -> std::process::ExitCode {
     // SAFETY: first statement of main: no other thread exists yet.
     unsafe { kernels::prefer_single_candle_thread() };
@@ -214,6 +232,7 @@ fn run() -> Result<()> {
         Command::Translation => vec![Task::Translation],
         Command::All => Task::ALL.to_vec(),
         Command::Export { .. } => Vec::new(),
+        Command::Quick => return quick_command(c),
         Command::Report { results, markdown, png, title } => {
             return report_command(results, markdown.clone(), png.clone(), title);
         }
