@@ -19,22 +19,30 @@ pub struct FolderLock {
 }
 
 impl FolderLock {
-    /// Takes the lock of `dir` for `what` (e.g. "train"), or says who holds it.
+    /// Takes the lock of `dir` for `what` (e.g. "--exp-dir"), or says who holds it.
     pub fn acquire(dir: &Path, what: &str) -> anyhow::Result<Self> {
-        let path = dir.join(LOCK_FILE);
+        Self::acquire_file(dir, LOCK_FILE, |path| {
+            format!(
+                "{}: another process (train or eval export) is writing to this folder ({} is locked); wait for it to finish, or give {what} another folder",
+                dir.display(),
+                path.display()
+            )
+        })
+    }
+
+    /// Takes the lock file `name` in `dir` (several processes may share a folder, each locking
+    /// its own part, as `render --shard` does); `busy` says what to do when it is held.
+    pub fn acquire_file(dir: &Path, name: &str, busy: impl FnOnce(&Path) -> String) -> anyhow::Result<Self> {
+        let path = dir.join(name);
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
-            .with_context(|| format!("{}: cannot open the folder's lock file", path.display()))?;
+            .with_context(|| format!("{}: cannot open the lock file", path.display()))?;
         match file.try_lock() {
             Ok(()) => Ok(Self { _file: file, path }),
-            Err(TryLockError::WouldBlock) => bail!(
-                "{}: another process (train or eval export) is writing to this folder ({} is locked); wait for it to finish, or give {what} another folder",
-                dir.display(),
-                path.display()
-            ),
+            Err(TryLockError::WouldBlock) => bail!("{}", busy(&path)),
             Err(TryLockError::Error(e)) => Err(e).with_context(|| format!("{}: cannot lock", path.display())),
         }
     }

@@ -3,34 +3,22 @@
 //! instead of racing on its files, while the shards of one job still share the folder. The
 //! operating system releases the lock when the process ends, however it ends.
 
-use std::fs::{File, TryLockError};
 use std::path::Path;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
+use dataset::lock::FolderLock;
 
 use super::Shard;
 
-pub struct ShardLock {
-    _file: File,
-}
-
-pub fn lock_shard(out: &Path, shard: Shard) -> anyhow::Result<ShardLock> {
+pub fn lock_shard(out: &Path, shard: Shard) -> anyhow::Result<FolderLock> {
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
-    let path = out.join(format!(".render-{}-of-{}.lock", shard.index, shard.count));
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("{}: cannot open the lock file", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(ShardLock { _file: file }),
-        Err(TryLockError::WouldBlock) => bail!(
+    let name = format!(".render-{}-of-{}.lock", shard.index, shard.count);
+    FolderLock::acquire_file(out, &name, |_| {
+        format!(
             "{}: another `render` is writing shard {}/{} of this folder; wait for it to finish (re-running then resumes), or use another --out",
             out.display(),
             shard.index,
             shard.count
-        ),
-        Err(TryLockError::Error(e)) => Err(e).with_context(|| format!("{}: cannot lock", path.display())),
-    }
+        )
+    })
 }

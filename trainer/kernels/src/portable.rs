@@ -38,7 +38,9 @@ pub fn conv2d(x: &Tensor, w: &Tensor, stride: usize, padding: usize) -> Result<T
 pub fn max_pool2d(x: &Tensor, kernel: usize, stride: usize, padding: usize) -> Result<Tensor> {
     let padded = super::reference::pad_hw(&x.detach(), (padding, padding), f32::NEG_INFINITY)?;
     let y = padded.max_pool2d_with_stride(kernel, stride)?;
-    x.apply_op1(MaxPoolGrad { y: Output::new(y), kernel, stride, padding })
+    let backward: Backward1 =
+        Box::new(move |x, _, dy| pool_route::route(x, dy, kernel, stride, (padding, padding)));
+    x.apply_op1(OutputGrad1 { name: "max-pool2d-grad", y: Output::new(y), backward })
 }
 
 /// Batch norm in training mode over (N, C, ...), optionally followed by ReLU: (output, batch
@@ -267,18 +269,20 @@ impl CustomOp2 for ConvGrad {
     }
 }
 
-/// x -> the max-pool computed beforehand; the backward routes the gradient to each window's
-/// first maximum.
-struct MaxPoolGrad {
+/// Backward of a one-input op whose output was computed beforehand: (x, output, dy) -> dx.
+type Backward1 = Box<dyn Fn(&Tensor, &Tensor, &Tensor) -> Result<Tensor> + Send + Sync>;
+
+/// x -> an output computed beforehand from the detached input, with the given backward (the
+/// max-pool's routing to each window's first maximum, the ReLU's mask).
+struct OutputGrad1 {
+    name: &'static str,
     y: Output,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
+    backward: Backward1,
 }
 
-impl CustomOp1 for MaxPoolGrad {
+impl CustomOp1 for OutputGrad1 {
     fn name(&self) -> &'static str {
-        "max-pool2d-grad"
+        self.name
     }
 
     fn cpu_fwd(&self, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
@@ -294,8 +298,8 @@ impl CustomOp1 for MaxPoolGrad {
         self.y.copy_cuda()
     }
 
-    fn bwd(&self, x: &Tensor, _res: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(pool_route::route(x, dy, self.kernel, self.stride, (self.padding, self.padding))?))
+    fn bwd(&self, x: &Tensor, res: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some((self.backward)(x, res, dy)?.detach()))
     }
 }
 
@@ -357,34 +361,6 @@ impl CustomOp3 for BatchNormGrad {
 /// fused ReLU does.
 pub fn relu(x: &Tensor) -> Result<Tensor> {
     let y = x.detach().relu()?;
-    x.apply_op1(ReluGrad { y: Output::new(y) })
-}
-
-/// x -> relu(x) computed beforehand; the backward passes the gradient where the output is
-/// positive.
-struct ReluGrad {
-    y: Output,
-}
-
-impl CustomOp1 for ReluGrad {
-    fn name(&self) -> &'static str {
-        "relu-grad"
-    }
-
-    fn cpu_fwd(&self, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
-        self.y.copy_cpu()
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        _: &candle_core::CudaStorage,
-        _: &Layout,
-    ) -> Result<(candle_core::CudaStorage, Shape)> {
-        self.y.copy_cuda()
-    }
-
-    fn bwd(&self, _x: &Tensor, res: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some((dy * res.gt(0.0)?.to_dtype(dy.dtype())?)?.detach()))
-    }
+    let backward: Backward1 = Box::new(|_, y, dy| dy * y.gt(0.0)?.to_dtype(dy.dtype())?);
+    x.apply_op1(OutputGrad1 { name: "relu-grad", y: Output::new(y), backward })
 }

@@ -73,15 +73,12 @@ impl ModelConfig {
 
     /// Invariant part of the representation: dims [0, inv).
     pub fn inv_repr(&self) -> usize {
-        self.repr_dim - self.equi
+        self.heads().inv_repr()
     }
 
     /// A projector's sizes for a part of `part` dims: round(size * part / repr), as the reference.
     pub fn scaled_mlp(&self, part: usize) -> Vec<usize> {
-        self.mlp
-            .iter()
-            .map(|&s| ((s as f64) * part as f64 / self.repr_dim as f64).round().max(1.0) as usize)
-            .collect()
+        self.heads().scaled_mlp(part)
     }
 }
 
@@ -139,10 +136,43 @@ pub fn open_device(kind: DeviceKind) -> anyhow::Result<Device> {
         DeviceKind::Cpu => Device::Cpu,
         DeviceKind::Cuda(i) => {
             let i = if i == 0 { comm::cuda_ordinal(0) } else { i };
-            Device::new_cuda(i)
-                .with_context(|| format!("--device cuda:{i} (a build with --features cuda, and that GPU)"))?
+            let device = Device::new_cuda(i)
+                .with_context(|| format!("--device cuda:{i} (a build with --features cuda, and that GPU)"))?;
+            tune_cuda_allocator(&device).with_context(|| format!("cuda:{i}: setting up its allocator"))?;
+            device
         }
     })
+}
+
+/// Two allocator settings for a training step's pattern (the same large activations freed and
+/// allocated again every step), as PyTorch's caching allocator behaves:
+/// - the stream-ordered pool keeps the memory it has: its release threshold defaults to 0, which
+///   returns every free block to the driver at each synchronisation, so each step unmapped and
+///   mapped its activations again;
+/// - no event per allocation: candle runs every op of a device on its one stream, where
+///   cudarc's cross-stream tracking only costs an event record and wait per buffer.
+#[cfg(feature = "cuda")]
+fn tune_cuda_allocator(device: &Device) -> anyhow::Result<()> {
+    use candle_core::cuda_backend::cudarc::driver::{result, sys};
+    let Device::Cuda(cuda) = device else { return Ok(()) };
+    let stream = cuda.cuda_stream();
+    let context = stream.context();
+    context.bind_to_thread()?;
+    // SAFETY: the pool is the default pool of this context's device; the attribute takes a u64.
+    unsafe {
+        let pool = result::device::get_default_mem_pool(context.cu_device())?;
+        let mut keep_all = u64::MAX;
+        let attribute = sys::CUmemPool_attribute_enum::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD;
+        sys::cuMemPoolSetAttribute(pool, attribute, (&mut keep_all as *mut u64).cast()).result()?;
+        // SAFETY: one stream per device (see above), so no buffer crosses streams.
+        context.disable_event_tracking();
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "cuda"))]
+fn tune_cuda_allocator(_: &Device) -> anyhow::Result<()> {
+    Ok(())
 }
 
 /// Parses "2048-2048-2048" (an empty string is an empty list).
