@@ -34,7 +34,7 @@ if ! "$VENV/bin/python" -c "import torch, safetensors, PIL" 2>/dev/null; then
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet torch safetensors pillow numpy
 fi
-# candle's elementwise pool and rayon's share the cores (see trainer::ops::prefer_single_candle_thread).
+# candle's elementwise pool and rayon's share the cores (see kernels::prefer_single_candle_thread).
 export CANDLE_NUM_THREADS=1
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT

@@ -43,6 +43,12 @@ impl FolderLock {
         match file.try_lock() {
             Ok(()) => Ok(Self { _file: file, path }),
             Err(TryLockError::WouldBlock) => bail!("{}", busy(&path)),
+            // A file system without locks (e.g. Lustre mounted without flock): run unguarded, and
+            // say so, rather than refuse to run at all.
+            Err(TryLockError::Error(e)) if unsupported(&e) => {
+                eprintln!("warning: {}: this file system cannot lock files ({e}); a second process on this folder would not be refused", path.display());
+                Ok(Self { _file: file, path })
+            }
             Err(TryLockError::Error(e)) => Err(e).with_context(|| format!("{}: cannot lock", path.display())),
         }
     }
@@ -50,6 +56,11 @@ impl FolderLock {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Whether `e` says the file system has no locks (ENOLCK, ENOSYS, EOPNOTSUPP on Linux).
+fn unsupported(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::Unsupported) || matches!(e.raw_os_error(), Some(37 | 38 | 95))
 }
 
 #[cfg(test)]

@@ -62,6 +62,6 @@ pub fn restore(
 /// The training flags that differ from the checkpoint's (none when it recorded no flags, or
 /// flags this program no longer reads).
 fn changed_flags(meta: &CheckpointMeta, args: &TrainArgs) -> Vec<String> {
-    let previous = meta.args.as_ref().and_then(|a| serde_json::from_value::<TrainArgs>(a.clone()).ok());
+    let previous = meta.args.as_deref().and_then(|a| serde_json::from_str::<TrainArgs>(a).ok());
     previous.map(|p| args.changed_flags(&p)).unwrap_or_default()
 }

@@ -22,13 +22,14 @@ pub struct Stepper {
 }
 
 impl Stepper {
-    /// A stepper for steps run from the current rayon pool: with two or more threads, one pool per
-    /// view, each with half of them (at least one). Inside a view the ops then see their share of
-    /// the threads: with two in all, one each, and they take their one-thread paths (a
-    /// whole-batch gemm instead of partial weight gradients per block summed at the end, no loop
-    /// split in two).
-    pub fn new() -> Result<Self> {
-        if rayon::current_num_threads() < 2 {
+    /// A stepper for `model`'s steps run from the current rayon pool: on the CPU, alone, with two
+    /// or more threads, one pool per view, each with half of them (at least one). Inside a view
+    /// the ops then see their share of the threads: with two in all, one each, and they take
+    /// their one-thread paths (a whole-batch gemm instead of partial weight gradients per block
+    /// summed at the end, no loop split in two). Otherwise no pools (a GPU, data-parallel ranks).
+    pub fn new(model: &SslModel) -> Result<Self> {
+        let alone_on_cpu = model.params.device().is_cpu() && model.group.communicator().is_none();
+        if !alone_on_cpu || rayon::current_num_threads() < 2 {
             return Ok(Self { pools: None });
         }
         let threads = rayon::current_num_threads() / 2;
@@ -178,7 +179,7 @@ mod tests {
         synthetic::wake_residual_branches(&model).unwrap();
         let batch = synthetic::batch(6, 32, 4, 5, 11).unwrap();
         let (out, grads) = pool
-            .install(|| Stepper::new()?.gradients(&model, &batch, &LossConfig::default(), false))
+            .install(|| Stepper::new(&model)?.gradients(&model, &batch, &LossConfig::default(), false))
             .unwrap();
         let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         let mut values = Vec::new();

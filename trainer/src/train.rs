@@ -169,7 +169,7 @@ impl<'a> Run<'a> {
         let workers =
             args.num_workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
         let pool = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(workers.max(1)).build()?);
-        let stepper = Stepper::new()?;
+        let stepper = Stepper::new(&self.model)?;
         let mut summary = RunSummary {
             start_epoch: self.epoch,
             epochs_done: self.epoch,
@@ -300,7 +300,7 @@ impl<'a> Run<'a> {
             adam_step: self.adam.step_count(),
             model: self.model.config.clone(),
             loss: self.lc,
-            args: Some(serde_json::to_value(args)?),
+            args: Some(serde_json::to_string(args)?),
         };
         if self.main {
             checkpoint::save(&args.exp_dir.join(CHECKPOINT_FILE), &self.model, Some(&self.adam), &meta)?;

@@ -33,7 +33,8 @@ impl CheckpointModel {
 
     /// The resolution the model was trained at, if the checkpoint records its arguments.
     pub fn trained_resolution(&self) -> Option<u32> {
-        let resolution = self.meta.args.as_ref()?.get("resolution")?.as_u64()?;
+        let args: serde_json::Value = serde_json::from_str(self.meta.args.as_deref()?).ok()?;
+        let resolution = args.get("resolution")?.as_u64()?;
         u32::try_from(resolution).ok()
     }
 

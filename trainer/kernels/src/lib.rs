@@ -86,10 +86,17 @@ impl Kernels {
             let (o, k) = (w.dim(0)?, w.dim(2)?);
             let out = |len: usize| (len + 2 * padding).saturating_sub(k) / stride + 1;
             let (oh, ow) = (out(h), out(wd));
-            // candle's CUDA convolution goes through an im2col buffer of N*OH*OW*C*K*K elements.
-            for (what, elements) in
-                [("input", n * c * h * wd), ("output", n * o * oh * ow), ("im2col", n * oh * ow * c * k * k)]
-            {
+            let (ph, pw) = (h + 2 * padding, wd + 2 * padding);
+            // candle's CUDA convolution goes through an im2col buffer of N*OH*OW*C*K*K elements;
+            // the backward's input gradient is a convolution over the (dilated) output gradient
+            // with an im2col of about N*H*W*O*K*K (8x the forward's for a stride-2 layer that
+            // doubles its channels), the weight gradient one like the forward's.
+            for (what, elements) in [
+                ("input", n * c * h * wd),
+                ("output", n * o * oh * ow),
+                ("im2col", n * oh * ow * c * k * k),
+                ("input-gradient im2col", n * ph * pw * o * k * k),
+            ] {
                 check_32bit_indexing("conv2d", what, x.dims(), elements)?;
             }
         }

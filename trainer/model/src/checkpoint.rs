@@ -33,9 +33,9 @@ pub struct CheckpointMeta {
     pub adam_step: u64,
     pub model: ModelConfig,
     pub loss: LossConfig,
-    /// The training program's whole configuration (its flags), as JSON: this crate does not know
-    /// its type.
-    pub args: Option<serde_json::Value>,
+    /// The training program's whole configuration (its flags), as the JSON text it wrote: this
+    /// crate does not know its type.
+    pub args: Option<String>,
 }
 
 /// Writes the model (and optimiser) state atomically.
@@ -53,7 +53,7 @@ pub fn save(path: &Path, model: &SslModel, adam: Option<&Adam>, meta: &Checkpoin
     info.insert("model_config".to_string(), serde_json::to_string(&meta.model)?);
     info.insert("loss_config".to_string(), serde_json::to_string(&meta.loss)?);
     if let Some(args) = &meta.args {
-        info.insert("args".to_string(), args.to_string());
+        info.insert("args".to_string(), args.clone());
     }
     let serialise = |info: &HashMap<String, String>| {
         safetensors::tensor::serialize(tensors.iter().map(|(k, v)| (k.as_str(), v)), Some(info.clone()))
@@ -144,7 +144,7 @@ pub fn read_filtered(
             .with_context(|| format!("{}: bad model_config", path.display()))?,
         loss: serde_json::from_str(field(&info, "loss_config", path)?)
             .with_context(|| format!("{}: bad loss_config", path.display()))?,
-        args: info.get("args").and_then(|a| serde_json::from_str(a).ok()),
+        args: info.get("args").cloned(),
     };
     let st = safetensors::SafeTensors::deserialize(&bytes)
         .with_context(|| format!("{}: not a safetensors file", path.display()))?;

@@ -144,13 +144,11 @@ pub fn open_device(kind: DeviceKind) -> anyhow::Result<Device> {
     })
 }
 
-/// Two allocator settings for a training step's pattern (the same large activations freed and
-/// allocated again every step), as PyTorch's caching allocator behaves:
-/// - the stream-ordered pool keeps the memory it has: its release threshold defaults to 0, which
-///   returns every free block to the driver at each synchronisation, so each step unmapped and
-///   mapped its activations again;
-/// - no event per allocation: candle runs every op of a device on its one stream, where
-///   cudarc's cross-stream tracking only costs an event record and wait per buffer.
+/// The stream-ordered pool keeps the memory it has, as PyTorch's caching allocator does: its
+/// release threshold defaults to 0, which returns every free block to the driver at each
+/// synchronisation, so each step unmapped and mapped its activations again (a training step
+/// frees and allocates the same large activations every time). The pool is the device's, shared
+/// by the process; setting it again is harmless.
 #[cfg(feature = "cuda")]
 fn tune_cuda_allocator(device: &Device) -> anyhow::Result<()> {
     use candle_core::cuda_backend::cudarc::driver::{result, sys};
@@ -164,8 +162,6 @@ fn tune_cuda_allocator(device: &Device) -> anyhow::Result<()> {
         let mut keep_all = u64::MAX;
         let attribute = sys::CUmemPool_attribute_enum::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD;
         sys::cuMemPoolSetAttribute(pool, attribute, (&mut keep_all as *mut u64).cast()).result()?;
-        // SAFETY: one stream per device (see above), so no buffer crosses streams.
-        context.disable_event_tracking();
     }
     Ok(())
 }

@@ -50,10 +50,10 @@ pub struct Adam {
 }
 
 impl Adam {
-    /// Adam as the model's `kernels` run it: the fused CPU update on [`KernelPath::Cpu`], the
-    /// tensor-op path (what a GPU runs) otherwise.
+    /// Adam as the model's `kernels` run it: the tensor-op path (what a GPU runs) on
+    /// [`KernelPath::Portable`], the fused CPU update for f32 CPU parameters otherwise.
     pub fn for_kernels(params: Vec<(String, Var)>, config: AdamConfig, kernels: &Kernels) -> Result<Self> {
-        Self::build(params, config, kernels.path == KernelPath::Cpu)
+        Self::build(params, config, kernels.path != KernelPath::Portable)
     }
 
     /// `params`: (name, variable) of the parameters to optimise; leave BatchNorm running stats out.

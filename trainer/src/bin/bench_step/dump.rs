@@ -43,7 +43,7 @@ pub fn write(dir: &Path, model: &SslModel, adam: &mut Adam, batch: &Batch, lc: &
     save(dir, "batch.safetensors", &batch_tensors)?;
 
     // The gradients as `train` computes them (views in parallel on two or more threads).
-    let (out, grads) = Stepper::new()?.gradients(model, batch, lc, false)?;
+    let (out, grads) = Stepper::new(model)?.gradients(model, batch, lc, false)?;
     let mut grad_tensors = HashMap::new();
     for (name, var) in model.params.params() {
         if let Some(g) = grads.get(var.as_tensor()) {

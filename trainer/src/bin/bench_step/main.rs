@@ -84,7 +84,7 @@ fn run() -> Result<()> {
     }
     let n_params: usize = model.params.params().iter().map(|(_, v)| v.elem_count()).sum();
     let (mut times, mut cpu) = (Vec::new(), Vec::new());
-    let stepper = Stepper::new()?;
+    let stepper = Stepper::new(&model)?;
     for step in 0..args.warmup + args.steps {
         let (start, cpu_start) = (Instant::now(), cpu_seconds());
         let stats = stepper.train_step(&model, &mut adam, &batch, &lc, false)?;
