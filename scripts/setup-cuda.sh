@@ -3,7 +3,7 @@
 # installer: the CUDA 13.0 compiler, headers and libraries from PyPI's NVIDIA wheels, plus a
 # link-time stub of the driver library (libcuda.so; the real one comes with the driver on the GPU
 # machine). Writes `.cuda-env` in the repository root; `source .cuda-env` before
-# `cargo build --release -p trainer --no-default-features --features cuda`.
+# `cargo build --release -p trainer -p eval --no-default-features --features cuda`.
 #
 # Why 13.0 exactly: the PTX that nvcc writes is JIT-compiled by the driver at start, and a driver
 # only reads PTX from toolkits up to its own version. 13.0 is what NVIDIA's 580 drivers (CUDA 13.0)
