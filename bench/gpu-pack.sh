@@ -11,7 +11,7 @@ bash scripts/setup.sh
 bash scripts/setup-cuda.sh
 # shellcheck disable=SC1091
 source .cuda-env
-CARGO_TARGET_DIR=target/cuda cargo build --release -p trainer -p eval --no-default-features --features cuda --bins
+CARGO_TARGET_DIR=target/cuda cargo build --release -p trainer -p eval --no-default-features --features cuda,trainer/render --bins
 cargo build --release -p renderer
 rm -rf .gpu && mkdir -p .gpu/bin
 # Each CUDA binary embeds candle's kernels (about 56 MB stripped, mostly PTX text): xz makes

@@ -10,7 +10,11 @@
 #               candle f32 and bf16;
 #   4. torch    PyTorch f32 and bf16 autocast on the same shapes, with torch.profiler's top ops;
 #   5. train    `train` for GPU_TRAIN_STEPS (300) steps on a rendered dataset, the loss falling;
-#   6. nccl     one NCCL rank trains (only with a binary built with --features nccl);
+#      train_live  the same steps on the same job's views rendered as it trains (`train --render`,
+#               the renderer on the GPU too): its images/s beside train's, render and step rates
+#               in its epoch lines (needs a train built with --features cuda,render);
+#   6. nccl     the --features nccl build trains alone (a job of one rank never connects NCCL:
+#               its collectives need two GPUs; this checks that build runs);
 #   7. render   the renderer on the GPU: silhouettes and PSNR against lavapipe, `render bench`.
 #
 # GPU_DRY=1 runs the whole script on the CPU with tiny shapes and the binaries of a CPU build
@@ -158,8 +162,11 @@ fi
 phase render_dataset 90 "$BIN/render" "${RENDER_SIZE[@]}" --library "$WORK/synth" --out "$WORK/ds"
 phase train 150 "$BIN/train" --data "$WORK/ds" --exp-dir "$WORK/exp" --device "$DEVICE" "${TRAIN_SHAPE[@]}" \
   --max-steps "$TRAIN_STEPS" --epochs 100000 --log-interval 2 --quiet
+# The same job's views rendered in the training process (render_dataset's flags but --out).
+phase train_live 150 "$BIN/train" --render "${RENDER_SIZE[@]}" --library "$WORK/synth" --exp-dir "$WORK/exp-live" \
+  --device "$DEVICE" "${TRAIN_SHAPE[@]}" --render-threads 2 --max-steps "$TRAIN_STEPS" --epochs 100000 --log-interval 2
 
-# One NCCL rank: the launcher's variables for a job of one (the nccl build only).
+# The nccl build trains (alone: a job of one rank does not connect NCCL, see the header).
 if [ -n "$DRY" ] || ! strings "$BIN/train" 2>/dev/null | grep -q ncclCommInitRank; then
   skip nccl "needs a GPU and a train built with --features nccl"
 else

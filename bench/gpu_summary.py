@@ -62,13 +62,19 @@ if os.path.exists(p):
     ops = json.load(open(p))
     res["ops"] = {"checks": len(ops["checks"]), "failed": ops["failed"],
                   "worst": max(ops["checks"], key=lambda c: c["error"] / c["tolerance"])}
-log = os.path.join(work, "exp", "log.jsonl")
-if os.path.exists(log):
-    lines = [json.loads(line) for line in open(log) if line.strip()]
-    logged = [line for line in lines if line.get("type") == "step"]
-    if logged:
-        res["train"] = {"steps": logged[-1]["step"], "images_per_s_last": logged[-1]["images_per_s"],
-                        "loss_first": logged[0].get("loss"), "loss_last": logged[-1].get("loss")}
+for name, folder in [("train", "exp"), ("train_live", "exp-live")]:
+    log = os.path.join(work, folder, "log.jsonl")
+    if os.path.exists(log):
+        lines = [json.loads(line) for line in open(log) if line.strip()]
+        logged = [line for line in lines if line.get("type") == "step"]
+        if logged:
+            res[name] = {"steps": logged[-1]["step"], "images_per_s_last": logged[-1]["images_per_s"],
+                         "loss_first": logged[0].get("loss"), "loss_last": logged[-1].get("loss"),
+                         # data path (files or rendering) and step rates, each on its own
+                         "data_images_per_s_last": logged[-1].get("data_images_per_s"),
+                         "step_images_per_s_last": logged[-1].get("step_images_per_s")}
+if res.get("train") and res.get("train_live"):
+    res["train_live"]["live_vs_files"] = ratio(res["train_live"]["images_per_s_last"], res["train"]["images_per_s_last"])
 m = re.search(r"median: ([0-9.]+) images/s", text("render_bench"))
 res["render"] = {"bench_images_per_s": float(m.group(1)) if m else None}
 p = os.path.join(out, "render_compare.json")

@@ -123,6 +123,17 @@ impl Source {
         self.job.config.settings.image_size
     }
 
+    /// Renders at `size` px instead of the configuration's size (a trainer that resizes to a
+    /// smaller resolution need not draw every pixel of the dataset's size); checked as
+    /// `--image-size` is.
+    pub fn set_image_size(&mut self, size: u32) -> anyhow::Result<()> {
+        let settings = &mut self.job.config.settings;
+        settings.image_size = size;
+        settings.validate(|key| format!("--{}", key.replace('_', "-")))?;
+        self.job.render.image_size = size;
+        Ok(())
+    }
+
     /// The objects of one split, in key order.
     pub fn split(&self, split: Split) -> Vec<LiveObject> {
         self.objects.iter().filter(|o| o.split == split).cloned().collect()

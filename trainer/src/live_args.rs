@@ -35,8 +35,9 @@ pub struct LiveArgs {
     /// draw) instead of from the fixed views.
     #[arg(long, requires = "render")]
     pub fresh_views: bool,
-    /// --render: size the views are rendered at before the training's resize [config:
-    /// dataset.image_size; 256, what the files hold].
+    /// --render: size the views are rendered at before the training's resize to --resolution
+    /// [twice --resolution, at most the configuration's dataset.image_size (256): within JPEG's
+    /// loss of the files' images, README]
     #[arg(long, requires = "render")]
     pub image_size: Option<u32>,
     /// --render: renderer threads, each drawing its part of every batch ahead of the step.

@@ -28,10 +28,10 @@ const WEIGHT_ATOL: f32 = 0.1 * LR;
 /// rounding noise on elements whose gradient is nearly zero).
 const MOMENT_ATOL: f32 = 1e-5;
 
-fn flags<'a>(data: &'a str, exp: &'a str, epochs: &'a str) -> Vec<&'a str> {
-    vec![
-        "--data",
-        data,
+/// The run's flags; `source`: where the pairs come from (`--data DIR`, or `--render ...`).
+fn flags<'a>(source: &[&'a str], exp: &'a str, epochs: &'a str) -> Vec<&'a str> {
+    let mut v = source.to_vec();
+    v.extend([
         "--exp-dir",
         exp,
         "--arch",
@@ -42,8 +42,6 @@ fn flags<'a>(data: &'a str, exp: &'a str, epochs: &'a str) -> Vec<&'a str> {
         "8",
         "--mlp",
         "64-64",
-        "--num-classes",
-        "3",
         "--log-interval",
         "1",
         "--num-workers",
@@ -55,7 +53,13 @@ fn flags<'a>(data: &'a str, exp: &'a str, epochs: &'a str) -> Vec<&'a str> {
         "--epochs",
         epochs,
         "--quiet",
-    ]
+    ]);
+    v
+}
+
+/// The fixture at `data` as the pairs' source.
+fn files(data: &str) -> [&str; 4] {
+    ["--data", data, "--num-classes", "3"]
 }
 
 /// Runs `train` with `args`, alone or as `ranks` MPI ranks.
@@ -188,14 +192,14 @@ fn worst_difference(a: &Path, b: &Path) -> (f32, String) {
 
 /// Trains one epoch alone and as `ranks` ranks (`extra` flags for both) and checks that the
 /// losses and states agree; returns the two experiment directories.
-fn one_epoch_alone_and_as(ranks: usize, data: &str, dir: &Path, extra: &[&str]) -> (String, String) {
+fn one_epoch_alone_and_as(ranks: usize, source: &[&str], dir: &Path, extra: &[&str]) -> (String, String) {
     let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
     let (one, many) = (path("one"), path("many"));
-    train(1, &[flags(data, &one, "1"), extra.to_vec()].concat());
-    train(ranks, &[flags(data, &many, "1"), extra.to_vec()].concat());
+    train(1, &[flags(source, &one, "1"), extra.to_vec()].concat());
+    train(ranks, &[flags(source, &many, "1"), extra.to_vec()].concat());
 
     let (l1, ln) = (step_losses(Path::new(&one)), step_losses(Path::new(&many)));
-    assert_eq!(l1.len(), 3, "{l1:?}");
+    assert!(l1.len() >= 2, "{l1:?}");
     assert_eq!(l1.len(), ln.len(), "steps: one process {l1:?}, {ranks} ranks {ln:?}");
     for (a, b) in l1.iter().zip(&ln) {
         assert!(((a - b) / a).abs() < RTOL as f64, "losses: one process {l1:?}, {ranks} ranks {ln:?}");
@@ -211,12 +215,12 @@ fn two_ranks_of_b_train_as_one_process_of_2b_and_resume_with_the_other_count() {
     // 24 objects, global batches of 8: three steps of 4 samples per rank.
     let (dir, data) = common::fixture(8, 4);
     let data = data.to_string_lossy().into_owned();
-    let (one, two) = one_epoch_alone_and_as(2, &data, dir.path(), &[]);
+    let (one, two) = one_epoch_alone_and_as(2, &files(&data), dir.path(), &[]);
 
     // Each checkpoint continues with the other number of ranks: the one-process run's with two,
     // the two-rank run's alone.
-    train(2, &flags(&data, &one, "2"));
-    train(1, &flags(&data, &two, "2"));
+    train(2, &flags(&files(&data), &one, "2"));
+    train(1, &flags(&files(&data), &two, "2"));
     let (diff, name) = worst_difference(Path::new(&one), Path::new(&two));
     eprintln!(
         "after a second epoch, ranks swapped: largest state difference {diff:.3} of its allowance ({name})"
@@ -231,5 +235,19 @@ fn two_ranks_of_b_train_as_one_process_of_2b_and_resume_with_the_other_count() {
 fn three_uneven_ranks_train_simclr_augself_as_one_process() {
     let (dir, data) = common::fixture(8, 4);
     let data = data.to_string_lossy().into_owned();
-    one_epoch_alone_and_as(3, &data, dir.path(), &["--experience", "SimCLRAugSelf"]);
+    one_epoch_alone_and_as(3, &files(&data), dir.path(), &["--experience", "SimCLRAugSelf"]);
+}
+
+/// `mpirun -n 2 train --render`: each rank renders its own part of every batch (the built-in
+/// library, 12 train objects: two steps of 4 + 2 samples per rank), and the run equals one
+/// process's as the file path's does.
+#[cfg(feature = "render")]
+#[test]
+fn two_ranks_rendering_their_parts_train_as_one_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib").to_string_lossy().into_owned();
+    // Generated once before the ranks start (each would otherwise regenerate it).
+    synth::generate_library(Path::new(&lib), 2, 0).unwrap();
+    let live = ["--render", "--library", &lib, "--per-class", "2", "--views", "4", "--image-size", "64"];
+    one_epoch_alone_and_as(2, &live, dir.path(), &[]);
 }
