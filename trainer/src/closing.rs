@@ -81,3 +81,27 @@ pub fn next_steps(args: &TrainArgs) -> String {
          render a variant of the data:     render --like {data} --config manifests/3diebench-ood.toml --out {data}-ood\n"
     )
 }
+
+/// "about 3m 20s left" for `total - done` units at `per_s` units a second.
+pub fn time_left(total: u64, done: u64, per_s: f64) -> String {
+    let secs = total.saturating_sub(done) as f64 / per_s.max(1e-9);
+    if !secs.is_finite() || secs > 1e7 {
+        return "time left unknown".to_string();
+    }
+    let secs = secs.round() as u64;
+    match secs {
+        0 => "done".to_string(),
+        s if s < 60 => format!("about {s}s left"),
+        s => format!("about {}m {:02}s left", s / 60, s % 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn time_left_reads_as_a_person_says_it() {
+        assert_eq!(super::time_left(40, 10, 0.5), "about 1m 00s left");
+        assert_eq!(super::time_left(40, 38, 0.5), "about 4s left");
+        assert_eq!(super::time_left(40, 40, 0.5), "done");
+    }
+}

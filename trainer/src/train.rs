@@ -255,7 +255,11 @@ impl<'a> Run<'a> {
         let (data_ips, step_ips) =
             (e.images as f64 / e.data_seconds.max(1e-9), e.images as f64 / e.step_seconds.max(1e-9));
         let data = if self.args.render.is_some() { "render" } else { "load" };
-        bar.set_message(format!("loss {loss:.4}  {ips:.1} img/s ({data} {data_ips:.0}, step {step_ips:.0})"));
+        let total = self.ds.steps_per_epoch_split(self.args.batch_size, self.part) * self.args.epochs;
+        let left = crate::closing::time_left(total as u64, self.global_step, e.steps as f64 / secs);
+        bar.set_message(format!(
+            "loss {loss:.4}  {ips:.1} img/s ({data} {data_ips:.0}, step {step_ips:.0}), run {left}"
+        ));
         let mut line = serde_json::json!({
             "type": "step", "epoch": self.epoch, "step": self.global_step,
             "lr": self.args.base_lr, "images_per_s": ips, "steps_per_s": e.steps as f64 / secs,
@@ -308,7 +312,7 @@ impl<'a> Run<'a> {
         summary.epochs_done = self.epoch;
         if !args.quiet && self.main {
             eprintln!(
-                "epoch {}/{}: loss {:.4}, {:.1} img/s ({} {:.1}, step {:.1}), {:.1} s",
+                "epoch {}/{}: loss {:.4}, {:.1} img/s ({} {:.1}, step {:.1}), {:.1} s, {}",
                 self.epoch,
                 args.epochs,
                 summary.epoch_losses.last().copied().unwrap_or(f64::NAN),
@@ -316,7 +320,8 @@ impl<'a> Run<'a> {
                 if args.render.is_some() { "render" } else { "load" },
                 e.images as f64 / e.data_seconds.max(1e-9),
                 e.images as f64 / e.step_seconds.max(1e-9),
-                secs
+                secs,
+                crate::closing::time_left(args.epochs as u64, self.epoch as u64, 1.0 / secs.max(1e-9))
             );
         }
         self.last_epoch = Some((means, e.floors));

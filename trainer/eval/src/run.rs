@@ -125,13 +125,11 @@ pub fn features(
     let start = Instant::now();
     let mut splits = Vec::new();
     for split in ["train", "val"] {
-        let last = std::cell::Cell::new(0usize);
+        let bar = super::quick::extraction_bar();
+        bar.set_prefix(format!("eval: {split} features"));
         let progress = |done: usize, total: usize| {
-            let tenth = done * 10 / total.max(1);
-            if tenth > last.get() || done == total {
-                last.set(tenth);
-                eprintln!("eval: {split} features {done}/{total} ({:.0} s)", start.elapsed().as_secs_f64());
-            }
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
         };
         splits.push(extract::extract_split(
             model,
@@ -142,6 +140,12 @@ pub fn features(
             device,
             &progress,
         )?);
+        bar.finish_and_clear();
+        eprintln!(
+            "eval: {split} features: {} views ({:.0} s)",
+            bar.length().unwrap_or(0),
+            start.elapsed().as_secs_f64()
+        );
     }
     let val = splits.pop().expect("two splits");
     let train = splits.pop().expect("two splits");
@@ -363,13 +367,8 @@ fn reference_probes(
         val_images: &val_images,
         config: &options.config,
     };
-    let last = std::cell::Cell::new(Instant::now());
-    let progress = |what: &str| {
-        if last.get().elapsed().as_secs() >= 30 {
-            last.set(Instant::now());
-            eprintln!("eval: {what} ({:.0} s)", start.elapsed().as_secs_f64());
-        }
-    };
+    let epochs = super::quick::EpochProgress::new(start);
+    let progress = |what: &str| epochs.report(what);
     let name = Protocol::Reference.name().to_string();
     if probes.contains(&Task::Classify) {
         let t = Instant::now();
