@@ -66,7 +66,6 @@ pub fn source_options(args: &TrainArgs, split_views: Option<usize>) -> SourceOpt
         per_class: live.per_class,
         library_seed: live.library_seed,
         views: split_views,
-        image_size: live.image_size,
         ..SourceOptions::default()
     }
 }
@@ -84,9 +83,8 @@ impl LiveSource {
     pub fn open(args: &TrainArgs, kind: LatentKind) -> anyhow::Result<Self> {
         let live = &args.live;
         let mut source = Source::open(&source_options(args, live.views))?;
-        if live.image_size.is_none() {
-            source.set_image_size(default_image_size(source.image_size(), args.resolution))?;
-        }
+        let size = live.image_size.unwrap_or(default_image_size(source.image_size(), args.resolution));
+        source.set_image_size(size)?;
         let views = if live.fresh_views { Views::Fresh } else { Views::Fixed(source.views()) };
         if views == Views::Fixed(1) {
             bail!("--views 1: a pair needs two views of an object");
