@@ -170,7 +170,7 @@ pub fn judge_r2(metric: &str, objects: &[PairObject], resamples: usize, seed: u6
 
 /// What the project has measured of when rotation comes above its floor on the built-in library.
 const ROTATION_STEPS: &str = "; on the built-in library rotation is not expected above the floor before about 900 steps \
-     (the README's main job, 2,400 train objects at 32 px: NOT above at 285 steps of 128, above at 925 of 64)";
+     (the README's main job, 2,400 train objects at 32 px: NOT above at 285 steps of 128, above at 950 of 64)";
 
 fn verdict(
     metric: &str,
