@@ -5,18 +5,17 @@
 # together), the render/load and step rates of its last epoch, the load average, and
 # `live/files: X.XXx the images/s`.
 #
-# Knobs: OUT (work folder, default /tmp/bench-live), EPOCHS (3), RENDER_THREADS (train
+# Knobs: OUT (work folder, default /tmp/bench-live; -main or -256 is appended), EPOCHS (3), RENDER_THREADS (train
 # --render-threads, 2), ROUNDS (1; more alternate files and live), SHAPE=256 for the earlier main
 # job (12 x 20 objects x 50 views at 256 px, trained at 64 px, batch 64).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=${OUT:-/tmp/bench-live}
+OUT=${OUT:-/tmp/bench-live}-${SHAPE:-main}
 EPOCHS=${EPOCHS:-3}
 RENDER_THREADS=${RENDER_THREADS:-2}
 ROUNDS=${ROUNDS:-1}
 export NODEVICE_SELECT=${NODEVICE_SELECT:-1}
 if [ "${SHAPE:-main}" = 256 ]; then
-  OUT=$OUT-256
   JOB=(--views 50)                                   # render's flags: the dataset
   LIVE=(--render --views 50)                         # train's flags for the same views
   SHAPE_FLAGS=(--arch resnet-small --resolution 64 --batch-size 64)
@@ -45,7 +44,8 @@ run() {
   rates=$(python3 -c '
 import json, sys
 last = [e for e in map(json.loads, open(sys.argv[1])) if e.get("type") == "epoch"][-1]
-print(f"last epoch: data path {last[\"data_images_per_s\"]:.0f} img/s, step {last[\"step_images_per_s\"]:.0f} img/s")' "$exp/log.jsonl")
+data, step = last["data_images_per_s"], last["step_images_per_s"]
+print(f"last epoch: data path {data:.0f} img/s, step {step:.0f} img/s")' "$exp/log.jsonl")
   echo "$ips $rates"
 }
 
