@@ -40,8 +40,9 @@ pub struct LiveArgs {
     /// loss of the files' images, README]
     #[arg(long, requires = "render")]
     pub image_size: Option<u32>,
-    /// --render: renderer threads, each drawing its part of every batch ahead of the step.
-    #[arg(long, requires = "render", default_value_t = 1)]
+    /// --render: renderer threads, each drawing its part of every batch ahead of the step (on
+    /// lavapipe one draws on about one core; bench/live.sh measured 2).
+    #[arg(long, requires = "render", default_value_t = 2)]
     pub render_threads: usize,
     /// --render: bytes of uploaded meshes (and textures) kept, in MiB, all renderers together.
     #[arg(long, requires = "render", default_value_t = 1024)]
