@@ -274,3 +274,45 @@ fn export_writes_what_the_reference_scripts_read() {
     let running_var = tensors.tensor("module.backbone.bn1.running_var").unwrap();
     assert_eq!(running_var.dtype(), safetensors::Dtype::F32);
 }
+
+/// `eval --render`: the job's views are rendered once (by the renderer library, with render's
+/// flags) into the evaluation cache and evaluated as a dataset; the same job again renders
+/// nothing and evaluates the same views.
+#[test]
+fn evaluates_on_a_rendered_job_without_a_dataset_of_its_own() {
+    let (dir, data) = common::fixture(3, 4);
+    let sie = dir.path().join("sie");
+    let args = common::args(&data, &sie, &["--epochs", "1", "--seed", "2"]);
+    trainer::train::run(&args, &comm::Group::alone()).unwrap();
+    let job = eval::render_source::RenderJob {
+        library: Some(dir.path().join("library")),
+        per_class: Some(2),
+        views: Some(3),
+        image_size: Some(32),
+        ..Default::default()
+    };
+    let cache = dir.path().join("cache");
+    let rendered = eval::render_source::rendered_dataset(&job, &cache).unwrap();
+    assert!(rendered.starts_with(&cache) && rendered.join("manifest.json").exists());
+    let report = evaluate(&options(&sie, &rendered), &[Task::Classify], None).unwrap();
+    assert_eq!(report.dataset, rendered.display().to_string());
+    assert!(report.features.train_objects + report.features.val_objects == 24, "{:?}", report.features);
+    assert_eq!(eval::render_source::rendered_dataset(&job, &cache).unwrap(), rendered, "one folder per job");
+    assert_eq!(walk_jpegs(&rendered), 24 * 3, "every view once");
+}
+
+fn walk_jpegs(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(
+            |p| {
+                if p.is_dir() {
+                    walk_jpegs(&p)
+                } else {
+                    usize::from(p.extension().is_some_and(|e| e == "jpg"))
+                }
+            },
+        )
+        .sum()
+}

@@ -15,7 +15,7 @@ const ALLOWED: [(&str, &[&str]); 9] = [
     ("kernels", &[]),
     ("comm", &[]),
     ("model", &["dataset", "kernels", "comm"]),
-    ("eval", &["dataset", "pixfont", "synth", "kernels", "model"]),
+    ("eval", &["dataset", "pixfont", "synth", "renderer", "kernels", "model"]),
     // `renderer` behind the `render` feature: its `live` API only (`train --render`).
     ("trainer", &["dataset", "kernels", "comm", "model", "eval", "renderer"]),
 ];

@@ -15,6 +15,8 @@ pub mod metrics;
 pub mod pairs;
 pub mod probe;
 pub mod quick;
+#[cfg(feature = "render")]
+pub mod render_source;
 pub mod report;
 pub mod retrieval;
 pub mod rng;

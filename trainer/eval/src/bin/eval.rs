@@ -1,7 +1,7 @@
 //! `eval`: frozen-backbone evaluation of a `train` checkpoint (SPEC section 5), and the
 //! comparison table and chart of several results.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -23,8 +23,39 @@ use eval::tasks::{EvalConfig, Part, Protocol};
 struct Cli {
     #[command(flatten)]
     common: Common,
+    #[command(flatten)]
+    job: RenderFlags,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--render`: evaluate on the job's views instead of `--data` (before the subcommand:
+/// `eval --checkpoint runs/sie --render --per-class 5 --views 8 all`).
+#[derive(Args)]
+struct RenderFlags {
+    /// Evaluate on the views `render` writes for this job (fixed views; with a factor
+    /// configuration, e.g. a preset of manifests/), rendered once into <cache>/render-<hash>
+    /// and reused, instead of --data.
+    #[arg(long, num_args = 0..=1, value_name = "CONFIG", conflicts_with = "data")]
+    render: Option<Option<PathBuf>>,
+    /// --render: ShapeNetCore v2 folder [default: the built-in library].
+    #[arg(long, requires = "render")]
+    shapenet: Option<PathBuf>,
+    /// --render: objects (lines `synset/object_id`, or an official `*_images.npy`).
+    #[arg(long, requires = "render")]
+    objects: Option<PathBuf>,
+    /// --render without --shapenet: where the built-in library is generated [render's default].
+    #[arg(long, requires = "render")]
+    library: Option<PathBuf>,
+    /// --render: objects per class of the built-in library [20].
+    #[arg(long, requires = "render")]
+    per_class: Option<usize>,
+    /// --render: the seed that picks the built-in library's objects [0].
+    #[arg(long, requires = "render")]
+    library_seed: Option<u64>,
+    /// --render: views per object [config: dataset.views; 50].
+    #[arg(long, requires = "render")]
+    views: Option<usize>,
 }
 
 #[derive(Args)]
@@ -200,12 +231,49 @@ fn report_command(
     Ok(())
 }
 
-/// `eval quick`: the judgement's lines, and the JSON with `--out`.
-fn quick_command(c: &Common) -> Result<()> {
-    let (Some(checkpoint), Some(data)) = (&c.checkpoint, &c.data) else {
-        bail!("--checkpoint and --data are required for eval quick");
+/// The dataset to evaluate on: --data, or the --render job's views (rendered into the cache once).
+fn data_dir(c: &Common, job: &RenderFlags) -> Result<PathBuf> {
+    match (&c.data, &job.render) {
+        (Some(data), _) => Ok(data.clone()),
+        (None, Some(config)) => rendered(c, job, config.clone()),
+        (None, None) => {
+            bail!("--data (a dataset folder) or --render (the views of a render job) is required")
+        }
+    }
+}
+
+#[cfg(feature = "render")]
+fn rendered(c: &Common, job: &RenderFlags, config: Option<PathBuf>) -> Result<PathBuf> {
+    let Some(checkpoint) = &c.checkpoint else { bail!("--checkpoint is required") };
+    let run_dir = if checkpoint.is_dir() {
+        checkpoint.clone()
+    } else {
+        checkpoint.parent().unwrap_or(Path::new(".")).to_path_buf()
     };
-    let judgement = eval::quick::command(checkpoint, data, c.resolution, c.seed, c.device)?;
+    let root = c.cache_dir.clone().unwrap_or_else(|| run_dir.join("eval-cache"));
+    let render_job = eval::render_source::RenderJob {
+        config,
+        shapenet: job.shapenet.clone(),
+        objects: job.objects.clone(),
+        library: job.library.clone(),
+        per_class: job.per_class,
+        library_seed: job.library_seed,
+        views: job.views,
+        ..Default::default()
+    };
+    eval::render_source::rendered_dataset(&render_job, &root)
+}
+
+#[cfg(not(feature = "render"))]
+fn rendered(_: &Common, _: &RenderFlags, _: Option<PathBuf>) -> Result<PathBuf> {
+    bail!("--render: this eval was built without the renderer (cargo feature `render`, on by default); render the job with `render` and pass --data")
+}
+
+/// `eval quick`: the judgement's lines, and the JSON with `--out`.
+fn quick_command(c: &Common, job: &RenderFlags) -> Result<()> {
+    let Some(checkpoint) = &c.checkpoint else { bail!("--checkpoint is required for eval quick") };
+    let data = data_dir(c, job)?;
+    let judgement = eval::quick::command(checkpoint, &data, c.resolution, c.seed, c.device)?;
     print!("{}", judgement.text());
     if let Some(out) = &c.out {
         dataset::atomic::write_bytes(out, serde_json::to_string_pretty(&judgement.json(None))?.as_bytes())
@@ -232,7 +300,7 @@ fn run() -> Result<()> {
         Command::Translation => vec![Task::Translation],
         Command::All => Task::ALL.to_vec(),
         Command::Export { .. } => Vec::new(),
-        Command::Quick => return quick_command(c),
+        Command::Quick => return quick_command(c, &cli.job),
         Command::Report { results, markdown, png, title } => {
             return report_command(results, markdown.clone(), png.clone(), title);
         }
@@ -250,12 +318,11 @@ fn run() -> Result<()> {
         anyhow::ensure!(r >= 32, "--resolution {r} must be at least 32");
     }
     anyhow::ensure!(c.batch_size >= 1, "--batch-size 0 must be at least 1");
-    let (Some(checkpoint), Some(data)) = (&c.checkpoint, &c.data) else {
-        bail!("--checkpoint and --data are required for evaluation tasks");
-    };
+    let Some(checkpoint) = &c.checkpoint else { bail!("--checkpoint is required for evaluation tasks") };
+    let data = data_dir(c, &cli.job)?;
     let options = EvalOptions {
         checkpoint: checkpoint.clone(),
-        data: data.clone(),
+        data,
         resolution: c.resolution,
         batch_size: c.batch_size,
         cache_dir: c.cache_dir.clone(),
