@@ -139,6 +139,7 @@ fn every_preset_parses() {
         "3diebench-t.toml",
         "3diebench.toml",
         "colour-only.toml",
+        "first-run.toml",
         "rotation-only.toml",
         "so3.toml",
         "z-rotation-only.toml",
