@@ -11,7 +11,7 @@
 //!   bytes.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use dataset::config::{RenderConfig, Split};
@@ -67,6 +67,13 @@ impl SourceOptions {
             per_class: self.per_class,
             library_seed: self.library_seed,
         }
+    }
+
+    /// Writes this job's views into `out` as `render` would, with `renderers` devices (resuming:
+    /// complete views are skipped), for a program that needs them as files (`eval --render`).
+    pub fn render_files(&self, out: &Path, renderers: usize) -> anyhow::Result<crate::job::Summary> {
+        let args = DatasetArgs { out: out.to_path_buf(), renderers, ..self.dataset_args() };
+        crate::commands::run_dataset(args)
     }
 }
 

@@ -284,8 +284,8 @@ fn evaluates_on_a_rendered_job_without_a_dataset_of_its_own() {
     let sie = dir.path().join("sie");
     let args = common::args(&data, &sie, &["--epochs", "1", "--seed", "2"]);
     trainer::train::run(&args, &comm::Group::alone()).unwrap();
-    let job = eval::render_source::RenderJob {
-        library: Some(dir.path().join("library")),
+    let job = renderer::live::SourceOptions {
+        library: dir.path().join("library"),
         per_class: Some(2),
         views: Some(3),
         image_size: Some(32),

@@ -1,7 +1,7 @@
 //! `eval`: frozen-backbone evaluation of a `train` checkpoint (SPEC section 5), and the
 //! comparison table and chart of several results.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -248,14 +248,14 @@ fn rendered(c: &Common, job: &RenderFlags, config: Option<PathBuf>) -> Result<Pa
     let run_dir = if checkpoint.is_dir() {
         checkpoint.clone()
     } else {
-        checkpoint.parent().unwrap_or(Path::new(".")).to_path_buf()
+        checkpoint.parent().unwrap_or(std::path::Path::new(".")).to_path_buf()
     };
     let root = c.cache_dir.clone().unwrap_or_else(|| run_dir.join("eval-cache"));
-    let render_job = eval::render_source::RenderJob {
+    let render_job = renderer::live::SourceOptions {
         config,
         shapenet: job.shapenet.clone(),
         objects: job.objects.clone(),
-        library: job.library.clone(),
+        library: job.library.clone().unwrap_or_else(|| "./synth-shapenet".into()),
         per_class: job.per_class,
         library_seed: job.library_seed,
         views: job.views,
