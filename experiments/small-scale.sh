@@ -10,7 +10,7 @@
 #                                         # (defaults: 360 per class, 100 epochs)
 #
 # Every knob is an environment variable (defaults below). Outputs: the work folder ($WORK:
-# library, dataset, runs, eval JSON) and experiments/results/small-scale{,-quick}.{md,png}.
+# library, dataset, runs, eval JSON) and experiments/results/exploratory/small-scale{,-quick}.{md,png}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,7 +32,7 @@ PROFILE=${PROFILE:-release}
 # "Supervised" is also accepted: a rotation-supervised diagnostic run (see below).
 METHODS=${METHODS:-"VICReg SIE"}
 if [ "$TOY" = 1 ] && [ "$QUICK" != 1 ]; then
-  # The toy solids' run in experiments/results/small-scale-toy.md: 1,800 objects, 1,200 steps.
+  # The toy solids' run in experiments/results/exploratory/small-scale-toy.md: 1,800 objects, 1,200 steps.
   PER_CLASS=${PER_CLASS:-360}; EPOCHS=${EPOCHS:-100}
 fi
 if [ "$QUICK" = 1 ]; then
@@ -42,12 +42,12 @@ if [ "$QUICK" = 1 ]; then
 else
   # 7,200 objects: on 1,440 training objects even a rotation-supervised backbone memorises their
   # poses and is at the floor on new objects; on 5,760 it generalises
-  # (experiments/results/small-scale-objects-supervised.md). Trained at 32 px (4x cheaper steps)
+  # (experiments/results/exploratory/small-scale-objects-supervised.md). Trained at 32 px (4x cheaper steps)
   # with batch 128 (45 steps per epoch), and projectors no wider than the batch (a D-wide
   # embedding of N < D samples cannot have a small covariance term). 200 epochs (9,000 steps):
   # SIE's lead in rotation R^2 grows with steps and is within the probe's noise at 67
-  # (experiments/results/small-scale-67-epochs.md, -100-epochs.md). Earlier budgets:
-  # experiments/results/small-scale-1800-objects.md, small-scale-first.md.
+  # (experiments/results/exploratory/small-scale-67-epochs.md, -100-epochs.md). Earlier budgets:
+  # experiments/results/exploratory/small-scale-1800-objects.md, small-scale-first.md.
   PER_CLASS=${PER_CLASS:-600}; VIEWS=${VIEWS:-8}; IMAGE_SIZE=${IMAGE_SIZE:-64}; RES=${RES:-32}; ARCH=${ARCH:-resnet-small}
   EPOCHS=${EPOCHS:-200}; BATCH=${BATCH:-128}; MLP=${MLP:-128-128-128}; PROBE_EPOCHS=${PROBE_EPOCHS:-$REF_PROBE_EPOCHS}
   HIDDEN=${HIDDEN:-1024-1024}; SUFFIX=
@@ -56,7 +56,7 @@ fi
 CLASSIFY_EPOCHS=${CLASSIFY_EPOCHS:-$PROBE_EPOCHS}
 [ "$TOY" = 1 ] && SUFFIX="$SUFFIX-toy"
 WORK=${WORK:-experiments/work/small-scale$SUFFIX}
-RESULTS=${RESULTS:-experiments/results/small-scale$SUFFIX}
+RESULTS=${RESULTS:-experiments/results/exploratory/small-scale$SUFFIX}
 mkdir -p "$WORK" experiments/results
 
 log() { echo "[small-scale $(date -u +%H:%M:%S)] $*" >&2; }

@@ -31,6 +31,12 @@ impl SplitIndex {
     pub fn object_rows(&self, object: usize) -> std::ops::Range<usize> {
         self.offsets[object]..self.offsets[object + 1]
     }
+
+    /// The class label of the object that owns `row`.
+    pub fn label_of_row(&self, row: usize) -> i64 {
+        let object = self.offsets.partition_point(|&start| start <= row) - 1;
+        self.labels[object]
+    }
 }
 
 /// Features of one split.

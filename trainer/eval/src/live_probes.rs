@@ -345,12 +345,14 @@ impl LiveProbes<'_> {
             let pred = head.mlp.predict(&head.input(&[&r1, &r2])?, 4096)?.flatten_all()?.to_vec1::<f32>()?;
             let means = column_means(&train_targets[i], k);
             let constant: Vec<f32> = (0..t_val.len()).map(|j| means[j % k]).collect();
+            let labels = pairs::pair_labels(&self.cache.val.index, &vp);
             let r = RegressionResult {
                 r2: metrics::r2_reference(&pred, &t_val),
                 r2_per_dim: metrics::r2_per_dim(&pred, &t_val, k),
                 r2_train: metrics::r2_reference(&train_preds[i], &train_targets[i]),
                 r2_constant: metrics::r2_reference(&constant, &t_val),
                 final_loss: head.mean_loss(),
+                per_class: metrics::r2_per_class(&pred, &constant, &t_val, k, &labels),
             };
             results.insert(*target, *part, r);
         }

@@ -51,6 +51,51 @@ pub fn r2_per_dim(pred: &[f32], target: &[f32], dims: usize) -> f64 {
     sum / dims as f64
 }
 
+/// One class's share of a regression on pairs: how many val pairs it has, and the reference R^2
+/// of the probe and of the constant prediction on those pairs alone (against the class's own
+/// target mean, so a class whose poses cannot be told apart scores near its floor).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ClassR2 {
+    pub label: i64,
+    pub pairs: usize,
+    pub r2: f64,
+    pub r2_constant: f64,
+}
+
+/// [`r2_reference`] of `pred` and of `constant` on each class's rows, in label order; `labels`
+/// holds one label per row of `dims` values.
+pub fn r2_per_class(
+    pred: &[f32],
+    constant: &[f32],
+    target: &[f32],
+    dims: usize,
+    labels: &[i64],
+) -> Vec<ClassR2> {
+    assert_eq!(target.len(), labels.len() * dims, "target is not (labels, dims)");
+    assert!(
+        pred.len() == target.len() && constant.len() == target.len(),
+        "predictions and target differ in size"
+    );
+    let mut rows: std::collections::BTreeMap<i64, Vec<usize>> = Default::default();
+    for (row, &label) in labels.iter().enumerate() {
+        rows.entry(label).or_default().push(row);
+    }
+    let gather = |m: &[f32], rows: &[usize]| -> Vec<f32> {
+        rows.iter().flat_map(|&r| m[r * dims..(r + 1) * dims].iter().copied()).collect()
+    };
+    rows.into_iter()
+        .map(|(label, rows)| {
+            let t = gather(target, &rows);
+            ClassR2 {
+                label,
+                pairs: rows.len(),
+                r2: r2_reference(&gather(pred, &rows), &t),
+                r2_constant: r2_reference(&gather(constant, &rows), &t),
+            }
+        })
+        .collect()
+}
+
 /// Cosine similarity of two vectors (0 when either is zero).
 pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
     let dot: f64 = a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum();
@@ -109,5 +154,20 @@ mod tests {
     #[test]
     fn argmax_takes_first_on_ties() {
         assert_eq!(argmax(&[1.0, 3.0, 3.0]), 1);
+    }
+
+    #[test]
+    fn per_class_r2_scores_each_class_on_its_own_rows() {
+        // Class 7 is predicted exactly; class 2 is predicted by its own mean (R^2 = 0).
+        let target = [1.0, 2.0, 5.0, 6.0, 3.0, 4.0, 7.0, 8.0];
+        let labels = [7, 2, 7, 2];
+        let pred = [1.0, 2.0, 6.5, 6.5, 3.0, 4.0, 6.5, 6.5];
+        let constant = [2.0; 8];
+        let classes = r2_per_class(&pred, &constant, &target, 2, &labels);
+        assert_eq!(classes.iter().map(|c| (c.label, c.pairs)).collect::<Vec<_>>(), [(2, 2), (7, 2)]);
+        let (two, seven) = (&classes[0], &classes[1]);
+        assert!((seven.r2 - 1.0).abs() < 1e-12);
+        assert!(two.r2.abs() < 1e-12, "class 2 predicted by its mean: {}", two.r2);
+        assert!(two.r2_constant < two.r2 && seven.r2_constant < seven.r2);
     }
 }

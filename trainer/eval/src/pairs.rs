@@ -44,6 +44,11 @@ pub fn draw(index: &SplitIndex, per_object: usize, seed: u64, purpose: u64) -> P
     pairs
 }
 
+/// The class label of each pair (both views are of one object).
+pub fn pair_labels(index: &SplitIndex, pairs: &Pairs) -> Vec<i64> {
+    pairs.first.iter().map(|&row| index.label_of_row(row as usize)).collect()
+}
+
 /// Relative rotation targets (n, 4): the trainer's pair latent (quaternion of R1^-1 R2, SciPy order).
 pub fn rotation_targets(latents: &[[f64; 7]], pairs: &Pairs) -> Vec<f32> {
     pair_targets(latents, pairs, |l| l[..4].to_vec())

@@ -160,14 +160,17 @@ pub struct RegressionResult {
     /// the floor any representation should beat. It is above 0 when column means differ.
     pub r2_constant: f64,
     pub final_loss: f64,
+    /// The val R^2 of each class's pairs alone (empty where the caller gave no labels).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_class: Vec<metrics::ClassR2>,
 }
 
 /// MLP regressor (`hidden` sizes, ReLU, MSE). `train(epoch)` returns that epoch's (inputs,
-/// targets), so that pairs can be redrawn every epoch; validation data is fixed.
+/// targets), so that pairs can be redrawn every epoch; validation data is fixed, with one class
+/// label per row for the per-class scores.
 pub fn mlp_regressor<F>(
     mut train: F,
-    x_val: &Tensor,
-    t_val: &Tensor,
+    (x_val, t_val, val_labels): (&Tensor, &Tensor, &[i64]),
     hidden: &[usize],
     config: &ProbeConfig,
 ) -> Result<RegressionResult>
@@ -195,24 +198,30 @@ where
             Ok(candle_nn::loss::mse(&m.forward(xb)?, &t)?)
         },
     )?;
-    let scores = |x: &Tensor, t: &Tensor| -> Result<(f64, f64)> {
-        let p = model.predict(x, 4096)?.flatten_all()?.to_vec1::<f32>()?;
-        let t = t.flatten_all()?.to_vec1::<f32>()?;
-        Ok((metrics::r2_reference(&p, &t), metrics::r2_per_dim(&p, &t, k)))
-    };
-    let (r2, r2_per_dim) = scores(x_val, t_val)?;
+    let predict =
+        |x: &Tensor| -> Result<Vec<f32>> { Ok(model.predict(x, 4096)?.flatten_all()?.to_vec1::<f32>()?) };
+    let (pred, target) = (predict(x_val)?, t_val.flatten_all()?.to_vec1::<f32>()?);
     let r2_train = match (last_x.borrow().as_ref(), targets.borrow().as_ref()) {
-        (Some(x), Some(t)) => scores(x, t)?.0,
+        (Some(x), Some(t)) => metrics::r2_reference(&predict(x)?, &t.flatten_all()?.to_vec1::<f32>()?),
         _ => f64::NAN,
     };
-    let r2_constant = match targets.borrow().as_ref() {
-        Some(t) => {
-            let means = t.mean_keepdim(0)?.broadcast_as(t_val.shape())?.flatten_all()?.to_vec1::<f32>()?;
-            metrics::r2_reference(&means, &t_val.flatten_all()?.to_vec1::<f32>()?)
-        }
-        None => f64::NAN,
+    let constant = match targets.borrow().as_ref() {
+        Some(t) => t.mean_keepdim(0)?.broadcast_as(t_val.shape())?.flatten_all()?.to_vec1::<f32>()?,
+        None => vec![f32::NAN; target.len()],
     };
-    Ok(RegressionResult { r2, r2_per_dim, r2_train, r2_constant, final_loss })
+    let per_class = if val_labels.is_empty() {
+        Vec::new()
+    } else {
+        metrics::r2_per_class(&pred, &constant, &target, k, val_labels)
+    };
+    Ok(RegressionResult {
+        r2: metrics::r2_reference(&pred, &target),
+        r2_per_dim: metrics::r2_per_dim(&pred, &target, k),
+        r2_train,
+        r2_constant: metrics::r2_reference(&constant, &target),
+        final_loss,
+        per_class,
+    })
 }
 
 /// Row-major `f32` matrix to a tensor.

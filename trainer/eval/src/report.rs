@@ -64,6 +64,9 @@ pub struct EvalReport {
     pub protocols: BTreeMap<String, String>,
     /// Wall time of each task, seconds.
     pub seconds: BTreeMap<String, f64>,
+    /// Class names by label, from the dataset's manifest (empty when it has none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub class_names: BTreeMap<i64, String>,
 }
 
 impl EvalReport {
@@ -83,6 +86,11 @@ impl EvalReport {
         self.classify.as_ref()?.get(&part).map(|r| r.top1_val)
     }
 
+    /// The manifest's name of class `label`, or `class <label>`.
+    pub fn class_name(&self, label: i64) -> String {
+        self.class_names.get(&label).cloned().unwrap_or_else(|| format!("class {label}"))
+    }
+
     pub fn rotation_r2(&self, part: Part) -> Option<f64> {
         self.rotation.as_ref()?.get(&part).map(|r| r.r2)
     }
@@ -99,7 +107,19 @@ impl EvalReport {
         let mut row = |name: String, v: f64| {
             let _ = writeln!(s, "{name:<48} {v:>10.4}");
         };
-        let protocol = |task: &str| self.protocols.get(task).map_or("cached", |p| p.as_str()).to_string();
+        // "reference, 30 ep": the reference's probes with fewer epochs than its 300 say so.
+        let protocol = |task: &str| {
+            let name = self.protocols.get(task).map_or("cached", |p| p.as_str());
+            let epochs = self.config.as_ref().map(|c| match task {
+                "classify" => c.classify.epochs,
+                "color" => c.color.epochs,
+                _ => c.rotation.epochs,
+            });
+            match epochs {
+                Some(e) if name == "reference" && e != 300 => format!("{name}, {e} ep"),
+                _ => name.to_string(),
+            }
+        };
         let (pc, pr, pco, pt) =
             (protocol("classify"), protocol("rotation"), protocol("color"), protocol("translation"));
         for (part, r) in self.classify.iter().flatten() {
@@ -113,6 +133,11 @@ impl EvalReport {
         }
         if let Some(r) = &self.rotation_ceiling {
             row(format!("rotation R^2 ceiling (true poses, {pr})"), r.r2);
+        }
+        for (part, r) in self.rotation.iter().flatten() {
+            for c in &r.per_class {
+                row(format!("rotation R^2 ({}, {pr}) {}", part.name(), self.class_name(c.label)), c.r2);
+            }
         }
         if let Some(r) = &self.color {
             row(format!("colour R^2 ({pco})"), r.r2);

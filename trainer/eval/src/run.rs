@@ -1,6 +1,7 @@
 //! The `eval` command's work: resolve the checkpoint, extract (or reuse) the features, run the
 //! requested tasks, and collect an [`EvalReport`].
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -272,6 +273,7 @@ fn report_header(
     report.experience = format!("{:?}", model.meta.model.experience);
     report.trained_epochs = model.meta.epoch;
     report.dataset = options.data.display().to_string();
+    report.class_names = class_names(&options.data);
     report.resolution = resolution;
     report.config = Some(options.config.clone());
     report.features = FeatureInfo {
@@ -287,6 +289,13 @@ fn report_header(
         extraction_seconds,
     };
     Ok(report)
+}
+
+/// Class names by label from the dataset's rich manifest; none for a dataset without one (the
+/// official 3DIEBench files name no classes).
+fn class_names(data: &Path) -> BTreeMap<i64, String> {
+    let manifest = dataset::records::DatasetManifest::read(data).ok();
+    manifest.into_iter().flat_map(|m| m.classes).map(|c| (c.label, c.name)).collect()
 }
 
 /// Where `features.equi_dim` came from, for the report.

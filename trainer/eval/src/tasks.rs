@@ -195,6 +195,7 @@ fn pair_probe_on(
     ensure!(!val_pairs.is_empty(), "no val object has two views");
     let x_val = pairs::concat_inputs(val_x, &val_pairs)?;
     let t_val = pairs::target_tensor(target.values(&cache.val, &val_pairs)?, target.width(), &device)?;
+    let val_labels = pairs::pair_labels(&cache.val.index, &val_pairs);
     probe::mlp_regressor(
         |epoch| {
             let p = pairs::draw(&cache.train.index, config.train_pairs_per_object, seed, epoch as u64);
@@ -202,8 +203,7 @@ fn pair_probe_on(
             let t = pairs::target_tensor(target.values(&cache.train, &p)?, target.width(), &device)?;
             Ok((x, t))
         },
-        &x_val,
-        &t_val,
+        (&x_val, &t_val, &val_labels),
         &config.hidden,
         probe_config,
     )
