@@ -17,9 +17,9 @@ WORK=${WORK:-experiments/work/preregistered}
 BIN=${BIN:-target/release}
 PHASES=${PHASES:-build render train eval summary}
 SEEDS=${SEEDS:-0 1 2 3 4}
-PER_CLASS=250 EPOCHS=40 PROBE_EPOCHS=30 RESULTS=experiments/results/preregistered SCALE=
+PER_CLASS=250 EPOCHS=40 STEPS=1520 PROBE_EPOCHS=30 RESULTS=experiments/results/preregistered SCALE=
 if [ -n "${QUICK:-}" ]; then
-  WORK=${WORK%/}-quick PER_CLASS=4 EPOCHS=1 PROBE_EPOCHS=1 SEEDS="0 1" RESULTS=$WORK/results
+  WORK=${WORK%/}-quick PER_CLASS=4 EPOCHS=1 STEPS=1 PROBE_EPOCHS=1 SEEDS="0 1" RESULTS=$WORK/results
   SCALE="smoke run (QUICK=1): 12 x 4 objects, 1 epoch, probes 1 epoch; says nothing about the methods"
 fi
 DATA=$WORK/data
@@ -55,6 +55,8 @@ if has train; then
     exp=$WORK/runs/$name
     [ -f "$exp/.trained" ] && continue
     mkdir -p "$WORK/runs"
+    # Whatever was evaluated of an unfinished run is stale once it trains on.
+    rm -f "$exp/.evaluated" "$exp/eval.json" "$exp/judgement.json"
     say "train $name"
     # shellcheck disable=SC2086 # $extra is a list of flags
     "$BIN/train" --data "$DATA" --exp-dir "$exp" --experience "$experience" "${train_flags[@]}" $extra \
@@ -68,6 +70,7 @@ if has eval; then
     IFS=: read -r name experience _ <<<"$run"
     exp=$WORK/runs/$name
     [ -f "$exp/.evaluated" ] && continue
+    [ -f "$exp/.trained" ] || { echo "preregistered: $exp has not finished training (run the train phase)" >&2; exit 1; }
     say "eval $name"
     tasks="classify rotation"
     [ "$experience" = SIE ] && tasks="$tasks predictor"
@@ -84,5 +87,5 @@ fi
 if has summary; then
   say summary
   python3 experiments/preregistered_summary.py --runs "$WORK/runs" --data "$DATA" --out "$RESULTS" \
-    --probe-epochs "$PROBE_EPOCHS" ${SCALE:+--scale "$SCALE"}
+    --probe-epochs "$PROBE_EPOCHS" --seeds "$SEEDS" --steps "$STEPS" ${SCALE:+--scale "$SCALE"}
 fi

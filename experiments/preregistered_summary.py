@@ -44,8 +44,8 @@ def t_two_sided_p(t, df):
 
 
 def mean_sd(values):
-    values = [v for v in values if v is not None]
-    if not values:
+    """Mean and SD; None when any value is missing (nothing is averaged over fewer runs silently)."""
+    if not values or any(v is None for v in values):
         return None
     sd = statistics.stdev(values) if len(values) > 1 else float("nan")
     return {"mean": statistics.fmean(values), "sd": sd, "n": len(values)}
@@ -95,6 +95,8 @@ def run_record(run_dir, name):
         "rot_r2_floor": rotation[part]["r2_constant"],
         "rot_r2_minus_floor": rotation[part]["r2"] - rotation[part]["r2_constant"],
         "rot_r2_true_pose_ceiling": (ev.get("rotation_ceiling") or {}).get("r2"),
+        "probe_epochs": {t: ev["config"][t]["epochs"] for t in ("classify", "rotation")},
+        "probe_seed": ev["config"]["rotation"]["seed"],
         "rot_r2_per_class": {k: c["r2"] for k, c in per_class.items()},
         "rot_r2_floor_per_class": {k: c["r2_constant"] for k, c in per_class.items()},
         "judgement": judged,
@@ -117,6 +119,24 @@ def paired(records, a="SIE", b="VICReg", key=lambda r: r["rot_r2"]):
     return out
 
 
+def problems_of(records, ceilings_runs, seeds, steps, probe_epochs):
+    """Why these runs are not the registered study yet (empty when they are)."""
+    problems = []
+    for method in ("SIE", "VICReg"):
+        have = sorted(r["seed"] for r in records if r["method"] == method)
+        if have != seeds:
+            problems.append(f"{method}: seeds {have}, registered {seeds}")
+    if not ceilings_runs:
+        problems.append("the image-supervised ceiling run is missing")
+    for r in records + ceilings_runs:
+        name = f"{r['method']} seed {r['seed']}"
+        if r["steps"] != steps:
+            problems.append(f"{name}: {r['steps']} steps, registered {steps}")
+        if set(r["probe_epochs"].values()) != {probe_epochs} or r["probe_seed"] != 0:
+            problems.append(f"{name}: probes {r['probe_epochs']} epochs, seed {r['probe_seed']}; registered {probe_epochs}, seed 0")
+    return problems
+
+
 def secondary(records):
     methods = [m for m in ("SIE", "VICReg") if any(r["method"] == m for r in records)]
     out = {}
@@ -133,6 +153,7 @@ def secondary(records):
             "rot_r2_minus_floor": mean_sd([r["rot_r2_minus_floor"] for r in rs]),
             "rot_r2_floor": mean_sd([r["rot_r2_floor"] for r in rs]),
             "rot_r2_per_class": {c: mean_sd([r["rot_r2_per_class"].get(c) for r in rs]) for c in classes},
+            "rot_r2_floor_per_class": {c: mean_sd([r["rot_r2_floor_per_class"].get(c) for r in rs]) for c in classes},
             "rot_r2_lathed_classes": mean_sd([group(r, lathed) for r in rs]),
             "rot_r2_other_classes": mean_sd([group(r, rest) for r in rs]),
             "judgement_top1": mean_sd([judged(r, "top-1") for r in rs]),
@@ -146,22 +167,33 @@ def secondary(records):
     return out
 
 
-def judged(record, prefix):
-    """The judgement's value for the verdict whose metric starts with `prefix` (the method's part)."""
+def verdict_of(record, prefix):
+    """The judgement's verdict whose metric starts with `prefix` (SIE's rotation: its equi part)."""
     verdicts = record["judgement"].get("verdicts", [])
-    want = "equi" if record["method"] == "SIE" and prefix == "rotation" else None
+    want = "equi" if record["method"] == "SIE" and prefix == "rotation" else "whole"
     for v in verdicts:
-        if v["metric"].startswith(prefix) and (want is None or want in v["metric"]):
-            return v["value"]
-    for v in verdicts:
-        if v["metric"].startswith(prefix):
-            return v["value"]
+        if v["metric"].startswith(prefix) and want in v["metric"]:
+            return v
     return None
+
+
+def judged(record, prefix):
+    v = verdict_of(record, prefix)
+    return None if v is None else v["value"]
+
+
+def judged_cell(record, prefix, scale, digits):
+    v = verdict_of(record, prefix)
+    if v is None:
+        return ""
+    lo, hi = (x * scale for x in v["margin_interval"])
+    above = "above" if v["above"] else "not above"
+    return f"{v['value'] * scale:.{digits}f} ({v['margin'] * scale:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}], {above})"
 
 
 def fmt(ms, digits=3, scale=1.0):
     if not ms:
-        return ""
+        return "missing"
     return f"{ms['mean'] * scale:.{digits}f} ± {ms['sd'] * scale:.{digits}f}"
 
 
@@ -187,14 +219,24 @@ def markdown(doc):
     by = {(r["method"], r["seed"]): r for r in recs}
     for s, d in zip(p["seeds"], p["delta"]):
         lines.append(f"| {s} | {by[('SIE', s)]['rot_r2']:.4f} | {by[('VICReg', s)]['rot_r2']:.4f} | {d:+.4f} |")
-    verdict = "supported" if p.get("p", 1) < 0.05 and p["mean"] > 0 else "not supported"
+    if doc["problems"]:
+        verdict = "not decided: the runs are incomplete (" + "; ".join(doc["problems"]) + ")"
+    elif p.get("p", 1) < 0.05 and p["mean"] > 0:
+        verdict = "supported"
+    else:
+        verdict = "not supported"
+    if "mean" not in p:
+        return "\n".join(lines + ["", f"No paired seeds yet: {verdict}.", ""])
     lines += [
         "",
         f"Mean Δ = {p['mean']:+.4f}, SD {p['sd']:.4f} over {p['n']} seeds; paired t = {p.get('t', float('nan')):.2f} "
         f"(df {p.get('df', '-')}), two-sided p = {p.get('p', float('nan')):.3f}; Δ > 0 in {p['positive']} of {p['n']} seeds. "
-        f"By the registered rule the claim is **{verdict}** at this scale.",
+        f"By the registered rule (mean > 0 and p < 0.05) the claim is **{verdict}** at this scale.",
         "",
         "## Every run",
+        "",
+        "Judgement columns: `eval quick`'s held-out value, its margin over the floor with the 95% "
+        "interval, and \"above\" when that interval clears 0.",
         "",
         "| run | steps | rotation R² (part) | floor | R² − floor | top-1 (whole) | judgement top-1 | judgement rotation R² |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -203,7 +245,7 @@ def markdown(doc):
         lines.append(
             f"| {r['method']} seed {r['seed']} | {r['steps']} | {r['rot_r2']:.4f} ({r['rot_r2_part']}) | "
             f"{r['rot_r2_floor']:.4f} | {r['rot_r2_minus_floor']:+.4f} | {100 * r['top1']:.1f}% | "
-            f"{cell(judged(r, 'top-1'), 100, 1, '%')} | {cell(judged(r, 'rotation'), 1, 4)} |"
+            f"{judged_cell(r, 'top-1', 100, 1)} | {judged_cell(r, 'rotation', 1, 4)} |"
         )
     s = doc["secondary"]
     lines += ["", "## Secondary outcomes (mean ± SD over seeds; no test of their own)", ""]
@@ -230,21 +272,24 @@ def markdown(doc):
         for name in ("predictor", "identity"):
             lines.append(f"| {name} | {fmt(s['SIE'][f'{name}_PRE'], 4)} | {fmt(s['SIE'][f'{name}_MRR'], 4)} |")
     lines += ["", "Per-class rotation R² (SIE: equivariant part; VICReg: whole; lathed classes last):", ""]
-    lines += ["| class | SIE | VICReg | Δ mean |", "|---|---:|---:|---:|"]
+    lines += ["| class | SIE | VICReg | Δ mean | constant floor |", "|---|---:|---:|---:|---:|"]
     classes = sorted(s.get("SIE", s.get("VICReg", {})).get("rot_r2_per_class", {}), key=lambda c: (c in LATHED, c))
     for c in classes:
         a, b = (s.get(m, {}).get("rot_r2_per_class", {}).get(c) for m in ("SIE", "VICReg"))
         d = f"{a['mean'] - b['mean']:+.4f}" if a and b else ""
-        lines.append(f"| {c}{' (lathed)' if c in LATHED else ''} | {fmt(a, 4)} | {fmt(b, 4)} | {d} |")
+        floor = s.get("SIE", s.get("VICReg"))["rot_r2_floor_per_class"].get(c)
+        lines.append(f"| {c}{' (lathed)' if c in LATHED else ''} | {fmt(a, 4)} | {fmt(b, 4)} | {d} | {fmt(floor, 4)} |")
     c = doc["ceilings"]
     lines += [
         "",
         "## Ceilings (one seed each)",
         "",
-        f"- True-pose ceiling (the probe on the views' true rotations, same pairs and schedule): "
-        f"R² {cell(c.get('true_pose'), 1, 4)}.",
+        f"- True-pose ceiling (`eval rotation`'s: the same MLP and schedule on the views' true "
+        f"rotation matrices, cached features, one pair per object per epoch; its val pairs are its own "
+        f"draw, not the reference probes'): R² {cell(c.get('true_pose'), 1, 4)}.",
         f"- Image-supervised ceiling (`--rotation-supervision 1 --sim-coeff 0 --std-coeff 0 --cov-coeff 0`, "
-        f"same budget, seed 0): R² {cell(c.get('image_supervised'), 1, 4)} (whole representation).",
+        f"`--experience VICReg`, same budget, seed 0): R² {cell(c.get('image_supervised'), 1, 4)} "
+        f"(whole representation, the same reference probes).",
         "",
     ]
     return "\n".join(lines)
@@ -261,6 +306,8 @@ def main():
     ap.add_argument("--out", required=True, help="path without extension")
     ap.add_argument("--probe-epochs", type=int, default=30)
     ap.add_argument("--scale", default=SCALE_REGISTERED, help="the caption every number carries")
+    ap.add_argument("--seeds", default="0 1 2 3 4", help="the registered seeds per method")
+    ap.add_argument("--steps", type=int, default=1520, help="the registered steps per run")
     a = ap.parse_args()
     records, ceilings_runs = [], []
     for name in sorted(os.listdir(a.runs)):
@@ -274,7 +321,12 @@ def main():
         (ceilings_runs if r["method"].startswith("supervised") else records).append(r)
     records.sort(key=lambda r: (r["method"] != "SIE", r["seed"]))
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    poses = [r["rot_r2_true_pose_ceiling"] for r in records if r["rot_r2_true_pose_ceiling"] is not None]
+    poses = sorted({r["rot_r2_true_pose_ceiling"] for r in records + ceilings_runs})
+    problems = problems_of(records, ceilings_runs, [int(x) for x in a.seeds.split()], a.steps, a.probe_epochs)
+    if len(poses) > 1:
+        problems.append(f"the true-pose ceiling differs between runs: {poses}")
+    for problem in problems:
+        print(f"preregistered_summary: {problem}", file=sys.stderr)
     doc = {
         "protocol": "experiments/preregistered.md",
         "scale": a.scale,
@@ -282,12 +334,13 @@ def main():
         "commit": commit,
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "data": a.data,
+        "problems": problems,
         "runs": records,
         "ceilings_runs": ceilings_runs,
         "primary": paired(records),
         "secondary": secondary(records),
         "ceilings": {
-            "true_pose": poses[0] if poses else None,
+            "true_pose": poses[0] if len(poses) == 1 else None,
             "image_supervised": ceilings_runs[0]["rot_r2_by_part"]["all"] if ceilings_runs else None,
         },
     }

@@ -70,7 +70,15 @@ fn evaluates_sie_and_vicreg_checkpoints() {
     assert_eq!(json["predictor_reference"]["val-all"].as_object().unwrap().len(), 1);
     // The identity's view-0 query retrieves view 0 itself: Hit@1 of at least 1 / views.
     assert!(reference.predictor_reference_identity.as_ref().unwrap()["val-val"].h1.unwrap() >= 0.25);
-    assert!(reference.table().contains("(all, reference)"));
+    // Fewer probe epochs than the reference's 300 are part of the label.
+    assert!(reference.table().contains("(all, reference, 2 ep)"));
+    // Every val pair is scored once more within its class.
+    for r in reference.rotation.as_ref().unwrap().values() {
+        let pairs: usize = r.per_class.iter().map(|c| c.pairs).sum();
+        assert_eq!(pairs, reference.features.val_objects, "one reference val pair per object");
+        assert!(r.per_class.windows(2).all(|w| w[0].label < w[1].label));
+        assert!(r.per_class.iter().all(|c| c.r2.is_finite() && c.r2_constant.is_finite()));
+    }
 
     // Running the reference probes left the model's statistics as the checkpoint has them: the
     // cached features that follow are the same as before.

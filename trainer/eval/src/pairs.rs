@@ -127,3 +127,23 @@ pub fn target_tensor(values: Vec<f32>, cols: usize, device: &Device) -> Result<T
     let rows = values.len() / cols;
     Ok(Tensor::from_vec(values, (rows, cols), device)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pair_takes_the_label_of_the_object_that_owns_its_rows() {
+        // Objects of 2, 3 and 1 views, labelled 5, 1, 5.
+        let index = SplitIndex {
+            objects: vec!["/a/0/".into(), "/b/1/".into(), "/a/2/".into()],
+            labels: vec![5, 1, 5],
+            offsets: vec![0, 2, 5, 6],
+            views: vec![0, 1, 0, 1, 2, 0],
+        };
+        assert_eq!((0..6).map(|row| index.label_of_row(row)).collect::<Vec<_>>(), [5, 5, 1, 1, 1, 5]);
+        let pairs = draw(&index, 2, 0, 0);
+        assert_eq!(pairs.len(), 4, "the one-view object gives no pair");
+        assert_eq!(pair_labels(&index, &pairs), [5, 5, 1, 1]);
+    }
+}
