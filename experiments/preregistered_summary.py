@@ -203,7 +203,8 @@ def markdown(doc):
         "# Registered study: results",
         "",
         f"Protocol: `experiments/preregistered.md` (committed before these runs). Produced by "
-        f"`bash experiments/preregistered.sh` at {doc['commit']} on {doc['date']}. Probes: "
+        f"`bash experiments/preregistered.sh` (data rendered at {doc['data_rendered_at'] or '?'}, summary at "
+        f"{doc['commit']}) on {doc['date']}. Probes: "
         f"{doc['probe_protocol']}, eval seed 0, the same val pairs for every run.",
         "",
         f"**Scale**: {doc['scale']}.",
@@ -320,6 +321,10 @@ def main():
         r = run_record(run_dir, name)
         (ceilings_runs if r["method"].startswith("supervised") else records).append(r)
     records.sort(key=lambda r: (r["method"] != "SIE", r["seed"]))
+    try:
+        built_at = read_json(os.path.join(a.data, "manifest.json")).get("generator_commit", "")[:7]
+    except (OSError, ValueError):
+        built_at = ""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     poses = sorted({r["rot_r2_true_pose_ceiling"] for r in records + ceilings_runs})
     problems = problems_of(records, ceilings_runs, [int(x) for x in a.seeds.split()], a.steps, a.probe_epochs)
@@ -332,6 +337,7 @@ def main():
         "scale": a.scale,
         "probe_protocol": f"reference, {a.probe_epochs} ep",
         "commit": commit,
+        "data_rendered_at": built_at,
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "data": a.data,
         "problems": problems,
