@@ -338,6 +338,7 @@ impl LiveProbes<'_> {
         let rows = |v: &[u32]| v.iter().map(|&r| r as usize).collect::<Vec<_>>();
         let r1 = self.represent_eval(self.val_images, &rows(&vp.first))?;
         let r2 = self.represent_eval(self.val_images, &rows(&vp.second))?;
+        let labels = pairs::pair_labels(&self.cache.val.index, &vp);
         for &i in finishing {
             let (target, part, head) = &heads[i];
             let k = target.width();
@@ -345,7 +346,6 @@ impl LiveProbes<'_> {
             let pred = head.mlp.predict(&head.input(&[&r1, &r2])?, 4096)?.flatten_all()?.to_vec1::<f32>()?;
             let means = column_means(&train_targets[i], k);
             let constant: Vec<f32> = (0..t_val.len()).map(|j| means[j % k]).collect();
-            let labels = pairs::pair_labels(&self.cache.val.index, &vp);
             let r = RegressionResult {
                 r2: metrics::r2_reference(&pred, &t_val),
                 r2_per_dim: metrics::r2_per_dim(&pred, &t_val, k),
